@@ -1,0 +1,36 @@
+# The two commands a new user runs:  `make run`  and  `make test`.
+# Both set up what they need first (a virtualenv with the package, and for tests the local
+# services, Debian's chromium and the npm tools for the widget checks).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test test-fast setup demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: the app on the embedded default (SQLite, tasks in-process, messages to the outbox folder)
+run: $(STAMP)
+	$(BIN)/backbell serve
+
+demo: $(STAMP)
+	$(BIN)/backbell demo
+
+## test: the whole suite on PostgreSQL + Redis (+ a real Celery worker, + chromium), then the
+## fast subset on the SQLite default.
+test: $(STAMP)
+	scripts/test
+
+test-fast: $(STAMP)
+	BACKBELL_TEST_BACKEND=sqlite $(BIN)/pytest -q -m "not pg_only and not worker and not browser"
+
+clean:
+	rm -rf $(VENV) instance tests/artifacts

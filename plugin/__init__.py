@@ -1,0 +1,90 @@
+"""Backbell: back-in-stock alerts for Shopify.
+
+``create_app`` builds the whole app: settings, database, the contact vault, Celery and the
+blueprints (``webhooks`` and the storefront, admin and link endpoints).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from plugin.config import Settings, load_settings
+from plugin.crypto import Vault, instance_keys
+from plugin.db import Database
+from plugin.logging import configure_logging
+
+
+@dataclass
+class Runtime:
+    """What handlers and tasks need, attached to the Flask app as ``extensions["backbell"]``."""
+
+    settings: Settings
+    db: Database
+    vault: Vault
+
+
+def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings by field name (tests); ``environ`` replaces os.environ."""
+    configure_logging()
+    settings = load_settings(environ)
+    if config:
+        settings = settings.with_overrides(**config)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    keys = settings.encryption_keys or instance_keys(settings.instance_path)
+    if not settings.encryption_keys:
+        settings = settings.with_overrides(encryption_keys=keys)
+
+    app = Flask("backbell", instance_path=str(settings.instance_path))
+    app.config.update(SECRET_KEY=settings.shopify_api_secret, MAX_CONTENT_LENGTH=1024 * 1024)
+    runtime = Runtime(settings=settings, db=Database(settings.database_url), vault=Vault(keys))
+    app.extensions["backbell"] = runtime
+
+    from plugin.celery_app import celery_init_app
+
+    celery_init_app(app)
+    import plugin.tasks  # noqa: F401  (registers the tasks)
+
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from plugin import health, links, storefront
+    from plugin.admin import views as admin_views
+    from webhooks import views as webhook_views
+
+    for module in (health, webhook_views, storefront, links, admin_views):
+        app.register_blueprint(module.bp)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        """Every error is JSON with a readable message; nothing leaks a stack trace."""
+        code = (err.name or "error").lower().replace(" ", "_")
+        response = jsonify(error={"code": code, "message": err.description})
+        response.status_code = err.code or 500
+        if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
+            response.headers["Allow"] = ", ".join(err.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        app.logger.exception("unhandled_error path=%s", request.path)
+        response = jsonify(error={"code": "internal_error", "message": "Something went wrong on our side."})
+        response.status_code = 500
+        return response
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["backbell"]
+
+
+def package_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,130 @@
+"""The ``backbell`` command: serve, worker, beat, db upgrade, demo, reconcile."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from plugin.config import ConfigError, load_settings
+
+
+def _app(**overrides):
+    from plugin import create_app
+
+    try:
+        return create_app(overrides or None)
+    except ConfigError as err:
+        # One line naming the variable, and a non-zero exit.
+        click.echo(f"backbell: configuration error: {err}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """Backbell: back-in-stock alerts for Shopify."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="gunicorn workers (production); omit for the dev server")
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Run the web app (migrating first on the embedded default)."""
+    app = _app()
+    runtime = app.extensions["backbell"]
+    settings = runtime.settings
+    if not settings.production:
+        from plugin.migrate import upgrade
+
+        upgrade(settings.database_url)
+        if settings.dev_credentials:
+            click.echo(
+                f"Development app credentials: SHOPIFY_API_KEY={settings.shopify_api_key} "
+                f"SHOPIFY_API_SECRET={settings.shopify_api_secret}"
+            )
+        click.echo(f"Database: {settings.database_url}")
+        click.echo(f"Tasks: {'in-process' if settings.tasks_in_process else 'Celery on ' + settings.redis_url}")
+        click.echo(f"Outbox: {settings.outbox_path / 'outbox.jsonl'}")
+    if workers:
+        _gunicorn(host, port, workers)
+    else:
+        click.echo(f"Backbell is listening on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+def _gunicorn(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.wsgiapp import run
+
+    sys.argv = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "plugin:create_app()"]
+    run()
+
+
+@main.command()
+@click.option("--concurrency", default=None, type=int)
+def worker(concurrency: int | None) -> None:
+    """Run a Celery worker (needs REDIS_URL)."""
+    celery = _celery_or_exit()
+    argv = ["worker", "--loglevel=INFO"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    celery.worker_main(argv)
+
+
+@main.command()
+def beat() -> None:
+    """Run the Celery scheduler (reconciliation, recovery, pruning; needs REDIS_URL)."""
+    celery = _celery_or_exit()
+    celery.start(["beat", "--loglevel=INFO"])
+
+
+def _celery_or_exit():
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        click.echo(f"backbell: configuration error: {err}", err=True)
+        sys.exit(2)
+    if not settings.redis_url:
+        click.echo("backbell: configuration error: REDIS_URL: is required for the worker and beat", err=True)
+        sys.exit(2)
+    return _app().extensions["celery"]
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Run Alembic migrations to head."""
+    from plugin.migrate import upgrade
+
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        click.echo(f"backbell: configuration error: {err}", err=True)
+        sys.exit(2)
+    upgrade(settings.database_url)
+    click.echo("Database is at the newest schema.")
+
+
+@main.command()
+@click.option("--shop", "shop_domain", default=None, help="only this *.myshopify.com shop")
+def reconcile(shop_domain: str | None) -> None:
+    """Re-read, through the Admin API, every variant with waiting shoppers, now."""
+    from plugin.reconcile import reconcile_shops
+
+    app = _app()
+    with app.app_context():
+        report = reconcile_shops(app.extensions["backbell"], shop_domain)
+    for line in report.lines():
+        click.echo(line)
+
+
+@main.command()
+def demo() -> None:
+    """Walk through the whole loop on the embedded default, narrated."""
+    from plugin.demo import run_demo
+
+    run_demo(click.echo)

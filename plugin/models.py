@@ -1,0 +1,240 @@
+"""The tables. Shopify ids are 64-bit integers (numeric part of the GID).
+
+Contact values and tokens are stored only as ciphertext (see ``plugin.contacts``); look-ups go
+through the keyed hash in ``Contact.value_hash``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from plugin.db import Base, BigId, UTCDateTime, utcnow
+
+# Subscription.status
+WAITING, NOTIFIED, UNSUBSCRIBED = "waiting", "notified", "unsubscribed"
+# Notification.status
+PENDING, SENDING, SENT, FAILED, SKIPPED, UNCERTAIN = "pending", "sending", "sent", "failed", "skipped", "uncertain"
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    primary_locale: Mapped[str] = mapped_column(String(16), default="en")
+    # Expiring offline token (token exchange); ciphertext.
+    access_token: Mapped[str | None] = mapped_column(Text)
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str | None] = mapped_column(Text)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Merchant settings; defaults and validation live in plugin.shop_settings.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def active(self) -> bool:
+        return self.uninstalled_at is None
+
+
+class Contact(Base):
+    """A shopper's email address or phone number, encrypted, per shop."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("shop_id", "channel", "value_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    value_ciphertext: Mapped[str] = mapped_column(Text)
+    value_hash: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suppressed_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class Variant(Base):
+    """What we know of a variant somebody waits for (mirror of Shopify, refreshed on demand)."""
+
+    __tablename__ = "variants"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "variant_id"),
+        Index("ix_variants_shop_item", "shop_id", "inventory_item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    product_id: Mapped[int | None] = mapped_column(BigInteger)
+    inventory_item_id: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str | None] = mapped_column(String(255))
+    product_title: Mapped[str | None] = mapped_column(String(255))
+    product_handle: Mapped[str | None] = mapped_column(String(255))
+    price: Mapped[str | None] = mapped_column(String(32))
+    inventory_policy: Mapped[str] = mapped_column(String(16), default="DENY")  # DENY | CONTINUE
+    tracked: Mapped[bool] = mapped_column(Boolean, default=True)
+    product_status: Mapped[str] = mapped_column(String(16), default="ACTIVE")  # ACTIVE | DRAFT | ARCHIVED
+    # Sellable quantity over the counted locations when last computed; None = never known.
+    available: Mapped[int | None] = mapped_column(Integer)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_restock_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def can_alert(self) -> bool:
+        """Backorderable, untracked, draft and archived variants never alert."""
+        return self.tracked and self.inventory_policy == "DENY" and self.product_status == "ACTIVE"
+
+
+class InventoryLevel(Base):
+    """Per-location mirror of ``available`` from ``inventory_levels/update``."""
+
+    __tablename__ = "inventory_levels"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    inventory_item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    location_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    available: Mapped[int | None] = mapped_column(Integer)
+    # Shopify's updated_at of the level; older deliveries are ignored.
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Subscription(Base):
+    """A shopper waiting for one variant on one channel. ``id`` keeps registration order."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        Index(
+            "uq_subscriptions_one_waiting",
+            "contact_id",
+            "variant_id",
+            unique=True,
+            sqlite_where=text("status = 'waiting'"),
+            postgresql_where=text("status = 'waiting'"),
+        ),
+        Index("ix_subscriptions_variant_queue", "shop_id", "variant_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    product_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default=WAITING)
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    contact: Mapped[Contact] = relationship(lazy="joined")
+
+
+class RestockEvent(Base):
+    """One crossing of a variant from below the shop's minimum to at or above it."""
+
+    __tablename__ = "restock_events"
+    __table_args__ = (Index("ix_restock_events_variant", "shop_id", "variant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    previous_available: Mapped[int | None] = mapped_column(Integer)
+    available: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # webhook | reconcile | manual | demo
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | planned | done | cancelled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """The outbox: one row per notice. The unique key makes "the same notice twice" impossible."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "restock_event_id", "channel", "kind"),
+        Index("ix_notifications_queue", "restock_event_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    restock_event_id: Mapped[int | None] = mapped_column(ForeignKey("restock_events.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16), default="restock")
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    discount_code: Mapped[str | None] = mapped_column(String(64))
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscription: Mapped[Subscription] = relationship()
+
+
+class Decision(Base):
+    """The merchant-visible decision log ("sent", "skipped: sold out again", …). No contact data."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_shop_time", "shop_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    decision: Mapped[str] = mapped_column(String(64))
+    variant_id: Mapped[int | None] = mapped_column(BigInteger)
+    subscription_id: Mapped[int | None] = mapped_column(BigInteger)
+    restock_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    notification_id: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookReceipt(Base):
+    """Seen ``X-Shopify-Webhook-Id`` values; a repeat is answered 200 and ignored."""
+
+    __tablename__ = "webhook_receipts"
+
+    webhook_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class DataExport(Base):
+    """A ``customers/data_request``: the customer's data, encrypted, for the merchant to hand over."""
+
+    __tablename__ = "data_exports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shopify_request_id: Mapped[int | None] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload_ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
