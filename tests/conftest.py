@@ -25,6 +25,10 @@ from plugin.migrate import upgrade
 from plugin.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every module in tests/doubles/ may define fixtures (the provider doubles, the worker).
+pytest_plugins = sorted(
+    f"tests.doubles.{p.stem}" for p in (Path(__file__).parent / "doubles").glob("*.py") if p.stem != "__init__"
+)
 SHARED = Path(os.environ.get("BACKBELL_SHARED", ROOT.parent / "shared"))
 BACKEND = os.environ.get("BACKBELL_TEST_BACKEND", "postgres")
 PG_ADMIN = os.environ.get("BACKBELL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

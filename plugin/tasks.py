@@ -1,1 +1,0 @@
-"""Celery tasks (thin wrappers taking ids)."""
