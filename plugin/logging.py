@@ -12,7 +12,8 @@ import sys
 
 import structlog
 
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# '=' is left out of the local part so "to=ada@x.org" keeps its key.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _PHONE = re.compile(r"(?<![\w/=:.-])\+?\d[\d ().-]{8,}\d(?![\w/-])")
 
 
