@@ -1,4 +1,181 @@
-"""(being built)"""
-from flask import Blueprint
+"""The app-proxy endpoints the storefront widget calls (``/apps/backbell/*`` → ``/proxy/*``).
 
-bp = Blueprint("plugin_storefront", __name__)
+Both answer JSON only — never ``application/liquid``, so no request input is ever rendered by the
+storefront's template engine.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import func, select
+
+from plugin.app_proxy import verify_app_proxy
+from plugin.logging import get_logger
+from plugin.messages.intake import intake_message, normalise_locale
+from plugin.models import WAITING, Shop, Subscription, Variant
+from plugin.ratelimit import RateLimiter
+from plugin.subscriptions import IntakeError, SubscribeRequest, parse_variant_id, store_subscription, validate_request
+
+bp = Blueprint("plugin_storefront", __name__, url_prefix="/proxy")
+log = get_logger(__name__)
+
+MAX_BODY_BYTES = 8 * 1024  # the widget sends ~200 bytes
+HONEYPOT_FIELD = "website"
+LIMITER = "backbell.intake_limiter"
+
+
+@bp.record_once
+def _attach_limiter(state) -> None:
+    runtime = state.app.extensions["backbell"]
+    state.app.extensions[LIMITER] = RateLimiter.for_settings(runtime.settings)
+
+
+@bp.before_request
+def _verify_proxy_request():
+    """Every proxy request must be signed by Shopify and name an installed shop."""
+    runtime = current_app.extensions["backbell"]
+    verification = verify_app_proxy(request.query_string, runtime.settings.shopify_secrets)
+    if not verification.ok and verification.reason != "invalid_shop":
+        log.info("app_proxy_rejected", reason=verification.reason, path=request.path)
+        return _error(401, "invalid_signature", "The request is not signed by Shopify's app proxy.")
+    with runtime.db.session() as session:
+        shop = session.scalars(select(Shop).where(Shop.domain == verification.shop)).first()
+    if shop is None or not shop.active:
+        log.info("app_proxy_unknown_shop", installed=shop is not None)
+        return _error(404, "unknown_shop", "This shop does not have Backbell installed.")
+    g.shop, g.customer_id = shop, verification.logged_in_customer_id
+    return None
+
+
+@bp.post("/subscriptions")
+def create_subscription():
+    """Subscribe a shopper to a sold-out variant: 201 subscribed, 200 already subscribed, 422 invalid."""
+    runtime = current_app.extensions["backbell"]
+    body, problem = _json_body()
+    locale = normalise_locale(body.get("locale") or _accept_language())
+    if problem:
+        return _intake_error(IntakeError(problem, problem, None), locale, status=413 if problem == "too_long" else 422)
+    limited = _rate_limit(ip=_client_ip(), shop=str(g.shop.id))
+    if limited is not None:
+        return limited
+    if body.get(HONEYPOT_FIELD):
+        # Answer exactly like a success so a bot learns nothing; store nothing.
+        log.info("honeypot_triggered", shop_id=g.shop.id)
+        return jsonify(status="subscribed"), 201
+    try:
+        valid = validate_request(g.shop, SubscribeRequest.from_body(body, g.customer_id))
+        limited = _rate_limit(contact=runtime.vault.hash(valid.channel, valid.value))
+        if limited is not None:
+            return limited
+        with runtime.db.session() as session:
+            result = store_subscription(session, runtime.vault, g.shop, valid)
+    except IntakeError as err:
+        log.info("intake_rejected", shop_id=g.shop.id, code=err.code, field=err.field)
+        return _intake_error(err, locale)
+    log.info("intake_" + result.status, shop_id=g.shop.id, subscription_id=result.subscription_id,
+             variant_id=result.variant_id, channel=valid.channel)
+    if not result.variant_known:
+        _request_variant_sync(g.shop.id, result.variant_id)
+    return jsonify(status=result.status), 201 if result.status == "subscribed" else 200
+
+
+@bp.get("/variants/<path:variant_ref>")
+def variant_status(variant_ref: str):
+    """What the widget shows for a variant: sold out?, may shoppers wait?, how many wait, ETA."""
+    runtime = current_app.extensions["backbell"]
+    try:
+        variant_id = parse_variant_id(variant_ref)
+    except IntakeError as err:
+        return _intake_error(err, _accept_language())
+    with runtime.db.session() as session:
+        variant = session.scalars(
+            select(Variant).where(Variant.shop_id == g.shop.id, Variant.variant_id == variant_id)
+        ).first()
+        waiting = session.scalar(
+            select(func.count(Subscription.id)).where(
+                Subscription.shop_id == g.shop.id, Subscription.variant_id == variant_id, Subscription.status == WAITING
+            )
+        )
+    response = jsonify(_variant_payload(variant_id, variant, waiting))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _variant_payload(variant_id: int, variant: Variant | None, waiting: int) -> dict:
+    if variant is None:
+        # Not mirrored yet: let the shopper wait; the first subscription triggers a sync.
+        return {"variant_id": variant_id, "known": False, "sold_out": None, "waiting_allowed": True,
+                "waiting_count": waiting, "expected_at": None}
+    return {
+        "variant_id": variant_id,
+        "known": True,
+        "sold_out": None if variant.available is None else variant.available < 1,
+        "waiting_allowed": variant.can_alert,
+        "waiting_count": waiting,
+        "expected_at": variant.expected_at.isoformat() if variant.expected_at else None,
+    }
+
+
+def _json_body() -> tuple[dict, str | None]:
+    """The JSON object sent, or the problem (``too_long`` / ``invalid_json``) — never an exception."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return {}, "too_long"
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY_BYTES:
+        return {}, "too_long"
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {}, "invalid_json"
+    return (body, None) if isinstance(body, dict) else ({}, "invalid_json")
+
+
+def _rate_limit(**keys: str):
+    decision = current_app.extensions[LIMITER].hit(**keys)
+    if decision.allowed:
+        return None
+    log.info("intake_rate_limited", shop_id=g.shop.id, scope=decision.scope)
+    response = _error(429, "rate_limited", "Too many requests. Please try again later.")
+    response.headers["Retry-After"] = str(decision.retry_after)
+    return response
+
+
+def _request_variant_sync(shop_id: int, variant_id: int) -> None:
+    """Ask for the variant's mirror row. The subscription is already stored, so a failing sync
+    (broker down, Admin API error, eager task raising) must never fail the shopper's request."""
+    from plugin.tasks.inventory import sync_variant
+
+    try:
+        sync_variant.delay(shop_id, variant_id)
+    except Exception as err:  # noqa: BLE001 — any failure here is logged and left to reconciliation
+        log.warning("variant_sync_enqueue_failed", shop_id=shop_id, variant_id=variant_id, error=type(err).__name__)
+
+
+def _client_ip() -> str:
+    """The shopper's address: Shopify's proxy forwards it first in X-Forwarded-For.
+
+    A shopper can prepend a fake entry and dodge the per-IP limit, but not the per-contact and
+    per-shop ones.
+    """
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.split(",")[0].strip() or request.remote_addr or "unknown"
+
+
+def _accept_language() -> str:
+    return request.accept_languages.best or "en"
+
+
+def _intake_error(err: IntakeError, locale: str, status: int = 422):
+    message = intake_message(err.message_key, locale, **err.params)
+    extra = {"suggestion": err.params["suggestion"]} if "suggestion" in err.params else {}
+    response = jsonify(error={"code": err.code, "message": message, "field": err.field, **extra})
+    response.status_code = status
+    return response
+
+
+def _error(status: int, code: str, message: str):
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    return response

@@ -1,0 +1,91 @@
+"""Verification of Shopify app-proxy requests (the storefront widget posts through the proxy).
+
+Shopify forwards ``/apps/backbell/<path>`` to ``{APP_URL}/proxy/<path>`` and adds ``shop``,
+``logged_in_customer_id``, ``path_prefix``, ``timestamp`` and ``signature``: the hex HMAC-SHA256,
+under the app secret, of the sorted ``key=value`` pairs (signature removed) concatenated with no
+separator, the values of a repeated key joined with ``,``.
+
+``shopify_app.verify_app_proxy_req`` does the same, but it reads the wall clock directly (so the
+documented vector cannot be checked), strips the shop domain, and compares a non-ASCII signature
+with ``hmac.compare_digest`` on ``str`` (a ``TypeError``, i.e. a 500). This is the small function
+instead. It returns a result; the caller maps a failure to 401.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+MAX_CLOCK_SKEW_SECONDS = 90
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+
+
+@dataclass(frozen=True)
+class ProxyVerification:
+    ok: bool
+    shop: str | None = None
+    logged_in_customer_id: int | None = None
+    reason: str | None = None  # why it failed: missing_signature, stale_timestamp, ...
+
+
+def signature_message(params: Mapping[str, Iterable[str]]) -> str:
+    """The signed text: sorted ``key=value`` pairs, repeated values joined by ``,``, no separator."""
+    return "".join(f"{key}={','.join(params[key])}" for key in sorted(params) if key != "signature")
+
+
+def parse_query(query: str | bytes) -> dict[str, list[str]]:
+    if isinstance(query, bytes):
+        query = query.decode("utf-8", errors="replace")
+    return parse_qs(query, keep_blank_values=True)
+
+
+def verify_app_proxy(
+    query: str | bytes | Mapping[str, list[str]],
+    secrets: Iterable[str],
+    clock: Callable[[], float] = time.time,
+) -> ProxyVerification:
+    """Check an app-proxy query string (or its parsed ``{key: [values]}``) against every accepted secret."""
+    params = parse_query(query) if isinstance(query, (str, bytes)) else {k: list(v) for k, v in query.items()}
+    signatures = params.get("signature") or []
+    if len(signatures) != 1 or not signatures[0]:
+        return ProxyVerification(False, reason="missing_signature")
+    timestamp_problem = _timestamp_problem(params.get("timestamp") or [], clock())
+    if timestamp_problem:
+        return ProxyVerification(False, reason=timestamp_problem)
+    if not _signature_matches(signatures[0], signature_message(params), secrets):
+        return ProxyVerification(False, reason="invalid_signature")
+    shops = params.get("shop") or []
+    if len(shops) != 1 or not SHOP_DOMAIN.match(shops[0]):
+        return ProxyVerification(False, reason="invalid_shop")
+    return ProxyVerification(True, shop=shops[0], logged_in_customer_id=_customer_id(params))
+
+
+def _timestamp_problem(values: list[str], now: float) -> str | None:
+    if len(values) != 1 or not values[0].isascii() or not values[0].isdigit():
+        return "missing_timestamp"
+    if abs(now - int(values[0])) > MAX_CLOCK_SKEW_SECONDS:
+        return "stale_timestamp"
+    return None
+
+
+def _signature_matches(given: str, message: str, secrets: Iterable[str]) -> bool:
+    given_bytes = given.lower().encode("utf-8", errors="replace")
+    matches = False
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest().encode()
+        # Check every secret (no early exit) so timing does not tell which one is current.
+        matches |= hmac.compare_digest(given_bytes, expected)
+    return matches
+
+
+def _customer_id(params: Mapping[str, list[str]]) -> int | None:
+    """Shopify sends ``logged_in_customer_id=`` (empty) for guests."""
+    values = params.get("logged_in_customer_id") or []
+    if len(values) == 1 and values[0].isascii() and values[0].isdigit():
+        return int(values[0])
+    return None
