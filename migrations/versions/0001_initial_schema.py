@@ -177,6 +177,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('claimed_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('handed_off_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('sent_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('provider_message_id', sa.String(length=255), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),

@@ -1,0 +1,27 @@
+"""Channels chosen by configuration: a provider when its credentials are set, else the outbox."""
+
+from __future__ import annotations
+
+from plugin.channels.base import Channel, DeliveryResult, OutgoingMessage
+from plugin.channels.outbox import OutboxChannel
+from plugin.channels.sendgrid import SendGridChannel
+from plugin.channels.twilio import TwilioChannel
+from plugin.config import Settings
+
+CHANNELS = ("email", "sms")
+
+__all__ = ["Channel", "DeliveryResult", "OutgoingMessage", "channel_for", "CHANNELS"]
+
+
+def channel_for(settings: Settings, channel: str) -> Channel:
+    if channel == "email":
+        if settings.sendgrid_api_key:
+            return SendGridChannel(settings.sendgrid_api_key, settings.sendgrid_api_origin,
+                                   settings.sendgrid_from_email)
+        return OutboxChannel(settings.outbox_path, name="email")
+    if channel == "sms":
+        if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
+            return TwilioChannel(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from,
+                                 settings.twilio_api_origin)
+        return OutboxChannel(settings.outbox_path, name="sms")
+    raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")

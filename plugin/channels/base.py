@@ -1,0 +1,64 @@
+"""The one interface every channel (SendGrid, Twilio, the outbox) sits behind.
+
+A message's ``subject``/``text``/``html`` may hold substitution tags (``-bb_url-``…) with the
+per-recipient values in ``substitutions``: SendGrid then sends a thousand shoppers one body with
+a thousand small substitution maps; channels without substitutions call :meth:`rendered`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    notification_id: int
+    channel: str  # email | sms
+    to: str
+    shop: str  # *.myshopify.com domain
+    kind: str
+    variant_id: int
+    locale: str
+    text: str
+    url: str  # the tracked link
+    unsubscribe_url: str
+    subject: str | None = None
+    html: str | None = None
+    discount_code: str | None = None
+    substitutions: dict[str, str] = field(default_factory=dict)
+    # Carried along with the message and its provider events (ids only).
+    tracking: dict[str, str] = field(default_factory=dict)
+
+    def rendered(self) -> tuple[str | None, str, str | None]:
+        """Subject, text and html with every substitution applied."""
+        return (_apply(self.subject, self.substitutions), _apply(self.text, self.substitutions) or "",
+                _apply(self.html, self.substitutions))
+
+
+def _apply(template: str | None, substitutions: dict[str, str]) -> str | None:
+    if template is None:
+        return None
+    for tag, value in substitutions.items():
+        template = template.replace(tag, value)
+    return template
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    notification_id: int
+    ok: bool
+    transient: bool = False
+    provider_message_id: str | None = None
+    error: str | None = None
+    # The provider says this contact must never be messaged again (e.g. Twilio 21610, STOP).
+    suppress: bool = False
+
+
+class Channel(Protocol):
+    name: str
+    max_batch: int
+
+    def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
+        """Deliver the messages; one result per message, in any order. Never raises for provider errors."""
+        ...

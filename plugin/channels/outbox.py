@@ -1,0 +1,66 @@
+"""The local outbox channel: one JSON line per message in ``<BACKBELL_OUTBOX>/outbox.jsonl``.
+
+Used on the embedded default and whenever no provider is configured. Several processes may
+append at once, so each line goes out in one ``os.write`` on an ``O_APPEND`` descriptor under an
+exclusive ``flock`` — readers never see half a line or two lines interleaved.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from plugin.channels.base import DeliveryResult, OutgoingMessage
+from plugin.db import utcnow
+
+OUTBOX_FILE = "outbox.jsonl"
+
+
+class OutboxChannel:
+    max_batch = 500
+
+    def __init__(self, folder: Path, name: str = "email"):
+        self.folder = Path(folder)
+        self.name = name
+
+    @property
+    def path(self) -> Path:
+        return self.folder / OUTBOX_FILE
+
+    def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        payload = "".join(json.dumps(_line(m), ensure_ascii=False) + "\n" for m in messages).encode()
+        if not payload:
+            return []
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            written = os.write(fd, payload)
+        finally:
+            os.close(fd)  # closing releases the lock
+        if written != len(payload):
+            return [DeliveryResult(m.notification_id, ok=False, transient=True, error="short write") for m in messages]
+        return [DeliveryResult(m.notification_id, ok=True, provider_message_id=f"outbox-{m.notification_id}")
+                for m in messages]
+
+
+def _line(message: OutgoingMessage) -> dict:
+    subject, text, html = message.rendered()
+    return {
+        "channel": message.channel,
+        "to": message.to,
+        "shop": message.shop,
+        "kind": message.kind,
+        "variant_id": message.variant_id,
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "url": message.url,
+        "unsubscribe_url": message.unsubscribe_url,
+        "discount_code": message.discount_code,
+        "locale": message.locale,
+        "notification_id": message.notification_id,
+        "sent_at": utcnow().isoformat().replace("+00:00", "Z"),
+    }

@@ -1,0 +1,106 @@
+"""Email through SendGrid v3 Mail Send, batched.
+
+Messages with the same subject and bodies (one locale, one variant) share one request with one
+personalization per shopper: their own ``to``, ``substitutions`` for the per-recipient links,
+RFC 8058 one-click ``List-Unsubscribe`` headers and ``custom_args`` (ids as strings, per
+personalization — the message-level field is mistyped in SendGrid's own spec). A request is
+all-or-nothing: 202 accepted; 429/5xx/network errors are transient; other 4xx are permanent.
+Plain httpx with a timeout, because the ``sendgrid`` package waits forever by default.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import httpx
+
+from plugin.channels.base import DeliveryResult, OutgoingMessage
+from plugin.logging import get_logger, mask_contacts
+
+log = get_logger(__name__)
+
+MAX_PERSONALIZATIONS = 1000
+TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+class SendGridChannel:
+    name = "email"
+    max_batch = MAX_PERSONALIZATIONS
+
+    def __init__(self, api_key: str, origin: str, from_email: str, from_name: str | None = None,
+                 unsubscribe_mailto: str | None = None):
+        self.api_key = api_key
+        self.url = f"{origin.rstrip('/')}/v3/mail/send"
+        self.from_email = from_email
+        self.from_name = from_name
+        self.unsubscribe_mailto = unsubscribe_mailto or from_email
+
+    def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
+        results: list[DeliveryResult] = []
+        with httpx.Client(timeout=TIMEOUT) as client:
+            for group in _groups(messages):
+                results.extend(self._send_group(client, group))
+        return results
+
+    def _send_group(self, client: httpx.Client, group: list[OutgoingMessage]) -> list[DeliveryResult]:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        try:
+            response = client.post(self.url, json=self.request_body(group), headers=headers)
+        except httpx.HTTPError as err:
+            log.warning("sendgrid_unreachable", error=type(err).__name__, messages=len(group))
+            return _all(group, ok=False, transient=True, error=f"sendgrid unreachable: {type(err).__name__}")
+        if response.status_code == 202:
+            message_id = response.headers.get("X-Message-Id")
+            return _all(group, ok=True, provider_message_id=message_id)
+        transient = response.status_code == 429 or response.status_code >= 500
+        error = mask_contacts(f"sendgrid {response.status_code}: {_error_text(response)}")
+        log.warning("sendgrid_rejected", status=response.status_code, transient=transient,
+                    notification_ids=[m.notification_id for m in group][:20], error=error[:500])
+        return _all(group, ok=False, transient=transient, error=error)
+
+    def request_body(self, group: list[OutgoingMessage]) -> dict:
+        first = group[0]
+        sender = {"email": self.from_email} | ({"name": self.from_name} if self.from_name else {})
+        content = [{"type": "text/plain", "value": first.text}]
+        if first.html:
+            content.append({"type": "text/html", "value": first.html})
+        return {
+            "personalizations": [self._personalization(m) for m in group],
+            "from": sender,
+            "subject": first.subject or " ",
+            "content": content,
+            "tracking_settings": {"click_tracking": {"enable": False, "enable_text": False}},
+        }
+
+    def _personalization(self, message: OutgoingMessage) -> dict:
+        return {
+            "to": [{"email": message.to}],
+            "substitutions": dict(message.substitutions),
+            "headers": {
+                "List-Unsubscribe": f"<{message.unsubscribe_url}>, <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            "custom_args": {k: str(v) for k, v in message.tracking.items()},
+        }
+
+
+def _groups(messages: list[OutgoingMessage]) -> list[list[OutgoingMessage]]:
+    """Same subject and bodies → one request, at most 1000 personalizations each."""
+    by_body: dict[tuple, list[OutgoingMessage]] = defaultdict(list)
+    for message in messages:
+        by_body[(message.subject, message.text, message.html)].append(message)
+    return [group[i:i + MAX_PERSONALIZATIONS] for group in by_body.values()
+            for i in range(0, len(group), MAX_PERSONALIZATIONS)]
+
+
+def _all(group: list[OutgoingMessage], **fields) -> list[DeliveryResult]:
+    return [DeliveryResult(m.notification_id, **fields) for m in group]
+
+
+def _error_text(response: httpx.Response) -> str:
+    """SendGrid's error messages (they name fields, not recipients)."""
+    try:
+        errors = response.json().get("errors") or []
+        return "; ".join(str(e.get("message")) for e in errors if isinstance(e, dict)) or response.text[:200]
+    except ValueError:
+        return response.text[:200]

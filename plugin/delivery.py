@@ -1,0 +1,197 @@
+"""Deliver one claimed batch of restock notices through a channel (see ``plugin.dispatch``).
+
+Each step is its own short transaction, so no database transaction is open during the provider
+call and every step is durable before the next begins: re-check stock and claim → skip
+unsubscribed rows and record the hand-off → call the channel → record the results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from plugin.channels.base import Channel, DeliveryResult, OutgoingMessage
+from plugin.crypto import Vault
+from plugin.db import Database, utcnow
+from plugin.dispatch import claim_batch, find_variant, finish_if_done, skip_remaining, stop_reason
+from plugin.link_tokens import click_url, unsubscribe_url
+from plugin.logging import get_logger
+from plugin.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
+from plugin.models import (
+    FAILED, NOTIFIED, PENDING, SENDING, SENT, SKIPPED, UNSUBSCRIBED, Contact, Decision, Notification, RestockEvent,
+    Shop, Subscription, Variant,
+)
+
+log = get_logger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What delivering needs besides the database: the channel, the vault and how to sign links."""
+
+    channel: Channel
+    vault: Vault
+    app_url: str
+    secret: str
+
+
+@dataclass
+class BatchOutcome:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retrying: int = 0  # transient failures put back to pending
+    remaining: bool = False  # pending rows left for this event and channel
+    stopped: str | None = None  # why the rest was skipped (sold out again, …)
+    notification_ids: list[int] = field(default_factory=list)
+
+
+def send_next_batch(db: Database, event_id: int, channel: str, delivery: Delivery) -> BatchOutcome:
+    """Re-check stock, claim one batch, deliver it, record the results; safe to call repeatedly."""
+    outcome = BatchOutcome()
+    with db.session() as session:
+        event = session.get(RestockEvent, event_id)
+        if event is None:
+            return outcome
+        reason = stop_reason(session.get(Shop, event.shop_id), find_variant(session, event.shop_id, event.variant_id))
+        if reason:
+            outcome.skipped = skip_remaining(session, event_id, channel, reason)
+            outcome.stopped = reason
+        else:
+            outcome.notification_ids = claim_batch(session, event_id, channel, delivery.channel.max_batch)
+    outcome.claimed = len(outcome.notification_ids)
+    if outcome.notification_ids:
+        deliver_batch(db, outcome.notification_ids, delivery, outcome)
+    with db.session() as session:
+        outcome.remaining = _has_pending(session, event_id, channel)
+        finish_if_done(session, event_id)
+    log.info("dispatch_batch", restock_event_id=event_id, channel=channel, claimed=outcome.claimed,
+             sent=outcome.sent, failed=outcome.failed, skipped=outcome.skipped, retrying=outcome.retrying)
+    return outcome
+
+
+def deliver_batch(db: Database, notification_ids: list[int], delivery: Delivery, outcome: BatchOutcome) -> None:
+    """Deliver claimed (``sending``) rows: skip the unsubscribed, hand off, send, record."""
+    with db.session() as session:
+        messages = _prepare(session, notification_ids, delivery, outcome)
+        # Committed on leaving the block, right before the provider call: the hand-off marker.
+        session.execute(update(Notification).where(Notification.id.in_([m.notification_id for m in messages]))
+                        .values(handed_off_at=utcnow()))
+    if not messages:
+        return
+    results = delivery.channel.send(messages)
+    with db.session() as session:
+        _record(session, results, outcome)
+
+
+def _prepare(session: Session, ids: list[int], delivery: Delivery, outcome: BatchOutcome) -> list[OutgoingMessage]:
+    rows = session.execute(
+        select(Notification, Subscription, Contact)
+        .join(Subscription, Subscription.id == Notification.subscription_id)
+        .join(Contact, Contact.id == Subscription.contact_id)
+        .where(Notification.id.in_(ids), Notification.status == SENDING)
+        .order_by(Notification.id)
+    ).all()
+    messages = []
+    for notification, subscription, contact in rows:
+        if subscription.status == UNSUBSCRIBED or contact.suppressed_at is not None:
+            _finish(session, notification, SKIPPED, "skipped: unsubscribed", subscription=subscription)
+            outcome.skipped += 1
+            continue
+        messages.append(_message(session, notification, subscription, contact, delivery))
+    return messages
+
+
+def _message(session: Session, notification: Notification, subscription: Subscription, contact: Contact,
+             delivery: Delivery) -> OutgoingMessage:
+    shop = session.get(Shop, notification.shop_id)  # identity map: one load per batch
+    event = session.get(RestockEvent, notification.restock_event_id)
+    variant = find_variant_cached(session, shop.id, event.variant_id)
+    notice = render_restock(_context(shop, variant, subscription.locale), notification.channel)
+    url = click_url(delivery.app_url, delivery.secret, notification.id)
+    unsubscribe = unsubscribe_url(delivery.app_url, delivery.secret, subscription.id)
+    return OutgoingMessage(
+        notification_id=notification.id, channel=notification.channel, to=delivery.vault.decrypt(contact.value_ciphertext),
+        shop=shop.domain, kind=notification.kind, variant_id=event.variant_id, locale=notice.locale,
+        subject=notice.subject, text=notice.text, html=notice.html, url=url, unsubscribe_url=unsubscribe,
+        discount_code=notification.discount_code, substitutions={URL_TAG: url, UNSUBSCRIBE_TAG: unsubscribe},
+        tracking={"notification_id": str(notification.id), "shop_id": str(shop.id),
+                  "restock_event_id": str(event.id)},
+    )
+
+
+def find_variant_cached(session: Session, shop_id: int, variant_id: int) -> Variant:
+    cache = session.info.setdefault("variants", {})
+    if (shop_id, variant_id) not in cache:
+        cache[(shop_id, variant_id)] = find_variant(session, shop_id, variant_id)
+    return cache[(shop_id, variant_id)]
+
+
+def _context(shop: Shop, variant: Variant, locale: str) -> NoticeContext:
+    return NoticeContext(
+        shop_name=shop.name or shop.domain.removesuffix(".myshopify.com"),
+        product_title=variant.product_title or "",
+        variant_title=variant.title,
+        price=variant.price,
+        currency=shop.currency,
+        locale=locale,
+    )
+
+
+def _record(session: Session, results: list[DeliveryResult], outcome: BatchOutcome) -> None:
+    rows = {n.id: n for n in session.scalars(select(Notification).where(
+        Notification.id.in_([r.notification_id for r in results])))}
+    for result in results:
+        notification = rows[result.notification_id]
+        if result.ok:
+            _mark_sent(session, notification, result)
+            outcome.sent += 1
+        elif result.transient and notification.attempts < MAX_ATTEMPTS:
+            notification.status, notification.error, notification.handed_off_at = PENDING, result.error, None
+            outcome.retrying += 1
+        else:
+            _mark_failed(session, notification, result)
+            outcome.failed += 1
+
+
+def _mark_sent(session: Session, notification: Notification, result: DeliveryResult) -> None:
+    now = utcnow()
+    subscription = session.get(Subscription, notification.subscription_id)
+    subscription.status, subscription.notified_at = NOTIFIED, now
+    notification.sent_at, notification.provider_message_id = now, result.provider_message_id
+    _finish(session, notification, SENT, "sent", subscription=subscription)
+
+
+def _mark_failed(session: Session, notification: Notification, result: DeliveryResult) -> None:
+    subscription = session.get(Subscription, notification.subscription_id)
+    if result.suppress:
+        contact = session.get(Contact, subscription.contact_id)
+        contact.suppressed_at, contact.suppressed_reason = utcnow(), "opted_out"
+    notification.error = result.error
+    reason = "failed: provider unavailable" if result.transient else "failed: rejected by provider"
+    _finish(session, notification, FAILED, reason, subscription=subscription)
+
+
+def _finish(session: Session, notification: Notification, status: str, decision: str,
+            subscription: Subscription) -> None:
+    notification.status = status
+    detail = {"channel": notification.channel, "attempts": notification.attempts}
+    if notification.error and status == FAILED:
+        detail["error"] = notification.error[:300]
+    session.add(Decision(
+        shop_id=notification.shop_id, decision=decision, variant_id=subscription.variant_id,
+        subscription_id=subscription.id, restock_event_id=notification.restock_event_id,
+        notification_id=notification.id, detail=detail,
+    ))
+
+
+def _has_pending(session: Session, event_id: int, channel: str) -> bool:
+    return session.scalar(
+        select(Notification.id).where(Notification.restock_event_id == event_id, Notification.channel == channel,
+                                      Notification.status == PENDING).limit(1)
+    ) is not None

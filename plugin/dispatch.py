@@ -1,0 +1,217 @@
+"""Dispatch a restock: plan the outbox rows, claim them in batches, hand batches to a channel.
+
+Planning is one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into ``notifications``
+(the outbox), so 100,000 waiting shoppers cost one statement and constant memory, and planning
+twice adds nothing. Delivery then walks the outbox a batch at a time (``plugin.delivery``).
+
+Never twice on the same channel for the same restock, even when a worker dies mid-send:
+
+1. A batch is *claimed* (``pending → sending``, ``claimed_at``, ``attempts + 1``) and committed
+   before anything is sent; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps two workers apart.
+2. Right before the provider call, ``handed_off_at`` is set and committed in its own statement.
+3. After the call the result is committed (``sent`` / ``failed`` / back to ``pending``).
+
+A worker that dies leaves rows in ``sending``. After a lease, :func:`recover_stalled` sorts
+them by step 2: without ``handed_off_at`` the provider was never called, so the row is simply
+``pending`` again; with it, the provider may have accepted the message (SendGrid has no
+idempotency key, so asking again could send a second mail). Those rows become ``uncertain`` —
+a shopper who possibly missed one notice is better than one who surely got two — and the
+merchant sees "skipped: delivery uncertain (worker stopped mid-send)".
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from plugin.db import UTCDateTime, insert_for, utcnow
+from plugin.logging import get_logger
+from plugin.models import (
+    PENDING, SENDING, SKIPPED, UNCERTAIN, WAITING, Decision, Notification, RestockEvent, Shop, Subscription, Variant,
+)
+from plugin.policy import DispatchPolicy, policy_for
+from plugin.shop_settings import settings_for
+
+log = get_logger(__name__)
+
+LEASE = timedelta(minutes=10)
+SOLD_OUT_AGAIN = "skipped: sold out again"
+UNCERTAIN_DECISION = "skipped: delivery uncertain (worker stopped mid-send)"
+
+
+def plan_restock(session: Session, event: RestockEvent, policy: DispatchPolicy | None = None) -> int:
+    """Insert one pending notification per waiting subscription (policy order); returns rows added."""
+    if event.status != "pending":
+        return 0
+    shop = session.get(Shop, event.shop_id)
+    variant = find_variant(session, event.shop_id, event.variant_id)
+    reason = stop_reason(shop, variant)
+    if reason:
+        _cancel(session, event, reason)
+        return 0
+    policy = policy or policy_for(shop)
+    query = _waiting_select(event, policy)
+    columns = ["shop_id", "subscription_id", "restock_event_id", "channel", "kind", "status", "attempts", "created_at"]
+    statement = insert_for(session)(Notification).from_select(columns, query).on_conflict_do_nothing()
+    result = session.execute(statement, execution_options={"preserve_rowcount": True})
+    added = max(result.rowcount, 0)
+    event.status = "planned"
+    log.info("restock_planned", restock_event_id=event.id, shop_id=event.shop_id, notices=added, policy=policy.name)
+    return added
+
+
+def _waiting_select(event: RestockEvent, policy: DispatchPolicy):
+    query = (
+        select(
+            Subscription.shop_id,
+            Subscription.id,
+            literal(event.id),
+            Subscription.channel,
+            literal("restock"),
+            literal(PENDING),
+            literal(0),
+            literal(utcnow(), UTCDateTime()),
+        )
+        .where(
+            Subscription.shop_id == event.shop_id,
+            Subscription.variant_id == event.variant_id,
+            Subscription.status == WAITING,
+        )
+        .order_by(*policy.order_by())
+    )
+    limit = policy.limit(event.available)
+    return query.limit(limit) if limit is not None else query
+
+
+def find_variant(session: Session, shop_id: int, variant_id: int) -> Variant | None:
+    return session.scalar(select(Variant).where(Variant.shop_id == shop_id, Variant.variant_id == variant_id))
+
+
+def stop_reason(shop: Shop | None, variant: Variant | None) -> str | None:
+    """Why nothing (more) may be sent for this restock right now, or ``None`` to go on."""
+    if shop is None or not shop.active:
+        return "skipped: shop uninstalled"
+    if variant is None or not variant.can_alert:
+        return "skipped: variant cannot alert"
+    if variant.available is None or variant.available < settings_for(shop).restock_minimum:
+        return SOLD_OUT_AGAIN
+    return None
+
+
+def _cancel(session: Session, event: RestockEvent, reason: str) -> None:
+    event.status, event.finished_at = "cancelled", utcnow()
+    session.add(Decision(shop_id=event.shop_id, decision=reason, variant_id=event.variant_id, restock_event_id=event.id))
+    log.info("restock_cancelled", restock_event_id=event.id, shop_id=event.shop_id, reason=reason)
+
+
+def claim_batch(session: Session, event_id: int, channel: str, size: int) -> list[int]:
+    """Claim up to ``size`` pending rows in plan order; the caller commits before sending."""
+    candidates = (
+        select(Notification.id)
+        .where(Notification.restock_event_id == event_id, Notification.channel == channel,
+               Notification.status == PENDING)
+        .order_by(Notification.id)
+        .limit(size)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return []
+    # The status guard makes the claim safe where SKIP LOCKED does not exist (SQLite).
+    claimed = session.scalars(
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.status == PENDING)
+        .values(status=SENDING, claimed_at=utcnow(), attempts=Notification.attempts + 1, handed_off_at=None)
+        .returning(Notification.id)
+    )
+    return sorted(claimed)
+
+
+def skip_remaining(session: Session, event_id: int, channel: str, reason: str) -> int:
+    """Every pending row of the event on ``channel`` → ``skipped`` with a Decision each (set-based).
+
+    The subscriptions stay ``waiting``, so those shoppers keep their place for the next restock.
+    """
+    pending = (Notification.restock_event_id == event_id, Notification.channel == channel,
+               Notification.status == PENDING)
+    session.execute(
+        insert(Decision).from_select(
+            ["shop_id", "decision", "variant_id", "subscription_id", "restock_event_id", "notification_id",
+             "created_at"],
+            select(Notification.shop_id, literal(reason), RestockEvent.variant_id, Notification.subscription_id,
+                   Notification.restock_event_id, Notification.id, literal(utcnow(), UTCDateTime()))
+            .join(RestockEvent, RestockEvent.id == Notification.restock_event_id)
+            .where(*pending),
+        )
+    )
+    skipped = session.execute(update(Notification).where(*pending).values(status=SKIPPED, error=reason)).rowcount
+    log.info("dispatch_skipped_remaining", restock_event_id=event_id, channel=channel, reason=reason, notices=skipped)
+    return skipped or 0
+
+
+def recover_stalled(session: Session, lease: timedelta = LEASE) -> dict[str, int]:
+    """Rows stuck in ``sending`` past the lease: never handed off → pending; handed off → uncertain."""
+    cutoff = utcnow() - lease
+    stalled = (Notification.status == SENDING, Notification.claimed_at <= cutoff)
+    requeued = session.execute(
+        update(Notification).where(*stalled, Notification.handed_off_at.is_(None)).values(status=PENDING)
+    ).rowcount
+    uncertain_ids = list(session.scalars(
+        update(Notification).where(*stalled).values(status=UNCERTAIN, error="worker stopped mid-send")
+        .returning(Notification.id)
+    ))
+    for chunk in _chunks(uncertain_ids, 1000):
+        session.execute(
+            insert(Decision).from_select(
+                ["shop_id", "decision", "subscription_id", "restock_event_id", "notification_id", "created_at"],
+                select(Notification.shop_id, literal(UNCERTAIN_DECISION), Notification.subscription_id,
+                       Notification.restock_event_id, Notification.id, literal(utcnow(), UTCDateTime()))
+                .where(Notification.id.in_(chunk)),
+            )
+        )
+    counts = {"requeued": requeued or 0, "uncertain": len(uncertain_ids)}
+    if requeued or uncertain_ids:
+        log.warning("dispatch_recovered_stalled", **counts)
+    return counts
+
+
+def open_batches(session: Session) -> list[tuple[int, str]]:
+    """(restock event id, channel) pairs that still have pending rows."""
+    rows = session.execute(
+        select(Notification.restock_event_id, Notification.channel)
+        .where(Notification.status == PENDING, Notification.restock_event_id.is_not(None))
+        .group_by(Notification.restock_event_id, Notification.channel)
+        .order_by(Notification.restock_event_id)
+    )
+    return [(event_id, channel) for event_id, channel in rows]
+
+
+def channels_with_pending(session: Session, event_id: int) -> list[str]:
+    return list(session.scalars(
+        select(Notification.channel)
+        .where(Notification.restock_event_id == event_id, Notification.status == PENDING)
+        .group_by(Notification.channel).order_by(Notification.channel)
+    ))
+
+
+def finish_if_done(session: Session, event_id: int) -> bool:
+    """Mark the event ``done`` once no row is pending or sending."""
+    open_rows = session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.restock_event_id == event_id, Notification.status.in_((PENDING, SENDING)))
+    )
+    if open_rows:
+        return False
+    session.execute(
+        update(RestockEvent).where(RestockEvent.id == event_id, RestockEvent.status == "planned")
+        .values(status="done", finished_at=utcnow())
+    )
+    return True
+
+
+def _chunks(items: list[int], size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,1 @@
+"""Message templates and rendering (restock notices here; intake confirmations in ``intake``)."""

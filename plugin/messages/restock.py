@@ -1,0 +1,82 @@
+"""Render the restock notice: subject, text and html for email, a short text for SMS.
+
+The links are left as substitution tags (``URL_TAG``, ``UNSUBSCRIBE_TAG``) so every shopper of a
+variant and locale shares one rendered body; the channel fills in each shopper's own links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from plugin.messages.restock_strings import RESTOCK_STRINGS, pick_locale
+
+URL_TAG = "-bb_url-"
+UNSUBSCRIBE_TAG = "-bb_unsubscribe-"
+
+
+@dataclass(frozen=True)
+class NoticeContext:
+    shop_name: str
+    product_title: str
+    variant_title: str | None
+    price: str | None
+    currency: str | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    locale: str
+    subject: str | None
+    text: str
+    html: str | None
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("plugin.messages", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        keep_trailing_newline=True,
+    )
+
+
+@lru_cache(maxsize=256)
+def render_restock(context: NoticeContext, channel: str) -> RenderedNotice:
+    """Cached: a restock of 100,000 shoppers renders once per locale and channel."""
+    locale = pick_locale(context.locale)
+    strings = RESTOCK_STRINGS[locale]
+    variant = _variant_label(context.variant_title)
+    item = strings["item"].format(product=context.product_title, variant=variant) if variant else context.product_title
+    words = {"shop": context.shop_name, "product": context.product_title, "item": item}
+    if channel == "sms":
+        return RenderedNotice(locale, None, strings["sms"].format(**words, url=URL_TAG), None)
+    values = {
+        "locale": locale,
+        "s": strings,
+        "subject": strings["subject"].format(**words),
+        "shop_name": context.shop_name,
+        "intro": strings["intro"].format(**words),
+        "footer": strings["footer"].format(**words),
+        "price": _price(context.price, context.currency),
+        "url": URL_TAG,
+        "unsubscribe_url": UNSUBSCRIBE_TAG,
+    }
+    env = _environment()
+    html = env.get_template("restock.html").render(values)
+    text = env.get_template("restock.txt").render(values)
+    return RenderedNotice(locale, values["subject"], text, html)
+
+
+def _variant_label(title: str | None) -> str:
+    # Shopify names the only variant of a product "Default Title"; shoppers never saw that.
+    return title if title and title != "Default Title" else ""
+
+
+def _price(price: str | None, currency: str | None) -> str | None:
+    if not price:
+        return None
+    return f"{price} {currency}" if currency else price

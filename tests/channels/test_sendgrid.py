@@ -1,0 +1,160 @@
+"""The SendGrid channel against the SendGrid double (which validates every body against the spec)."""
+
+from __future__ import annotations
+
+import httpx
+
+from plugin.channels import channel_for
+from plugin.channels.base import OutgoingMessage
+from plugin.channels.sendgrid import SendGridChannel
+from plugin.config import Settings
+
+
+def _message(notification_id: int, to: str, text: str = "Back: -bb_url-", **fields) -> OutgoingMessage:
+    values = dict(
+        notification_id=notification_id, channel="email", to=to, shop="bell-test.myshopify.com", kind="restock",
+        variant_id=44001, locale="en", subject="Linen Shirt is back", text=text, html="<a href=\"-bb_url-\">Shop</a>",
+        url=f"https://app.test/r/t{notification_id}", unsubscribe_url=f"https://app.test/u/s{notification_id}",
+        substitutions={"-bb_url-": f"https://app.test/r/t{notification_id}"},
+        tracking={"notification_id": str(notification_id), "shop_id": "1", "restock_event_id": "7"},
+    )
+    values.update(fields)
+    return OutgoingMessage(**values)
+
+
+def _channel(double) -> SendGridChannel:
+    return SendGridChannel(double.api_key, double.url, "alerts@backbell.app")
+
+
+def test_batch_shares_one_request_with_a_personalization_per_shopper(sendgrid):
+    # given
+    messages = [_message(1, "ana@example.com"), _message(2, "bo@example.com")]
+
+    # when
+    results = _channel(sendgrid).send(messages)
+
+    # then
+    assert [(r.notification_id, r.ok) for r in results] == [(1, True), (2, True)]
+    assert results[0].provider_message_id == sendgrid.requests[0]["message_id"]
+    assert len(sendgrid.requests) == 1
+    assert [(m["to"], m["text"]) for m in sendgrid.messages] == [
+        ("ana@example.com", "Back: https://app.test/r/t1"),
+        ("bo@example.com", "Back: https://app.test/r/t2"),
+    ]
+    first = sendgrid.messages[0]
+    assert first["headers"] == {
+        "List-Unsubscribe": "<https://app.test/u/s1>, <mailto:alerts@backbell.app?subject=unsubscribe>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    assert first["custom_args"] == {"notification_id": "1", "shop_id": "1", "restock_event_id": "7"}
+    assert first["html"] == '<a href="https://app.test/r/t1">Shop</a>'
+
+
+def test_different_bodies_go_in_separate_requests(sendgrid):
+    # given
+    messages = [_message(1, "ana@example.com", text="A -bb_url-"), _message(2, "bo@example.com", text="B -bb_url-")]
+
+    # when
+    _channel(sendgrid).send(messages)
+
+    # then
+    assert len(sendgrid.requests) == 2
+    assert sorted(m["text"] for m in sendgrid.messages) == ["A https://app.test/r/t1", "B https://app.test/r/t2"]
+
+
+def test_more_than_1000_recipients_are_split_into_requests_of_at_most_1000(sendgrid):
+    # given
+    messages = [_message(i, f"s{i}@example.com") for i in range(1, 1502)]
+
+    # when
+    results = _channel(sendgrid).send(messages)
+
+    # then
+    assert [len(r["body"]["personalizations"]) for r in sendgrid.requests] == [1000, 501]
+    assert sum(r.ok for r in results) == 1501
+    assert len(set(sendgrid.recipients())) == 1501
+
+
+def test_429_and_5xx_are_transient(sendgrid):
+    # given
+    sendgrid.fail_next(1, status=429)
+    sendgrid.fail_next(1, status=503)
+
+    # when
+    first = _channel(sendgrid).send([_message(1, "ana@example.com")])
+    second = _channel(sendgrid).send([_message(1, "ana@example.com")])
+
+    # then
+    assert (first[0].ok, first[0].transient) == (False, True)
+    assert first[0].error.startswith("sendgrid 429:")
+    assert (second[0].ok, second[0].transient) == (False, True)
+    assert sendgrid.messages == []
+
+
+def test_400_is_permanent_and_keeps_no_address_in_the_error(sendgrid):
+    # given
+    sendgrid.fail_next(1, status=400)
+
+    # when
+    results = _channel(sendgrid).send([_message(1, "ana@example.com")])
+
+    # then
+    assert (results[0].ok, results[0].transient) == (False, False)
+    assert "ana@example.com" not in results[0].error
+    assert sendgrid.messages == []
+
+
+def test_wrong_api_key_is_a_permanent_401(sendgrid):
+    # given
+    channel = SendGridChannel("SG.wrong", sendgrid.url, "alerts@backbell.app")
+
+    # when
+    results = channel.send([_message(1, "ana@example.com")])
+
+    # then
+    assert (results[0].ok, results[0].transient) == (False, False)
+    assert results[0].error.startswith("sendgrid 401:")
+    assert sendgrid.messages == []
+
+
+def test_unreachable_provider_is_transient():
+    # given: a port nobody listens on
+    channel = SendGridChannel("SG.key", "http://127.0.0.1:9", "alerts@backbell.app")
+
+    # when
+    results = channel.send([_message(1, "ana@example.com")])
+
+    # then
+    assert (results[0].ok, results[0].transient) == (False, True)
+    assert results[0].error.startswith("sendgrid unreachable:")
+
+
+def test_double_rejects_a_body_that_breaks_the_spec(sendgrid):
+    # given: message-level subject missing and a non-string custom arg
+    body = {"personalizations": [{"to": [{"email": "ana@example.com"}], "custom_args": {"n": 1}}],
+            "from": {"email": "alerts@backbell.app"}, "content": [{"type": "text/plain", "value": "x"}]}
+
+    # when
+    response = httpx.post(f"{sendgrid.url}/v3/mail/send", json=body, headers={"Authorization": f"Bearer {sendgrid.api_key}"})
+
+    # then
+    assert response.status_code == 400
+    assert sendgrid.validation_failures == [
+        "personalizations/0/subject: a subject is required",
+        "personalizations/0/custom_args: values must be strings",
+    ]
+    assert sendgrid.messages == []
+    sendgrid.validation_failures.clear()
+
+
+def test_channel_for_picks_sendgrid_only_with_a_key(tmp_path):
+    # given
+    with_key = Settings(sendgrid_api_key="SG.x", outbox_path=tmp_path)
+    without = Settings(outbox_path=tmp_path)
+
+    # when / then
+    assert type(channel_for(with_key, "email")).__name__ == "SendGridChannel"
+    assert type(channel_for(without, "email")).__name__ == "OutboxChannel"
+    assert type(channel_for(without, "sms")).__name__ == "OutboxChannel"
+    assert type(channel_for(Settings(twilio_account_sid="AC1", twilio_auth_token="t", twilio_from="+15550001111"),
+                            "sms")).__name__ == "TwilioChannel"

@@ -1,0 +1,185 @@
+"""An HTTP double of SendGrid's ``POST /v3/mail/send``.
+
+Every body is validated against the request schema of SendGrid's official OpenAPI spec
+(``shared/sendgrid/tsg_mail_v3.json``), with its known defect corrected (message-level
+``custom_args`` is an object in the live API, not a string), plus the live API's rules the spec
+does not express (a subject and content for every message, ``text/plain`` before
+``text/html``, string-valued ``custom_args`` and headers, ≤ 1000 personalizations).
+
+Answers 202 with ``X-Message-Id`` and records one received message per recipient, with the
+personalization's substitutions applied — or a SendGrid-style 400/401. ``fail_next(n, status)``
+makes the next requests fail; ``delay_seconds`` holds the answer back *after* recording (the
+provider got the mail, the caller never heard back: a worker killed mid-send).
+
+Fixture ``sendgrid``: request it BEFORE ``app``/``client``/``runtime`` so the app is built with
+``sendgrid_api_origin`` and ``sendgrid_api_key`` pointing here. Teardown asserts that no request
+failed validation (a test that sends invalid bodies on purpose clears ``validation_failures``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from openapi_schema_validator import OAS30Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+from werkzeug.wrappers import Request, Response
+
+from tests.doubles.server import serve_wsgi
+
+API_KEY = "SG.test-key"
+SPEC_URI = "urn:sendgrid:mail-v3"
+REQUEST_SCHEMA = "/components/requestBodies/PostMailSend/content/application~1json/schema"
+
+
+@lru_cache(maxsize=1)
+def request_validator(spec_path: Path) -> OAS30Validator:
+    spec = copy.deepcopy(json.loads(spec_path.read_text()))
+    schema = _resolve_pointer(spec, REQUEST_SCHEMA)
+    schema["properties"]["custom_args"] = {"type": "object", "additionalProperties": {"type": "string"}}
+    registry = Registry().with_resource(SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT4))
+    return OAS30Validator({"$ref": f"{SPEC_URI}#{REQUEST_SCHEMA}"}, registry=registry,
+                          format_checker=OAS30Validator.FORMAT_CHECKER)
+
+
+def _resolve_pointer(document: dict, pointer: str) -> dict:
+    node = document
+    for part in pointer.strip("/").split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+@dataclass
+class SendGridDouble:
+    validator: OAS30Validator
+    api_key: str = API_KEY
+    url: str = ""
+    delay_seconds: float = 0.0
+    messages: list[dict] = field(default_factory=list)
+    requests: list[dict] = field(default_factory=list)
+    validation_failures: list[str] = field(default_factory=list)
+    _failures: list[int] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, count: int = 1, status: int = 503) -> None:
+        with self._lock:
+            self._failures.extend([status] * count)
+
+    def recipients(self) -> list[str]:
+        return [m["to"] for m in self.messages]
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response = self._handle(request)
+        return response(environ, start_response)
+
+    def _handle(self, request: Request) -> Response:
+        if request.method != "POST" or request.path != "/v3/mail/send":
+            return _errors(404, "not found")
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _errors(401, "The provided authorization grant is invalid, expired, or revoked")
+        try:
+            body = json.loads(request.get_data())
+        except ValueError:
+            return self._invalid({}, ["Bad Request: body is not JSON"])
+        with self._lock:
+            forced = self._failures.pop(0) if self._failures else None
+        if forced:
+            self.requests.append({"body": body, "status": forced})
+            return _errors(forced, "forced failure (test double)")
+        problems = self.problems(body)
+        if problems:
+            return self._invalid(body, problems)
+        message_id = uuid.uuid4().hex[:22]
+        with self._lock:
+            self.requests.append({"body": body, "status": 202, "message_id": message_id})
+            self.messages.extend(_received(body, message_id))
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
+        return Response(status=202, headers={"X-Message-Id": message_id})
+
+    def problems(self, body) -> list[str]:
+        found = [f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"
+                 for e in self.validator.iter_errors(body)]
+        if found or not isinstance(body, dict):
+            return found
+        return _live_api_rules(body)
+
+    def _invalid(self, body, problems: list[str]) -> Response:
+        with self._lock:
+            self.validation_failures.extend(problems)
+            self.requests.append({"body": body, "status": 400, "problems": problems})
+        return Response(json.dumps({"errors": [{"message": p, "field": None} for p in problems]}),
+                        status=400, content_type="application/json")
+
+
+def _live_api_rules(body: dict) -> list[str]:
+    problems = []
+    personalizations = body["personalizations"]
+    if not personalizations or len(personalizations) > 1000:
+        problems.append("personalizations: between 1 and 1000 are allowed")
+    content = body.get("content") or []
+    if not content and not body.get("template_id"):
+        problems.append("content: required unless a template_id is given")
+    types = [c["type"] for c in content]
+    if "text/plain" in types and types.index("text/plain") != 0:
+        problems.append("content: text/plain must come first")
+    for index, p in enumerate(personalizations):
+        if not (p.get("subject") or body.get("subject") or body.get("template_id")):
+            problems.append(f"personalizations/{index}/subject: a subject is required")
+        for name, values in (("custom_args", p.get("custom_args", {})), ("headers", p.get("headers", {}))):
+            if any(not isinstance(v, str) for v in values.values()):
+                problems.append(f"personalizations/{index}/{name}: values must be strings")
+    return problems
+
+
+def _received(body: dict, message_id: str) -> list[dict]:
+    content = {c["type"]: c["value"] for c in body.get("content", [])}
+    received = []
+    for p in body["personalizations"]:
+        subs = p.get("substitutions", {})
+        for recipient in p["to"]:
+            received.append({
+                "to": recipient["email"],
+                "from": body["from"]["email"],
+                "subject": _substitute(p.get("subject") or body.get("subject"), subs),
+                "text": _substitute(content.get("text/plain"), subs),
+                "html": _substitute(content.get("text/html"), subs),
+                "headers": p.get("headers", {}),
+                "custom_args": {**body.get("custom_args", {}), **p.get("custom_args", {})},
+                "message_id": message_id,
+            })
+    return received
+
+
+def _substitute(value: str | None, substitutions: dict[str, str]) -> str | None:
+    if value is None:
+        return None
+    for tag, replacement in substitutions.items():
+        value = value.replace(tag, replacement)
+    return value
+
+
+def _errors(status: int, message: str) -> Response:
+    return Response(json.dumps({"errors": [{"message": message, "field": None, "help": None}]}),
+                    status=status, content_type="application/json")
+
+
+@pytest.fixture
+def sendgrid(app_config, shared_dir):
+    double = SendGridDouble(validator=request_validator(shared_dir / "sendgrid" / "tsg_mail_v3.json"))
+    server = serve_wsgi(double)
+    double.url = server.url
+    app_config["sendgrid_api_origin"] = server.url
+    app_config["sendgrid_api_key"] = double.api_key
+    yield double
+    server.stop()
+    assert double.validation_failures == [], f"SendGrid double rejected requests: {double.validation_failures[:5]}"
