@@ -1,13 +1,96 @@
-"""Inventory/webhook tasks (being built): pinned names and signatures below."""
+"""Inventory and webhook tasks: thin wrappers over ``plugin.webhook_topics``, ``plugin.inventory``
+and ``plugin.reconcile`` taking plain values.
+
+Every task reloads what it needs and is safe to run twice (receipts, ``updated_at`` ordering and
+the row lock in ``plugin.restock`` make a repeat a no-op). Only transient Admin API errors
+(throttling, 5xx, network) are retried, with exponential backoff; anything else is logged and
+dropped, because retrying would fail the same way. In-process (no Redis) a transient error is
+raised instead: an eager retry would not wait, and the webhook view turns it into a 503 that makes
+Shopify deliver again later.
+"""
+
+from __future__ import annotations
 
 from celery import shared_task
+from celery.exceptions import MaxRetriesExceededError
+from flask import current_app
+
+from plugin import inventory, webhook_receipts, webhook_topics
+from plugin.logging import get_logger
+from plugin.models import Shop
+from plugin.shopify.admin_api import AdminApiError
+
+log = get_logger(__name__)
+
+BACKOFF_BASE_SECONDS = 15
+BACKOFF_MAX_SECONDS = 900
+MAX_RETRIES = 8
 
 
-@shared_task(name="backbell.sync_variant")
-def sync_variant(shop_id: int, variant_id: int) -> None:
-    raise NotImplementedError("inventory sync is being built")
+def _runtime():
+    return current_app.extensions["backbell"]
 
 
-@shared_task(name="backbell.handle_webhook")
-def handle_webhook(topic: str, shop_domain: str, payload: dict, webhook_id: str | None = None) -> None:
-    raise NotImplementedError("webhook handling is being built")
+def _dispatch(restock_event_ids: list[int]) -> None:
+    from plugin.tasks.dispatch import dispatch_restock
+
+    for event_id in restock_event_ids:
+        dispatch_restock.delay(event_id)
+
+
+def _retry_or_drop(task, err: AdminApiError, **context) -> None:
+    if not err.transient:
+        log.warning("shopify_read_failed", error=err.message, **context)
+        return
+    if task.request.is_eager:
+        raise err
+    try:
+        raise task.retry(exc=err, countdown=min(BACKOFF_BASE_SECONDS * 2**task.request.retries, BACKOFF_MAX_SECONDS))
+    except MaxRetriesExceededError:
+        # The periodic reconciliation re-reads every watched variant anyway.
+        log.warning("shopify_retries_exhausted", error=err.message, **context)
+
+
+@shared_task(bind=True, name="backbell.handle_webhook", max_retries=MAX_RETRIES)
+def handle_webhook(self, topic: str, shop_domain: str, payload: dict, webhook_id: str | None = None) -> None:
+    """Run the topic's handler (see ``plugin.webhook_topics``), then dispatch the restocks it found."""
+    try:
+        event_ids = webhook_topics.handle_webhook(_runtime(), topic, shop_domain, payload, webhook_id)
+    except AdminApiError as err:
+        _retry_or_drop(self, err, topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
+        return
+    _dispatch(event_ids)
+
+
+@shared_task(bind=True, name="backbell.sync_variant", max_retries=MAX_RETRIES)
+def sync_variant(self, shop_id: int, variant_id: int) -> None:
+    """Create or refresh the mirror of a variant somebody just subscribed to (restock if in stock)."""
+    runtime = _runtime()
+    try:
+        with runtime.db.session() as session:
+            shop = session.get(Shop, shop_id)
+            if shop is None or not shop.active:
+                log.info("sync_variant_inactive_shop", shop_id=shop_id, variant_id=variant_id)
+                return
+            event = inventory.sync_variant_from_shopify(runtime, session, shop, variant_id)
+    except AdminApiError as err:
+        _retry_or_drop(self, err, shop_id=shop_id, variant_id=variant_id)
+        return
+    _dispatch([event.id] if event else [])
+
+
+@shared_task(name="backbell.reconcile_all")
+def reconcile_all() -> None:
+    """Beat: re-read every watched variant of every installed shop (restocks are dispatched)."""
+    from plugin.reconcile import reconcile_shops
+
+    report = reconcile_shops(_runtime(), None)
+    log.info("reconcile_finished", **report.as_log())
+
+
+@shared_task(name="backbell.prune_receipts")
+def prune_receipts() -> None:
+    """Beat: forget webhook ids older than a week (Shopify stops retrying after ~4 hours)."""
+    with _runtime().db.session() as session:
+        deleted = webhook_receipts.prune_receipts(session)
+    log.info("webhook_receipts_pruned", deleted=deleted)

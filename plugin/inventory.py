@@ -1,0 +1,250 @@
+"""The inventory mirror: per-location levels, the sellable quantity, and when to ask Shopify.
+
+``inventory_levels/update`` arrives once per inventory item *and location*, possibly late,
+duplicated or out of order. Each delivery updates one mirrored level unless Shopify's
+``updated_at`` says it is older than what we hold. The sellable quantity of a variant is the sum
+of ``available`` over the locations the shop counts.
+
+The mirror is a cache. Before a restock is declared — and whenever the mirrored variant was never
+read or is stale — the variant is re-read through the Admin API and the mirror is replaced by that
+read: Shopify is the truth when the two disagree, and a false "back in stock" mail cannot be
+taken back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from plugin.db import insert_for, utcnow
+from plugin.logging import get_logger
+from plugin.models import InventoryLevel, RestockEvent, Shop, Variant
+from plugin.restock import detect_restock, lock_variant, record_in_stock_for_waiting, record_restock
+from plugin.shop_settings import ShopSettings, settings_for
+from plugin.shopify.admin_api import AdminApiError, AdminClient
+from plugin.shopify.catalog import VariantSnapshot, fetch_variants
+
+log = get_logger(__name__)
+
+
+class BadPayload(ValueError):
+    """A webhook body without the fields every delivery of its topic carries (retrying won't help)."""
+
+
+@dataclass(frozen=True)
+class LevelUpdate:
+    inventory_item_id: int
+    location_id: int
+    available: int | None
+    updated_at: datetime
+
+
+def parse_level_update(payload: dict) -> LevelUpdate:
+    try:
+        item, location = int(payload["inventory_item_id"]), int(payload["location_id"])
+        available = payload.get("available")
+        available = None if available is None else int(available)
+        stamp = payload.get("updated_at")
+        updated_at = datetime.fromisoformat(stamp) if stamp else utcnow()
+    except (KeyError, TypeError, ValueError) as err:
+        raise BadPayload(f"inventory_levels/update body is missing or has a bad field: {err}") from None
+    if updated_at.tzinfo is None:
+        raise BadPayload("inventory_levels/update updated_at has no UTC offset")
+    return LevelUpdate(item, location, available, updated_at)
+
+
+def apply_inventory_webhook(runtime, session: Session, shop: Shop, payload: dict) -> RestockEvent | None:
+    """Mirror one delivery and, when it makes a watched variant sellable again, record the restock."""
+    update = parse_level_update(payload)
+    variant = find_variant_by_item(session, shop, update.inventory_item_id)
+    if variant is not None:
+        # Serialise deliveries for one variant: the sum below must see every committed level.
+        variant = lock_variant(session, variant.id)
+    if update.available is None:
+        log.info("inventory_level_untracked", shop_id=shop.id, inventory_item_id=update.inventory_item_id,
+                 location_id=update.location_id)
+        return None
+    if not upsert_level(session, shop.id, update):
+        log.info("inventory_level_stale", shop_id=shop.id, inventory_item_id=update.inventory_item_id,
+                 location_id=update.location_id)
+        return None
+    if variant is None:
+        return None  # nobody waits for this item
+    return settle_variant(runtime, session, shop, variant, source="webhook")
+
+
+def settle_variant(runtime, session: Session, shop: Shop, variant: Variant, source: str) -> RestockEvent | None:
+    """Compute the variant's sellable quantity (re-reading Shopify when needed) and record it."""
+    settings = settings_for(shop)
+    current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings)
+    if _needs_reread(variant, current, settings):
+        try:
+            snapshots = read_variants(runtime, session, shop, [variant.variant_id])
+        except AdminApiError as err:
+            if err.transient:
+                raise
+            # Without a read the webhook's own figures are still Shopify's; go on with them.
+            log.warning("variant_reread_failed", shop_id=shop.id, variant_id=variant.variant_id, error=err.message)
+            snapshots = None
+        if snapshots == []:
+            log.info("variant_gone", shop_id=shop.id, variant_id=variant.variant_id)
+            return None
+        if snapshots:
+            apply_snapshot(session, shop, variant, snapshots[0])
+            current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings)
+    if current is None:
+        return None
+    return record_restock(session, shop, variant, current, source)
+
+
+def sync_variant_from_shopify(runtime, session: Session, shop: Shop, variant_id: int) -> RestockEvent | None:
+    """Create or refresh the mirror of one variant from the Admin API (after a new subscription).
+
+    A variant found in stock with shoppers waiting is a restock for them even without a crossing:
+    the shopper who subscribed a second before the stock came back must not wait for the next one.
+    """
+    snapshots = read_variants(runtime, session, shop, [variant_id])
+    if not snapshots:
+        log.info("variant_gone", shop_id=shop.id, variant_id=variant_id)
+        return None
+    variant = mirror_snapshot(session, shop, snapshots[0])
+    current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings_for(shop))
+    event = record_restock(session, shop, variant, current, "sync") if current is not None else None
+    return event or record_in_stock_for_waiting(session, shop, variant, "sync")
+
+
+def read_variants(runtime, session: Session, shop: Shop, variant_ids: list[int]) -> list[VariantSnapshot]:
+    """Snapshots from the Admin API (batched by ``fetch_variants``); raises ``AdminApiError``."""
+    with AdminClient.for_shop(runtime, session, shop.domain) as client:
+        return fetch_variants(client, variant_ids)
+
+
+def mirror_snapshot(session: Session, shop: Shop, snapshot: VariantSnapshot) -> Variant:
+    """The locked ``Variant`` row for a snapshot (created if new), refreshed from it."""
+    insert = insert_for(session)(Variant).values(shop_id=shop.id, variant_id=snapshot.variant_id)
+    session.execute(insert.on_conflict_do_nothing(index_elements=["shop_id", "variant_id"]))
+    row_id = session.execute(
+        select(Variant.id).where(Variant.shop_id == shop.id, Variant.variant_id == snapshot.variant_id)
+    ).scalar_one()
+    variant = lock_variant(session, row_id)
+    apply_snapshot(session, shop, variant, snapshot)
+    return variant
+
+
+def apply_snapshot(session: Session, shop: Shop, variant: Variant, snapshot: VariantSnapshot) -> None:
+    """Replace the mirrored variant and its levels with what the Admin API just said."""
+    variant.product_id = snapshot.product_id
+    variant.inventory_item_id = snapshot.inventory_item_id
+    variant.title, variant.product_title = snapshot.title, snapshot.product_title
+    variant.product_handle, variant.price = snapshot.product_handle, snapshot.price
+    variant.inventory_policy, variant.tracked = snapshot.inventory_policy, snapshot.tracked
+    variant.product_status, variant.synced_at = snapshot.product_status, utcnow()
+    if snapshot.inventory_item_id is None:
+        return
+    now = utcnow()
+    levels = {int(location): available for location, available in snapshot.levels.items() if available is not None}
+    session.execute(
+        delete(InventoryLevel).where(
+            InventoryLevel.shop_id == shop.id,
+            InventoryLevel.inventory_item_id == snapshot.inventory_item_id,
+            InventoryLevel.location_id.not_in(list(levels) or [-1]),
+        )
+    )
+    for location_id, available in levels.items():
+        upsert_level(session, shop.id, LevelUpdate(snapshot.inventory_item_id, location_id, int(available), now))
+
+
+def upsert_level(session: Session, shop_id: int, update: LevelUpdate) -> bool:
+    """Store one level unless the stored one is newer; True when it was stored."""
+    insert = insert_for(session)(InventoryLevel).values(
+        shop_id=shop_id,
+        inventory_item_id=update.inventory_item_id,
+        location_id=update.location_id,
+        available=update.available,
+        source_updated_at=update.updated_at,
+    )
+    statement = insert.on_conflict_do_update(
+        index_elements=["shop_id", "inventory_item_id", "location_id"],
+        set_={"available": insert.excluded.available, "source_updated_at": insert.excluded.source_updated_at},
+        where=or_(
+            InventoryLevel.source_updated_at.is_(None),
+            InventoryLevel.source_updated_at <= insert.excluded.source_updated_at,
+        ),
+    )
+    # RETURNING yields the row only when it was inserted or the WHERE let the update through.
+    return session.execute(statement.returning(InventoryLevel.location_id)).first() is not None
+
+
+def sellable_quantity(session: Session, shop_id: int, inventory_item_id: int | None,
+                      settings: ShopSettings) -> int | None:
+    """Sum of ``available`` over the counted locations; None when no counted location reports one.
+
+    Negative levels (oversold) count too: Shopify sums them the same way when it decides whether
+    a DENY variant can be bought, and we must not call a variant back that the storefront won't sell.
+    """
+    if inventory_item_id is None:
+        return None
+    rows = session.execute(
+        select(InventoryLevel.location_id, InventoryLevel.available).where(
+            InventoryLevel.shop_id == shop_id,
+            InventoryLevel.inventory_item_id == inventory_item_id,
+            InventoryLevel.available.is_not(None),
+        )
+    ).all()
+    counted = [available for location_id, available in rows if settings.counts_location(location_id)]
+    return sum(counted) if counted else None
+
+
+def find_variant_by_item(session: Session, shop: Shop, inventory_item_id: int) -> Variant | None:
+    query = select(Variant).where(Variant.shop_id == shop.id, Variant.inventory_item_id == inventory_item_id)
+    return session.execute(query.order_by(Variant.id).limit(1)).scalar_one_or_none()
+
+
+def _needs_reread(variant: Variant, current: int | None, settings: ShopSettings) -> bool:
+    if variant.synced_at is None or variant.inventory_item_id is None:
+        return True
+    if utcnow() - variant.synced_at > timedelta(minutes=settings.reconcile_stale_minutes):
+        return True
+    return current is not None and detect_restock(variant.available, current, settings.restock_minimum)
+
+
+def apply_product_update(session: Session, shop: Shop, payload: dict) -> list[RestockEvent]:
+    """Refresh status, policy and titles of the mirrored variants of a ``products/update``.
+
+    A product made active again (or a variant switched back to DENY) while in stock, with shoppers
+    waiting, counts as a restock for them: no quantity crossing will ever come.
+    """
+    try:
+        product_id = int(payload["id"])
+    except (KeyError, TypeError, ValueError):
+        raise BadPayload("products/update body has no product id") from None
+    query = select(Variant).where(Variant.shop_id == shop.id, Variant.product_id == product_id)
+    variants = {v.variant_id: v for v in session.execute(query).scalars()}
+    events = []
+    for data in payload.get("variants") or []:
+        variant = variants.get(data.get("id")) if isinstance(data, dict) else None
+        if variant is None:
+            continue
+        could_alert = variant.can_alert
+        _apply_product_fields(variant, payload, data)
+        if variant.can_alert and not could_alert:
+            event = record_in_stock_for_waiting(session, shop, variant, "webhook")
+            events += [event] if event else []
+    return events
+
+
+def _apply_product_fields(variant: Variant, product: dict, data: dict) -> None:
+    if product.get("status"):
+        variant.product_status = str(product["status"]).upper()
+    variant.product_title = product.get("title", variant.product_title)
+    variant.product_handle = product.get("handle", variant.product_handle)
+    variant.title = data.get("title", variant.title)
+    if data.get("price") is not None:
+        variant.price = str(data["price"])
+    if data.get("inventory_policy"):
+        variant.inventory_policy = str(data["inventory_policy"]).upper()
+    if "inventory_management" in data:
+        variant.tracked = data["inventory_management"] is not None

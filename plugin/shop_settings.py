@@ -1,0 +1,124 @@
+"""Typed defaults and validation over ``Shop.settings`` (a JSON column).
+
+The column stores only what the merchant changed; everything else falls back to the defaults
+here, so a new setting needs no data migration. Keys this module does not know are kept in
+``extra`` untouched, so a module that adds its own setting does not lose it on a round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from plugin.models import Shop
+
+
+class SettingsError(ValueError):
+    """A setting has a wrong type or range; ``field`` names it, the message says what is allowed."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ShopSettings:
+    # Inventory and restock detection.
+    restock_minimum: int = 1
+    cooldown_minutes: int = 30
+    counted_location_ids: tuple[int, ...] | None = None  # None = every location
+    reconcile_stale_minutes: int = 10
+    # Dispatch (read by plugin.dispatch).
+    batch_per_unit: int | None = None  # None = notify everybody at once
+    vip_tags: tuple[str, ...] = ()
+    quiet_hours_start: int | None = None  # hour 0–23 in the shop's time zone
+    quiet_hours_end: int | None = None
+    frequency_cap_hours: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def counts_location(self, location_id: int) -> bool:
+        return self.counted_location_ids is None or location_id in self.counted_location_ids
+
+    def to_json(self) -> dict[str, Any]:
+        """Only the values that differ from the defaults, plus the unknown keys."""
+        defaults = ShopSettings()
+        stored = {
+            f.name: _jsonable(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "extra" and getattr(self, f.name) != getattr(defaults, f.name)
+        }
+        return {**self.extra, **stored}
+
+
+def settings_for(shop: Shop) -> ShopSettings:
+    """The shop's settings with defaults filled in (invalid stored values raise ``SettingsError``)."""
+    return parse_settings(shop.settings or {})
+
+
+def parse_settings(raw: dict[str, Any]) -> ShopSettings:
+    known = {f.name for f in fields(ShopSettings)} - {"extra"}
+    values = {name: _VALIDATORS[name](name, raw[name]) for name in known if name in raw}
+    extra = {key: value for key, value in raw.items() if key not in known}
+    return ShopSettings(**values, extra=extra)
+
+
+def updated_settings(current: ShopSettings, changes: dict[str, Any]) -> ShopSettings:
+    """``current`` with ``changes`` applied and validated (for the admin's settings form)."""
+    merged = {**current.to_json(), **changes}
+    return parse_settings(merged)
+
+
+def _int_in(low: int, high: int, optional: bool = False):
+    def check(name: str, value: Any) -> int | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise SettingsError(name, f"must be a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def _location_ids(name: str, value: Any) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not value:
+        raise SettingsError(name, "must be null (every location) or a non-empty list of location ids")
+    ids = tuple(_shopify_id(name, item) for item in value)
+    return tuple(sorted(set(ids)))
+
+
+def _shopify_id(name: str, value: Any) -> int:
+    if isinstance(value, str) and value.startswith("gid://shopify/"):
+        value = value.rsplit("/", 1)[-1]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(name, f"'{value}' is not a Shopify id") from None
+    if isinstance(value, bool) or number <= 0:
+        raise SettingsError(name, f"'{value}' is not a Shopify id")
+    return number
+
+
+def _tags(name: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise SettingsError(name, "must be a list of customer tags")
+    return tuple(t.strip() for t in value)
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+_VALIDATORS = {
+    "restock_minimum": _int_in(1, 1_000_000),
+    "cooldown_minutes": _int_in(0, 7 * 24 * 60),
+    "counted_location_ids": _location_ids,
+    "reconcile_stale_minutes": _int_in(1, 24 * 60),
+    "batch_per_unit": _int_in(1, 1000, optional=True),
+    "vip_tags": _tags,
+    "quiet_hours_start": _int_in(0, 23, optional=True),
+    "quiet_hours_end": _int_in(0, 23, optional=True),
+    "frequency_cap_hours": _int_in(1, 24 * 90, optional=True),
+}

@@ -1,0 +1,72 @@
+"""Helpers for webhook tests: sign and deliver bodies like Shopify, and seed waiting shoppers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+
+from plugin.db import utcnow
+from plugin.models import Contact, Subscription, Variant
+
+SECRET = "hush"  # the app_config fixture's shopify_api_secret
+DEMO_SHOP = "backbell-demo.myshopify.com"
+_ids = itertools.count(1)
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def webhook_headers(body: bytes, topic: str, shop: str = DEMO_SHOP, webhook_id: str | None = None,
+                    secret: str = SECRET) -> dict[str, str]:
+    return {
+        "X-Shopify-Hmac-Sha256": sign(body, secret),
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Shop-Domain": shop,
+        "X-Shopify-Webhook-Id": webhook_id or f"wh-{next(_ids)}",
+        "X-Shopify-Triggered-At": "2026-11-22T10:00:00.000Z",
+        "X-Shopify-API-Version": "2026-10",
+        "Content-Type": "application/json",
+    }
+
+
+def deliver(client, topic: str, payload: dict, shop: str = DEMO_SHOP, webhook_id: str | None = None,
+            secret: str = SECRET):
+    body = json.dumps(payload).encode()
+    return client.post("/webhooks", data=body, headers=webhook_headers(body, topic, shop, webhook_id, secret))
+
+
+def level_payload(item: int, location: int, available: int | None, updated_at: str) -> dict:
+    return {
+        "inventory_item_id": item,
+        "location_id": location,
+        "available": available,
+        "updated_at": updated_at,
+        "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location}?inventory_item_id={item}",
+    }
+
+
+def add_waiting(session, vault, shop_id: int, variant_id: int, value: str = "jane.doe@gmail.com",
+                channel: str = "email", customer_id: int | None = None) -> Subscription:
+    contact = Contact(shop_id=shop_id, channel=channel, value_ciphertext=vault.encrypt(value),
+                      value_hash=vault.hash(channel, value), customer_id=customer_id)
+    session.add(contact)
+    session.flush()
+    subscription = Subscription(shop_id=shop_id, contact_id=contact.id, variant_id=variant_id, channel=channel,
+                                customer_id=customer_id, consent_at=utcnow())
+    session.add(subscription)
+    session.commit()
+    return subscription
+
+
+def add_variant_row(session, shop_id: int, variant_id: int, inventory_item_id: int, available: int | None,
+                    synced: bool = True, **fields) -> Variant:
+    variant = Variant(shop_id=shop_id, variant_id=variant_id, inventory_item_id=inventory_item_id,
+                      product_id=variant_id + 1_000_000, available=available,
+                      synced_at=utcnow() if synced else None, **fields)
+    session.add(variant)
+    session.commit()
+    return variant
