@@ -113,11 +113,15 @@ def db_upgrade() -> None:
 @click.option("--shop", "shop_domain", default=None, help="only this *.myshopify.com shop")
 def reconcile(shop_domain: str | None) -> None:
     """Re-read, through the Admin API, every variant with waiting shoppers, now."""
-    from plugin.reconcile import reconcile_shops
+    from plugin.reconcile import UnknownShop, reconcile_shops
 
     app = _app()
     with app.app_context():
-        report = reconcile_shops(app.extensions["backbell"], shop_domain)
+        try:
+            report = reconcile_shops(app.extensions["backbell"], shop_domain)
+        except UnknownShop as err:
+            click.echo(f"backbell: {err}", err=True)
+            sys.exit(2)
     for line in report.lines():
         click.echo(line)
 
