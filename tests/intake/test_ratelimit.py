@@ -1,0 +1,88 @@
+import redis
+
+from plugin.models import Variant
+from plugin.ratelimit import INTAKE_LIMITS, RateLimiter
+from tests.doubles.app_proxy import signed_proxy_url
+from tests.intake.conftest import SECRET
+
+VARIANT = 44012345678901
+
+
+def test_eleventh_request_from_one_ip_in_a_minute_is_429(post_subscription, session, shop):
+    # given a mirrored variant (no sync) and ten requests from one shopper IP
+    session.add(Variant(shop_id=shop.id, variant_id=VARIANT, available=0))
+    session.commit()
+    headers = {"X-Forwarded-For": "203.0.113.9"}
+    answers = [post_subscription({"variant_id": VARIANT, "email": f"s{n}@shopper.dev"}, headers=headers).status_code
+               for n in range(10)]
+
+    # when
+    limited = post_subscription({"variant_id": VARIANT, "email": "s10@shopper.dev"}, headers=headers)
+    other_ip = post_subscription({"variant_id": VARIANT, "email": "s11@shopper.dev"},
+                                 headers={"X-Forwarded-For": "198.51.100.7"})
+
+    # then
+    assert answers == [201] * 10
+    assert limited.status_code == 429
+    assert limited.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert other_ip.status_code == 201
+    assert session.query(Variant).count() == 1
+
+
+def test_sixth_attempt_for_one_contact_in_an_hour_is_429(post_subscription):
+    # given five attempts for one address, each from a different IP
+    answers = [
+        post_subscription({"variant_id": VARIANT + n, "email": "Jane@Shopper.dev"},
+                          headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+        for n in range(5)
+    ]
+
+    # when
+    limited = post_subscription({"variant_id": VARIANT + 9, "email": "jane@shopper.dev"},
+                                headers={"X-Forwarded-For": "203.0.113.99"})
+
+    # then
+    assert answers == [201] * 5
+    assert limited.status_code == 429
+    assert 3500 <= int(limited.headers["Retry-After"]) <= 3600
+
+
+def test_shop_limit_applies_across_ips():
+    limiter = RateLimiter("memory://", "secret", limits={**INTAKE_LIMITS, "shop": "3/minute"})
+
+    answers = [limiter.hit(ip=f"10.0.0.{n}", shop="1").allowed for n in range(4)]
+
+    assert answers == [True, True, True, False]
+    assert limiter.hit(ip="10.0.0.9", shop="2").allowed is True
+
+
+def test_refused_requests_do_not_extend_the_window():
+    limiter = RateLimiter("memory://", "secret", limits={"ip": "2/minute"})
+    limiter.hit(ip="a")
+    limiter.hit(ip="a")
+
+    refusals = [limiter.hit(ip="a") for _ in range(5)]
+
+    assert {(d.allowed, d.scope) for d in refusals} == {(False, "ip")}
+
+
+def test_redis_counters_are_shared_and_hold_no_raw_keys(redis_url):
+    # given two limiters (two web processes) on the same Redis
+    first = RateLimiter(redis_url, "secret", limits={"ip": "3/minute", "contact": "5/hour"})
+    second = RateLimiter(redis_url, "secret", limits={"ip": "3/minute", "contact": "5/hour"})
+    first.reset()
+    try:
+        # when
+        answers = [first.hit(ip="203.0.113.5", contact="jane@shopper.dev").allowed,
+                   second.hit(ip="203.0.113.5", contact="jane@shopper.dev").allowed,
+                   first.hit(ip="203.0.113.5", contact="jane@shopper.dev").allowed,
+                   second.hit(ip="203.0.113.5", contact="jane@shopper.dev")]
+
+        # then
+        assert answers[:3] == [True, True, True]
+        assert (answers[3].allowed, answers[3].scope) == (False, "ip")
+        keys = [k.decode() for k in redis.Redis.from_url(redis_url).keys("backbell-rl*")]
+        assert keys and all("203.0.113.5" not in k and "jane" not in k for k in keys)
+    finally:
+        first.reset()
