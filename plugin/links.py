@@ -1,4 +1,97 @@
-"""(being built)"""
-from flask import Blueprint
+"""Links in a notice: the tracked link (``/r/<token>``) and one-click unsubscribe (``/u/<token>``).
+
+``POST /u/<token>`` with ``List-Unsubscribe=One-Click`` is what mail clients send unattended
+(RFC 8058), so it needs no page and no session; the GET only shows a confirmation page, because
+link scanners and prefetchers follow GETs and must not unsubscribe anybody.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template_string, request
+from sqlalchemy import update
+
+from plugin.db import utcnow
+from plugin.dispatch import find_variant
+from plugin.link_tokens import InvalidLinkToken, read_click_token, read_unsubscribe_token
+from plugin.logging import get_logger
+from plugin.models import UNSUBSCRIBED, Decision, Notification, RestockEvent, Shop, Subscription
 
 bp = Blueprint("plugin_links", __name__)
+log = get_logger(__name__)
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title></head>
+<body style="font-family:Helvetica,Arial,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#111827;">
+<h1 style="font-size:1.4rem;">{{ title }}</h1><p>{{ message }}</p>
+{% if ask %}<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit" style="padding:.6rem 1.2rem;font-size:1rem;">Unsubscribe</button></form>{% endif %}
+</body></html>"""
+
+
+def _secret() -> str:
+    return current_app.extensions["backbell"].settings.shopify_api_secret
+
+
+def _db():
+    return current_app.extensions["backbell"].db
+
+
+@bp.get("/r/<token>")
+def follow(token: str):
+    """Record the first click on a notice and send the shopper to the variant on the storefront."""
+    notification_id = _read(read_click_token, token)
+    with _db().session() as session:
+        notification = session.get(Notification, notification_id)
+        if notification is None:
+            abort(404, description="This link has expired: the notice it belonged to no longer exists.")
+        session.execute(update(Notification).where(Notification.id == notification_id, Notification.clicked_at.is_(None))
+                        .values(clicked_at=utcnow()))
+        target = _storefront_url(session, notification)
+    log.info("notice_clicked", notification_id=notification_id)
+    return redirect(target, code=302)
+
+
+def _storefront_url(session, notification: Notification) -> str:
+    shop = session.get(Shop, notification.shop_id)
+    event = session.get(RestockEvent, notification.restock_event_id) if notification.restock_event_id else None
+    subscription = session.get(Subscription, notification.subscription_id)
+    variant_id = event.variant_id if event else subscription.variant_id
+    variant = find_variant(session, shop.id, variant_id)
+    if variant is None or not variant.product_handle:
+        return f"https://{shop.domain}/"
+    return f"https://{shop.domain}/products/{variant.product_handle}?variant={variant_id}"
+
+
+@bp.get("/u/<token>")
+def confirm_unsubscribe(token: str):
+    """A small page asking the shopper to confirm (GETs are followed by link scanners)."""
+    _read(read_unsubscribe_token, token)
+    return render_template_string(_PAGE, title="Unsubscribe", ask=True,
+                                  message="Stop the back-in-stock alert you asked for?")
+
+
+@bp.post("/u/<token>")
+def unsubscribe(token: str):
+    """Unsubscribe: one-click from a mail client (RFC 8058) or the confirmation page's form."""
+    subscription_id = _read(read_unsubscribe_token, token)
+    if request.form.get("List-Unsubscribe") != "One-Click":
+        abort(400, description="Send List-Unsubscribe=One-Click in the form body to unsubscribe.")
+    with _db().session() as session:
+        subscription = session.get(Subscription, subscription_id)
+        if subscription is None:
+            abort(404, description="This alert no longer exists; there is nothing to unsubscribe from.")
+        if subscription.status != UNSUBSCRIBED:
+            subscription.status, subscription.unsubscribed_at = UNSUBSCRIBED, utcnow()
+            session.add(Decision(shop_id=subscription.shop_id, decision="unsubscribed", variant_id=subscription.variant_id,
+                                 subscription_id=subscription.id, detail={"via": "link"}))
+            log.info("unsubscribed", subscription_id=subscription.id, shop_id=subscription.shop_id)
+    return render_template_string(_PAGE, title="Unsubscribed", ask=False,
+                                  message="You will not get this alert any more.")
+
+
+def _read(reader, token: str) -> int:
+    try:
+        return reader(_secret(), token)
+    except InvalidLinkToken as err:
+        abort(400, description=str(err))

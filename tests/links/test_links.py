@@ -1,0 +1,138 @@
+"""Tracked links and one-click unsubscribe."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from plugin.link_tokens import click_token, unsubscribe_token
+from plugin.models import Decision, Notification
+from tests.dispatch.builders import VARIANT_ID, make_event, make_shop, make_variant, subscribe
+
+SECRET = "hush"  # app_config's shopify_api_secret
+
+
+def _notice(session, runtime):
+    shop = make_shop(session)
+    make_variant(session, shop)
+    subscription = subscribe(session, runtime.vault, shop, "ana@example.com")
+    event = make_event(session, shop)
+    notification = Notification(shop_id=shop.id, subscription_id=subscription.id, restock_event_id=event.id,
+                                channel="email", status="sent")
+    session.add(notification)
+    session.commit()
+    return subscription, notification
+
+
+def test_click_is_recorded_once_and_redirects_to_the_variant(client, runtime, session):
+    # given
+    _, notification = _notice(session, runtime)
+    token = click_token(SECRET, notification.id)
+
+    # when
+    first = client.get(f"/r/{token}")
+    session.expire_all()
+    first_click = session.get(Notification, notification.id).clicked_at
+    second = client.get(f"/r/{token}")
+    session.expire_all()
+
+    # then
+    assert first.status_code == 302
+    assert first.headers["Location"] == f"https://bell-test.myshopify.com/products/linen-shirt?variant={VARIANT_ID}"
+    assert second.status_code == 302
+    assert first_click is not None
+    assert session.get(Notification, notification.id).clicked_at == first_click
+
+
+def test_tampered_click_token_is_400_and_records_nothing(client, runtime, session):
+    # given
+    _, notification = _notice(session, runtime)
+    token = click_token(SECRET, notification.id)
+
+    # when
+    response = client.get(f"/r/{token[:-2]}xx")
+
+    # then
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == "this link is not valid (it may have been altered or cut short)"
+    session.expire_all()
+    assert session.get(Notification, notification.id).clicked_at is None
+
+
+def test_unsubscribe_token_is_not_a_click_token(client, runtime, session):
+    # given: a valid token for another purpose
+    subscription, _ = _notice(session, runtime)
+
+    # when
+    response = client.get(f"/r/{unsubscribe_token(SECRET, subscription.id)}")
+
+    # then
+    assert response.status_code == 400
+
+
+def test_click_on_a_deleted_notice_is_404(client, runtime, session):
+    # when
+    response = client.get(f"/r/{click_token(SECRET, 999)}")
+
+    # then
+    assert response.status_code == 404
+
+
+def test_unsubscribe_get_shows_a_page_and_changes_nothing(client, runtime, session):
+    # given
+    subscription, _ = _notice(session, runtime)
+
+    # when
+    response = client.get(f"/u/{unsubscribe_token(SECRET, subscription.id)}")
+
+    # then
+    assert response.status_code == 200
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(type(subscription), subscription.id).status == "waiting"
+    assert session.scalars(select(Decision)).all() == []
+
+
+def test_one_click_post_unsubscribes_once(client, runtime, session):
+    # given
+    subscription, _ = _notice(session, runtime)
+    url = f"/u/{unsubscribe_token(SECRET, subscription.id)}"
+
+    # when
+    first = client.post(url, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    second = client.post(url, data={"List-Unsubscribe": "One-Click"})
+
+    # then
+    assert (first.status_code, second.status_code) == (200, 200)
+    session.expire_all()
+    stored = session.get(type(subscription), subscription.id)
+    assert stored.status == "unsubscribed"
+    assert stored.unsubscribed_at is not None
+    assert [(d.decision, d.subscription_id) for d in session.scalars(select(Decision))] == [
+        ("unsubscribed", subscription.id)]
+
+
+def test_post_without_one_click_body_is_400_and_changes_nothing(client, runtime, session):
+    # given
+    subscription, _ = _notice(session, runtime)
+
+    # when
+    response = client.post(f"/u/{unsubscribe_token(SECRET, subscription.id)}", data={})
+
+    # then
+    assert response.status_code == 400
+    session.expire_all()
+    assert session.get(type(subscription), subscription.id).status == "waiting"
+
+
+def test_tampered_unsubscribe_token_is_400(client, runtime, session):
+    # given
+    subscription, _ = _notice(session, runtime)
+    token = unsubscribe_token(SECRET, subscription.id)
+
+    # when
+    response = client.post(f"/u/x{token}", data={"List-Unsubscribe": "One-Click"})
+
+    # then
+    assert response.status_code == 400
+    session.expire_all()
+    assert session.get(type(subscription), subscription.id).status == "waiting"
