@@ -1,0 +1,130 @@
+"""Access tokens of a shop: store them encrypted, refresh them before they expire.
+
+Tokens come from token exchange (``plugin.shopify.auth``) as *expiring offline* tokens: the
+access token lives about an hour, the refresh token about 90 days, and every refresh rotates
+both. A refresh therefore must happen once per shop at a time and be committed on its own:
+two processes refreshing together would each burn the other's refresh token, and a caller's
+rollback must not lose the only valid one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from shopify_app import ShopifyApp, TokenExchangeAccessToken
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plugin.config import Settings
+from plugin.crypto import Vault
+from plugin.db import utcnow
+from plugin.logging import get_logger
+from plugin.models import Shop
+from plugin.shopify.errors import AdminApiError, ShopNotInstalled
+from plugin.shopify.http import shop_name, shopify_http_client
+
+log = get_logger(__name__)
+
+REFRESH_MARGIN = timedelta(minutes=5)
+# shopify_app's result codes that no retry will fix (revoked/expired grant, app uninstalled).
+_PERMANENT_REFRESH_FAILURES = {"invalid_grant", "refresh_token_expired", "invalid_client", "refresh_error",
+                               "configuration_error"}
+
+
+def shopify_app_for(settings: Settings) -> ShopifyApp:
+    return ShopifyApp(settings.shopify_api_key, settings.shopify_api_secret, settings.shopify_api_secret_old)
+
+
+def store_tokens(vault: Vault, shop: Shop, token: TokenExchangeAccessToken) -> None:
+    """Write an exchanged or refreshed token pair onto the shop row, encrypted."""
+    shop.access_token = vault.encrypt(token.token)
+    shop.access_token_expires_at = _parse_time(token.expires)
+    shop.refresh_token = vault.encrypt(token.refresh_token) if token.refresh_token else None
+    shop.refresh_token_expires_at = _parse_time(token.refresh_token_expires)
+    shop.scopes = token.scope or shop.scopes
+
+
+def ensure_fresh_token(runtime, session: Session, shop: str) -> str:
+    """The shop's access token, refreshed first when it expires within five minutes."""
+    row = _active_shop(session, shop)
+    if not needs_refresh(row):
+        return runtime.vault.decrypt(row.access_token)
+    token = _refresh_locked(runtime, shop, rejected_token=None)
+    session.refresh(row)
+    return token
+
+
+def refresh_rejected_token(runtime, session: Session, shop: str, rejected_token: str) -> str:
+    """After Shopify answered 401: refresh, unless another process already replaced the token."""
+    token = _refresh_locked(runtime, shop, rejected_token=rejected_token)
+    row = session.scalar(select(Shop).where(Shop.domain == shop))
+    if row is not None:
+        session.refresh(row)
+    return token
+
+
+def needs_refresh(row: Shop, now: datetime | None = None) -> bool:
+    if row.access_token_expires_at is None:  # a non-expiring token
+        return False
+    return row.access_token_expires_at <= (now or utcnow()) + REFRESH_MARGIN
+
+
+def _active_shop(session: Session, shop: str, lock: bool = False) -> Shop:
+    query = select(Shop).where(Shop.domain == shop)
+    row = session.scalar(query.with_for_update() if lock else query)
+    if row is None:
+        raise ShopNotInstalled(shop, "unknown shop")
+    if row.uninstalled_at is not None:
+        raise ShopNotInstalled(shop, "uninstalled")
+    if not row.access_token:
+        raise ShopNotInstalled(shop, "no token stored")
+    return row
+
+
+def _refresh_locked(runtime, shop: str, rejected_token: str | None) -> str:
+    # Own short transaction; on PostgreSQL the row lock makes concurrent callers wait here and
+    # then see the token the first one stored.
+    with runtime.db.session() as locked:
+        row = _active_shop(locked, shop, lock=True)
+        current = runtime.vault.decrypt(row.access_token)
+        if rejected_token is None and not needs_refresh(row):
+            return current
+        if rejected_token is not None and current != rejected_token:
+            return current
+        token = _call_refresh(runtime, row)
+        store_tokens(runtime.vault, row, token)
+        log.info("shopify_token_refreshed", shop=shop, expires_at=str(row.access_token_expires_at))
+        return token.token
+
+
+def _call_refresh(runtime, row: Shop) -> TokenExchangeAccessToken:
+    if not row.refresh_token or (row.refresh_token_expires_at and row.refresh_token_expires_at <= utcnow()):
+        raise ShopNotInstalled(row.domain, "refresh token expired")
+    current = {
+        "shop": shop_name(row.domain),
+        "refresh_token": runtime.vault.decrypt(row.refresh_token),
+        # We decide when to refresh (five minutes ahead, or after a 401); an empty expiry
+        # stops shopify_app from second-guessing with its own 60-second rule.
+        "expires": None,
+        "refresh_token_expires": _format_time(row.refresh_token_expires_at),
+        "access_mode": "offline",
+    }
+    with shopify_http_client(runtime.settings) as http:
+        result = shopify_app_for(runtime.settings).refresh_token_exchanged_access_token(current, http_client=http)
+    if result.ok and result.access_token is not None:
+        return result.access_token
+    status = result.response.status
+    log.warning("shopify_token_refresh_failed", shop=row.domain, code=result.log.code, status=status)
+    if result.log.code in _PERMANENT_REFRESH_FAILURES:
+        raise ShopNotInstalled(row.domain, f"refresh refused: {result.log.code}")
+    raise AdminApiError(f"token refresh for {row.domain} failed: {result.log.code}", transient=True, status=status)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _format_time(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
