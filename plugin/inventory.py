@@ -39,7 +39,7 @@ class LevelUpdate:
     inventory_item_id: int
     location_id: int
     available: int | None
-    updated_at: datetime
+    updated_at: datetime | None  # Shopify's; None for a level read through the Admin API
 
 
 def parse_level_update(payload: dict) -> LevelUpdate:
@@ -144,7 +144,6 @@ def apply_snapshot(session: Session, shop: Shop, variant: Variant, snapshot: Var
     variant.product_status, variant.synced_at = snapshot.product_status, utcnow()
     if snapshot.inventory_item_id is None:
         return
-    now = utcnow()
     levels = {int(location): available for location, available in snapshot.levels.items() if available is not None}
     session.execute(
         delete(InventoryLevel).where(
@@ -154,26 +153,37 @@ def apply_snapshot(session: Session, shop: Shop, variant: Variant, snapshot: Var
         )
     )
     for location_id, available in levels.items():
-        upsert_level(session, shop.id, LevelUpdate(snapshot.inventory_item_id, location_id, int(available), now))
+        update = LevelUpdate(snapshot.inventory_item_id, location_id, int(available), None)
+        upsert_level(session, shop.id, update, from_admin_api=True)
 
 
-def upsert_level(session: Session, shop_id: int, update: LevelUpdate) -> bool:
-    """Store one level unless the stored one is newer; True when it was stored."""
+def upsert_level(session: Session, shop_id: int, update: LevelUpdate, from_admin_api: bool = False) -> bool:
+    """Store one level unless the stored one is newer; True when it was stored.
+
+    A level read from the Admin API always wins (it is at least as new as every delivery so far)
+    and keeps the stored ``updated_at``: that stamp is Shopify's clock, and comparing deliveries
+    with our own clock would drop genuine new ones whenever the two clocks disagree.
+    """
     insert = insert_for(session)(InventoryLevel).values(
         shop_id=shop_id,
         inventory_item_id=update.inventory_item_id,
         location_id=update.location_id,
         available=update.available,
-        source_updated_at=update.updated_at,
+        source_updated_at=None if from_admin_api else update.updated_at,
     )
-    statement = insert.on_conflict_do_update(
-        index_elements=["shop_id", "inventory_item_id", "location_id"],
-        set_={"available": insert.excluded.available, "source_updated_at": insert.excluded.source_updated_at},
-        where=or_(
-            InventoryLevel.source_updated_at.is_(None),
-            InventoryLevel.source_updated_at <= insert.excluded.source_updated_at,
-        ),
-    )
+    if from_admin_api:
+        statement = insert.on_conflict_do_update(
+            index_elements=["shop_id", "inventory_item_id", "location_id"], set_={"available": insert.excluded.available}
+        )
+    else:
+        statement = insert.on_conflict_do_update(
+            index_elements=["shop_id", "inventory_item_id", "location_id"],
+            set_={"available": insert.excluded.available, "source_updated_at": insert.excluded.source_updated_at},
+            where=or_(
+                InventoryLevel.source_updated_at.is_(None),
+                InventoryLevel.source_updated_at <= insert.excluded.source_updated_at,
+            ),
+        )
     # RETURNING yields the row only when it was inserted or the WHERE let the update through.
     return session.execute(statement.returning(InventoryLevel.location_id)).first() is not None
 

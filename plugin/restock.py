@@ -81,11 +81,11 @@ def _reason_not_to_alert(session: Session, shop: Shop, variant: Variant) -> str 
         return "inventory not tracked"
     if variant.product_status != "ACTIVE":
         return f"product {variant.product_status.lower()}"
-    if _waiting_count(session, shop, variant) == 0:
-        return "nobody waiting"
     cooldown = timedelta(minutes=settings_for(shop).cooldown_minutes)
     if variant.last_restock_at is not None and utcnow() - variant.last_restock_at < cooldown:
         return "cool-down"
+    if _waiting_count(session, shop, variant) == 0:
+        return "nobody waiting"
     return None
 
 

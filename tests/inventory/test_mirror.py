@@ -1,0 +1,194 @@
+"""inventory_levels/update through POST /webhooks: the per-location mirror and restock crossings.
+
+Tasks run in-process, so each delivery is handled before the response; Shopify is the local
+double (``shopify_admin``), which the handler re-reads before declaring a restock.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from plugin.models import Decision, InventoryLevel, RestockEvent, Shop, Variant
+from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, level_payload
+
+VARIANT, ITEM = 4242, 9191
+WAREHOUSE, STORE = 111, 222
+TOPIC = "inventory_levels/update"
+
+
+def restock_events(session) -> list[RestockEvent]:
+    session.expire_all()
+    return list(session.scalars(select(RestockEvent).order_by(RestockEvent.id)))
+
+
+def level(session, shop_id: int, location_id: int) -> InventoryLevel | None:
+    session.expire_all()
+    return session.get(InventoryLevel, (shop_id, ITEM, location_id))
+
+
+def decisions(session) -> list[str]:
+    return list(session.scalars(select(Decision.decision).order_by(Decision.id)))
+
+
+def watched_variant(session, runtime, shop, shopify_admin, levels: dict[int, int], available: int = 0, **fields):
+    """A sold-out variant one shopper waits for, mirrored and freshly synced; Shopify holds ``levels``."""
+    shopify_admin.add_variant(DEMO_SHOP, VARIANT, inventory_item_id=ITEM, levels=levels, **fields)
+    variant = add_variant_row(session, shop.id, VARIANT, ITEM, available)
+    for location in levels:
+        session.add(InventoryLevel(shop_id=shop.id, inventory_item_id=ITEM, location_id=location, available=0))
+    session.commit()
+    add_waiting(session, runtime.vault, shop.id, VARIANT)
+    return variant
+
+
+def test_crossing_creates_exactly_one_restock_event(runtime, client, session, shopify_admin, installed_shop):
+    # given a sold-out variant with a waiting shopper, now back in Shopify
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 4})
+    # when the level update arrives, then another for the same stock
+    first = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, "2026-11-21T10:00:00-05:00"))
+    second = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, "2026-11-21T10:00:05-05:00"))
+    # then one event, declared after re-reading Shopify
+    assert (first.status_code, second.status_code) == (200, 200)
+    events = restock_events(session)
+    assert [(e.variant_id, e.previous_available, e.available, e.source) for e in events] == [(VARIANT, 0, 4, "webhook")]
+    assert len(shopify_admin.graphql_requests("VariantStock")) == 1
+    assert "restock_detected" in decisions(session)
+    assert session.get(Variant, session.scalar(select(Variant.id))).available == 4
+
+
+def test_older_delivery_does_not_overwrite_a_newer_level(runtime, client, session, shopify_admin, installed_shop):
+    # given the level at 10:05 says 0
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 0})
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 0, "2026-11-21T10:05:00-05:00"))
+    # when a late delivery from 10:00 says 3
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, "2026-11-21T10:00:00-05:00"))
+    # then it changes nothing
+    assert response.status_code == 200
+    stored = level(session, installed_shop.id, WAREHOUSE)
+    assert (stored.available, stored.source_updated_at.isoformat()) == (0, "2026-11-21T15:05:00+00:00")
+    assert restock_events(session) == []
+    assert shopify_admin.graphql_requests("VariantStock") == []
+
+
+def test_out_of_order_deliveries_end_on_the_newest(runtime, client, session, shopify_admin, installed_shop):
+    # given Shopify went 0 → 5 (10:01) after an earlier 0 → 2 (10:00); deliveries arrive newest first
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 5})
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 5, "2026-11-21T10:01:00-05:00"))
+    # when the older one arrives
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, "2026-11-21T10:00:00-05:00"))
+    # then the mirror holds the newest value, and there was one restock
+    assert level(session, installed_shop.id, WAREHOUSE).available == 5
+    assert [(e.previous_available, e.available) for e in restock_events(session)] == [(0, 5)]
+
+
+def test_null_available_records_nothing(runtime, client, session, shopify_admin, installed_shop):
+    # given
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 0})
+    # when a location reports the item as not tracked there
+    response = deliver(client, TOPIC, level_payload(ITEM, STORE, None, "2026-11-21T10:00:00-05:00"))
+    # then
+    assert response.status_code == 200
+    assert level(session, installed_shop.id, STORE) is None
+    assert restock_events(session) == []
+
+
+def test_sellable_sums_only_the_counted_locations(runtime, client, session, shopify_admin, installed_shop):
+    # given the merchant counts only the warehouse; the shop floor has 7
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 0, STORE: 7})
+    shop = session.get(Shop, installed_shop.id)
+    shop.settings = {"counted_location_ids": [WAREHOUSE]}
+    session.commit()
+    # when the shop floor's stock arrives
+    deliver(client, TOPIC, level_payload(ITEM, STORE, 7, "2026-11-21T10:00:00-05:00"))
+    # then nothing is back for this merchant
+    assert restock_events(session) == []
+    # when the warehouse gets 2
+    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 2)
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, "2026-11-21T10:01:00-05:00"))
+    # then the restock counts the warehouse only
+    assert [(e.previous_available, e.available) for e in restock_events(session)] == [(0, 2)]
+
+
+def test_sellable_sums_every_location_by_default(runtime, client, session, shopify_admin, installed_shop):
+    # given two locations, 3 + 4 in Shopify
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 3, STORE: 4})
+    # when one delivery arrives (the re-read brings the other location too)
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, "2026-11-21T10:00:00-05:00"))
+    # then
+    assert [e.available for e in restock_events(session)] == [7]
+    assert level(session, installed_shop.id, STORE).available == 4
+
+
+def test_flapping_inside_the_cooldown_does_not_alert_again(runtime, client, session, shopify_admin, installed_shop):
+    # given a restock just happened
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 3})
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, "2026-11-21T10:00:00-05:00"))
+    add_waiting(session, runtime.vault, installed_shop.id, VARIANT, value="late.comer@gmail.com")
+    # when it sells out and comes back within minutes
+    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 0)
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 0, "2026-11-21T10:01:00-05:00"))
+    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 2)
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, "2026-11-21T10:02:00-05:00"))
+    # then the second crossing is logged but not alerted
+    assert [e.available for e in restock_events(session)] == [3]
+    assert decisions(session).count("skipped: cool-down") == 1
+
+
+def test_shopify_is_the_truth_when_the_webhook_disagrees(runtime, client, session, shopify_admin, installed_shop):
+    # given Shopify says 0 (the delivery is behind a sale that already happened)
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 0})
+    # when the delivery says 5
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 5, "2026-11-21T10:00:00-05:00"))
+    # then the re-read wins: no restock, mirror corrected
+    assert restock_events(session) == []
+    assert level(session, installed_shop.id, WAREHOUSE).available == 0
+
+
+def test_backorderable_untracked_or_draft_variants_never_alert(runtime, client, session, shopify_admin, installed_shop):
+    # given the mirror thinks DENY/tracked/active, Shopify knows better
+    cases = [({"policy": "CONTINUE"}, "skipped: backorder allowed"),
+             ({"tracked": False}, "skipped: inventory not tracked"),
+             ({"status": "DRAFT"}, "skipped: product draft")]
+    for number, (fields, expected) in enumerate(cases):
+        variant_id, item = VARIANT + number, ITEM + number
+        shopify_admin.add_variant(DEMO_SHOP, variant_id, inventory_item_id=item, levels={WAREHOUSE: 5}, **fields)
+        add_variant_row(session, installed_shop.id, variant_id, item, 0)
+        add_waiting(session, runtime.vault, installed_shop.id, variant_id, value=f"s{number}@gmail.com")
+        # when
+        deliver(client, TOPIC, level_payload(item, WAREHOUSE, 5, "2026-11-21T10:00:00-05:00"))
+        # then
+        assert decisions(session)[-1] == expected
+    assert restock_events(session) == []
+
+
+def test_item_nobody_waits_for_costs_one_upsert(client, session, shopify_admin, installed_shop):
+    # when an item without a mirrored variant changes
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 9, "2026-11-21T10:00:00-05:00"))
+    # then the level is kept and Shopify is not asked
+    assert response.status_code == 200
+    assert level(session, installed_shop.id, WAREHOUSE).available == 9
+    assert shopify_admin.graphql_requests() == []
+    assert session.scalar(select(func.count()).select_from(Variant)) == 0
+
+
+def test_admin_api_refusal_falls_back_to_the_webhook_figures(runtime, client, session, shopify_admin, installed_shop):
+    # given Shopify's API refuses the read (a non-transient 403)
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 4})
+    shopify_admin.fail_next(403)
+    # when
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, "2026-11-21T10:00:00-05:00"))
+    # then the webhook is Shopify's word too
+    assert response.status_code == 200
+    assert [e.available for e in restock_events(session)] == [4]
+
+
+def test_uninstalled_shop_webhooks_do_nothing(client, session, shopify_admin, installed_shop):
+    # given
+    shop = session.get(Shop, installed_shop.id)
+    shop.uninstalled_at = shop.installed_at
+    session.commit()
+    # when
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 9, "2026-11-21T10:00:00-05:00"))
+    # then
+    assert response.status_code == 200
+    assert level(session, installed_shop.id, WAREHOUSE) is None
