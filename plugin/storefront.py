@@ -52,7 +52,6 @@ def _verify_proxy_request():
 @bp.post("/subscriptions")
 def create_subscription():
     """Subscribe a shopper to a sold-out variant: 201 subscribed, 200 already subscribed, 422 invalid."""
-    runtime = current_app.extensions["backbell"]
     body, problem = _json_body()
     locale = normalise_locale(body.get("locale") or _accept_language())
     if problem:
@@ -65,15 +64,20 @@ def create_subscription():
         log.info("honeypot_triggered", shop_id=g.shop.id)
         return jsonify(status="subscribed"), 201
     try:
-        valid = validate_request(g.shop, SubscribeRequest.from_body(body, g.customer_id))
-        limited = _rate_limit(contact=runtime.vault.hash(valid.channel, valid.value))
-        if limited is not None:
-            return limited
-        with runtime.db.session() as session:
-            result = store_subscription(session, runtime.vault, g.shop, valid)
+        return _subscribe(body)
     except IntakeError as err:
         log.info("intake_rejected", shop_id=g.shop.id, code=err.code, field=err.field)
         return _intake_error(err, locale)
+
+
+def _subscribe(body: dict):
+    runtime = current_app.extensions["backbell"]
+    valid = validate_request(g.shop, SubscribeRequest.from_body(body, g.customer_id))
+    limited = _rate_limit(contact=runtime.vault.hash(valid.channel, valid.value))
+    if limited is not None:
+        return limited
+    with runtime.db.session() as session:
+        result = store_subscription(session, runtime.vault, g.shop, valid)
     log.info("intake_" + result.status, shop_id=g.shop.id, subscription_id=result.subscription_id,
              variant_id=result.variant_id, channel=valid.channel)
     if not result.variant_known:

@@ -2,7 +2,7 @@ from sqlalchemy import func, select
 
 from plugin.db import utcnow
 from plugin.models import Contact, Shop, Subscription
-from tests.doubles.app_proxy import proxy_params, sign_proxy_query, signed_proxy_url
+from tests.doubles.app_proxy import signed_proxy_url
 from tests.intake.conftest import SECRET
 
 BODY = {"variant_id": 44012345678901, "email": "jane@shopper.dev"}
