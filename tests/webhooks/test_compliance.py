@@ -1,0 +1,145 @@
+"""app/uninstalled and the privacy webhooks, delivered through POST /webhooks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.models import (
+    PENDING, SENT, SKIPPED, Contact, DataExport, Decision, InventoryLevel, Notification, RestockEvent, Shop,
+    Subscription,
+)
+from tests.webhooks.delivery import add_variant_row, add_waiting, deliver
+
+SHOP, OTHER = "bells.myshopify.com", "boots.myshopify.com"
+CUSTOMER_ID = 191167
+
+
+def shared_payload(shared_dir, name: str, shop: str = SHOP) -> dict:
+    text = (shared_dir / "shopify" / "payloads" / f"{name}.json").read_text()
+    return json.loads(text.replace("{shop}.myshopify.com", shop))
+
+
+def count(session, model, **where) -> int:
+    session.expire_all()
+    query = select(func.count()).select_from(model)
+    for name, value in where.items():
+        query = query.where(getattr(model, name) == value)
+    return session.execute(query).scalar_one()
+
+
+@pytest.fixture
+def shops(session) -> tuple[Shop, Shop]:
+    pair = (Shop(domain=SHOP, name="Bells", settings={}, access_token="a", refresh_token="r"),
+            Shop(domain=OTHER, name="Boots", settings={}))
+    session.add_all(pair)
+    session.commit()
+    return pair
+
+
+def notice(session, subscription: Subscription, status: str = PENDING) -> Notification:
+    event = RestockEvent(shop_id=subscription.shop_id, variant_id=subscription.variant_id, available=3,
+                         source="webhook")
+    session.add(event)
+    session.flush()
+    row = Notification(shop_id=subscription.shop_id, subscription_id=subscription.id, restock_event_id=event.id,
+                       channel=subscription.channel, status=status)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def test_customer_redact_deletes_that_customers_contacts_only(client, session, runtime, shops, shared_dir):
+    # given the customer by id, by email (as a guest) and by phone, and another shopper
+    bells, boots = shops
+    by_id = add_waiting(session, runtime.vault, bells.id, 1, value="someone@gmail.com", customer_id=CUSTOMER_ID)
+    by_email = add_waiting(session, runtime.vault, bells.id, 2, value="john@example.com")
+    by_phone = add_waiting(session, runtime.vault, bells.id, 3, value="+14155550123", channel="sms")
+    stranger = add_waiting(session, runtime.vault, bells.id, 1, value="jane.doe@gmail.com")
+    same_email_other_shop = add_waiting(session, runtime.vault, boots.id, 1, value="john@example.com")
+    notice(session, by_email, status=SENT)
+    payload = shared_payload(shared_dir, "customers_redact")
+    payload["customer"]["email"] = "John@Example.com"
+    payload["customer"]["phone"] = "+1 415-555-0123"
+    kept = {stranger.id, same_email_other_shop.id}
+    redacted = {by_id.id, by_email.id, by_phone.id}
+    assert (count(session, Contact), count(session, Subscription), count(session, Notification)) == (5, 5, 1)
+    # when
+    response = deliver(client, "customers/redact", payload, shop=SHOP)
+    # then
+    assert response.status_code == 200
+    remaining = set(session.scalars(select(Subscription.id)))
+    assert remaining == kept
+    assert not redacted & remaining
+    assert (count(session, Contact), count(session, Notification)) == (2, 0)
+
+
+def test_shop_redact_deletes_the_shop_and_everything_of_it(client, session, runtime, shops, shared_dir):
+    # given data in both shops
+    bells, boots = shops
+    bells_id, boots_id = bells.id, boots.id
+    notice(session, add_waiting(session, runtime.vault, bells.id, 1))
+    add_variant_row(session, bells.id, 1, 11, 0)
+    session.add(InventoryLevel(shop_id=bells.id, inventory_item_id=11, location_id=5, available=0))
+    session.commit()
+    add_waiting(session, runtime.vault, boots.id, 1)
+    # when
+    response = deliver(client, "shop/redact", shared_payload(shared_dir, "shop_redact"), shop=SHOP)
+    # then
+    assert response.status_code == 200
+    assert [s.domain for s in session.scalars(select(Shop))] == [OTHER]
+    for model in (Contact, Subscription, Notification, RestockEvent, InventoryLevel):
+        assert count(session, model, shop_id=bells_id) == 0
+    assert count(session, Subscription, shop_id=boots_id) == 1
+
+
+def test_data_request_exports_the_customers_data_encrypted(client, session, runtime, shops, shared_dir):
+    # given
+    bells, _ = shops
+    subscription = add_waiting(session, runtime.vault, bells.id, 77, value="john@example.com")
+    notice(session, subscription, status=SENT)
+    add_waiting(session, runtime.vault, bells.id, 78, value="jane.doe@gmail.com")
+    # when
+    response = deliver(client, "customers/data_request", shared_payload(shared_dir, "customers_data_request"),
+                       shop=SHOP)
+    # then
+    assert response.status_code == 200
+    export = session.scalars(select(DataExport)).one()
+    assert (export.shop_id, export.shopify_request_id, export.customer_id) == (bells.id, 9999, CUSTOMER_ID)
+    assert "john@example.com" not in export.payload_ciphertext
+    data = json.loads(runtime.vault.decrypt(export.payload_ciphertext))
+    assert [(c["channel"], c["value"]) for c in data["contacts"]] == [("email", "john@example.com")]
+    [exported] = data["contacts"][0]["subscriptions"]
+    assert (exported["variant_id"], exported["status"]) == (77, "waiting")
+    assert [(n["kind"], n["channel"]) for n in exported["notifications_sent"]] == [("restock", "email")]
+
+
+def test_uninstall_drops_tokens_and_skips_pending_notices(client, session, runtime, shops, shared_dir):
+    # given a pending notice
+    bells, _ = shops
+    pending = notice(session, add_waiting(session, runtime.vault, bells.id, 1))
+    # when
+    response = deliver(client, "app/uninstalled", shared_payload(shared_dir, "app_uninstalled") | {
+        "myshopify_domain": SHOP}, shop=SHOP)
+    # then
+    assert response.status_code == 200
+    session.expire_all()
+    shop = session.get(Shop, bells.id)
+    assert shop.uninstalled_at is not None
+    assert (shop.access_token, shop.refresh_token) == (None, None)
+    assert session.get(Notification, pending.id).status == SKIPPED
+    assert session.get(RestockEvent, pending.restock_event_id).status == "cancelled"
+    assert list(session.scalars(select(Decision.decision))) == ["skipped: app uninstalled"]
+
+
+def test_privacy_webhook_for_an_unknown_shop_changes_nothing(client, session, runtime, shops, shared_dir):
+    # given
+    add_waiting(session, runtime.vault, shops[0].id, 1, value="john@example.com")
+    # when
+    response = deliver(client, "customers/redact", shared_payload(shared_dir, "customers_redact", "nobody.myshopify.com"),
+                       shop="nobody.myshopify.com")
+    # then
+    assert response.status_code == 200
+    assert count(session, Contact) == 1
