@@ -1,4 +1,110 @@
-"""(being built)"""
-from flask import Blueprint
+"""The embedded admin: ``GET /app`` (App Home, installs on first load) and the ``/api`` JSON endpoints."""
 
-bp = Blueprint("admin_views", __name__)
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, render_template, request
+from sqlalchemy import select
+
+from plugin.admin.overview import shop_overview
+from plugin.logging import get_logger
+from plugin.models import Shop
+from plugin.shopify.auth import (
+    PATCH_ID_TOKEN_PATH,
+    InstallFailure,
+    install_if_needed,
+    shop_domain,
+    verify_app_home,
+    verify_session_token,
+)
+from plugin.shopify.tokens import shopify_app_for
+
+log = get_logger(__name__)
+bp = Blueprint("admin_views", __name__, template_folder="templates")
+RETRY_HEADER = "X-Shopify-Retry-Invalid-Session-Request"
+
+
+def _runtime():
+    return current_app.extensions["backbell"]
+
+
+def _request_input() -> dict:
+    # Shopify's helpers build redirect URLs from this URL: use the public APP_URL, not whatever
+    # host a proxy forwarded.
+    query = request.query_string.decode("latin-1")
+    url = _runtime().settings.app_url + request.path + (f"?{query}" if query else "")
+    return {"method": request.method, "headers": dict(request.headers), "url": url, "body": ""}
+
+
+def _error(status: int, code: str, message: str, headers: dict | None = None):
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _shopify_response(res):
+    """A response ``shopify_app`` built (redirect to the patch page, 401 …) as a Flask response."""
+    if res.status == 401:
+        return _error(401, "invalid_session_token", "The Shopify session token is missing or invalid.", res.headers)
+    return current_app.response_class(res.body, status=res.status, headers=res.headers)
+
+
+@bp.get("/app")
+def app_home():
+    """The embedded app home: verifies the ID token, installs the shop when needed, renders the page."""
+    runtime = _runtime()
+    result = verify_app_home(runtime.settings, _request_input())
+    if not result.ok:
+        return _shopify_response(result.response)
+    domain = shop_domain(result.shop)
+    try:
+        with runtime.db.session() as session:
+            shop = install_if_needed(runtime, session, domain, result.id_token)
+            overview = shop_overview(session, shop.id)
+    except InstallFailure as failure:
+        if failure.reauthenticate and result.invalid_token_response is not None:
+            return _shopify_response(result.invalid_token_response)
+        return _error(502, "token_exchange_failed",
+                      "Shopify did not grant Backbell access to this shop. Reload the app to try again.")
+    html = render_template("admin/app_home.html", shop=shop, overview=overview,
+                           api_key=runtime.settings.shopify_api_key)
+    return current_app.response_class(html, status=200, headers=result.response.headers, mimetype="text/html")
+
+
+@bp.get(PATCH_ID_TOKEN_PATH)
+def patch_id_token():
+    """The bounce page on which App Bridge fetches a fresh ID token and reloads the app."""
+    result = shopify_app_for(_runtime().settings).app_home_patch_id_token(_request_input())
+    return current_app.response_class(result.response.body, status=result.response.status,
+                                      headers=result.response.headers)
+
+
+def session_token_required(view):
+    """``/api`` views: a valid App Bridge session token for an installed shop, in ``g.shop``."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        runtime = _runtime()
+        domain = verify_session_token(runtime.settings, _request_input())
+        if domain is None:
+            return _error(401, "invalid_session_token", "The Shopify session token is missing or invalid.",
+                          {RETRY_HEADER: "1"})
+        with runtime.db.session() as session:
+            shop = session.scalar(select(Shop).where(Shop.domain == domain))
+        if shop is None or not shop.active:
+            return _error(403, "shop_not_installed", "Open Backbell from your Shopify admin to finish installing.")
+        g.shop = shop
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.get("/api/overview")
+@session_token_required
+def api_overview():
+    """Counts for the dashboard: waiting shoppers, restock events, notifications sent."""
+    with _runtime().db.session() as session:
+        counts = shop_overview(session, g.shop.id)
+    return jsonify(shop=g.shop.domain, **counts)

@@ -1,0 +1,115 @@
+import threading
+from datetime import timedelta
+
+import pytest
+
+from plugin.db import utcnow
+from plugin.models import Shop
+from plugin.shopify.errors import ShopNotInstalled
+from plugin.shopify.tokens import ensure_fresh_token
+from tests.doubles.shopify_admin import DEMO_SHOP
+
+
+def _expire_in(session, shop_id: int, delta: timedelta) -> None:
+    session.get(Shop, shop_id).access_token_expires_at = utcnow() + delta
+    session.commit()
+
+
+def test_a_fresh_token_is_returned_without_calling_shopify(shopify_admin, installed_shop, runtime, session):
+    # when
+    token = ensure_fresh_token(runtime, session, DEMO_SHOP)
+
+    # then
+    assert token == runtime.vault.decrypt(installed_shop.access_token)
+    assert shopify_admin.token_calls == []
+
+
+def test_a_token_expiring_within_five_minutes_is_refreshed_and_both_tokens_stored(
+        shopify_admin, installed_shop, runtime, session):
+    # given
+    _expire_in(session, installed_shop.id, timedelta(minutes=4))
+    old_refresh = runtime.vault.decrypt(installed_shop.refresh_token)
+
+    # when
+    token = ensure_fresh_token(runtime, session, DEMO_SHOP)
+
+    # then
+    assert shopify_admin.refreshes == 1
+    stored = session.get(Shop, installed_shop.id)
+    assert runtime.vault.decrypt(stored.access_token) == token
+    assert shopify_admin.token_valid(DEMO_SHOP, token)
+    new_refresh = runtime.vault.decrypt(stored.refresh_token)
+    assert new_refresh != old_refresh and new_refresh in shopify_admin.refresh_tokens
+    assert stored.access_token_expires_at > utcnow() + timedelta(minutes=55)
+
+
+def test_a_token_with_six_minutes_left_is_not_refreshed(shopify_admin, installed_shop, runtime, session):
+    # given
+    _expire_in(session, installed_shop.id, timedelta(minutes=6))
+
+    # when
+    ensure_fresh_token(runtime, session, DEMO_SHOP)
+
+    # then
+    assert shopify_admin.token_calls == []
+
+
+def test_a_revoked_refresh_token_means_the_shop_must_reinstall(shopify_admin, installed_shop, runtime, session):
+    # given: Shopify no longer knows our refresh token
+    _expire_in(session, installed_shop.id, timedelta(minutes=-1))
+    shopify_admin.refresh_tokens.clear()
+    before = session.get(Shop, installed_shop.id).access_token
+
+    # when
+    with pytest.raises(ShopNotInstalled):
+        ensure_fresh_token(runtime, session, DEMO_SHOP)
+
+    # then: nothing stored
+    session.expire_all()
+    assert session.get(Shop, installed_shop.id).access_token == before
+    assert [c["ok"] for c in shopify_admin.token_calls] == [False]
+
+
+def test_an_expired_refresh_token_is_not_even_sent(shopify_admin, installed_shop, runtime, session):
+    # given
+    row = session.get(Shop, installed_shop.id)
+    row.access_token_expires_at = utcnow() - timedelta(minutes=1)
+    row.refresh_token_expires_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+
+    # when / then
+    with pytest.raises(ShopNotInstalled):
+        ensure_fresh_token(runtime, session, DEMO_SHOP)
+    assert shopify_admin.token_calls == []
+
+
+@pytest.mark.pg_only  # SELECT … FOR UPDATE row locks; SQLite has none (one writer, in-process tasks)
+def test_concurrent_callers_share_one_refresh(shopify_admin, installed_shop, runtime, session):
+    # given: an expiring token and a slow token endpoint, so both callers are in flight together
+    _expire_in(session, installed_shop.id, timedelta(minutes=1))
+    shopify_admin.token_delay = 0.3
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def caller():
+        own = runtime.db.sessionmaker()
+        try:
+            barrier.wait()
+            results.append(ensure_fresh_token(runtime, own, DEMO_SHOP))
+        except Exception as err:  # surfaced below with its message
+            errors.append(err)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=caller) for _ in range(2)]
+
+    # when
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    # then
+    assert errors == []
+    assert shopify_admin.refreshes == 1
+    assert len(results) == 2 and results[0] == results[1]
+    assert shopify_admin.token_valid(DEMO_SHOP, results[0])
