@@ -19,11 +19,10 @@ OUTBOX_FILE = "outbox.jsonl"
 
 
 class OutboxChannel:
-    max_batch = 500
-
-    def __init__(self, folder: Path, name: str = "email"):
+    def __init__(self, folder: Path, name: str = "email", max_batch: int = 500):
         self.folder = Path(folder)
         self.name = name
+        self.max_batch = max_batch
 
     @property
     def path(self) -> Path:
