@@ -158,10 +158,10 @@ def _request_variant_sync(shop_id: int, variant_id: int) -> None:
 
 
 def _client_ip() -> str:
-    """The shopper's address: Shopify's proxy forwards it first in X-Forwarded-For.
-
-    A shopper can prepend a fake entry and dodge the per-IP limit, but not the per-contact and
-    per-shop ones.
+    """The shopper's address. Behind the app proxy every request comes from Shopify, so the
+    per-IP limit must use the client IP Shopify puts in X-Forwarded-For (shopify.dev, "Authenticate
+    app proxies"). A shopper can prepend a fake entry and dodge the per-IP limit, but not the
+    per-contact and per-shop ones.
     """
     forwarded = request.headers.get("X-Forwarded-For", "")
     return forwarded.split(",")[0].strip() or request.remote_addr or "unknown"
