@@ -1,0 +1,93 @@
+"""Fixtures for the widget tests: an installed shop, the app served over HTTP behind a local
+Shopify-style app proxy, and Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from plugin.models import Shop
+from tests.doubles.server import serve_wsgi
+from tests.widget.storefront_server import serve_storefront
+
+SHOP_DOMAIN = "wool-and-waves.myshopify.com"
+SECRET = "hush"  # the app_config fixture's shopify_api_secret
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+WIDGET_DIR = Path(__file__).resolve().parent
+ARTIFACTS = WIDGET_DIR.parents[1] / "tests" / "artifacts" / "widget"
+
+
+def _tools_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing: run scripts/ensure-browser"
+    if not (WIDGET_DIR / "node_modules").is_dir() or not shutil.which("node"):
+        return "node or tests/widget/node_modules is missing: run scripts/ensure-browser"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_tools() -> None:
+    """Fail loudly (not skip) when the browser tooling is absent: these tests are part of the suite."""
+    problem = _tools_missing()
+    if problem:
+        pytest.fail(problem)
+
+
+@pytest.fixture(scope="module")
+def browser(browser_tools):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 1000}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shop(session) -> Shop:
+    shop = Shop(domain=SHOP_DOMAIN, name="Wool & Waves", settings={})
+    session.add(shop)
+    session.commit()
+    return shop
+
+
+@pytest.fixture
+def storefront(app, shop):
+    """The storefront at ``storefront.url``; ``/apps/backbell/*`` reaches the app, signed."""
+    backend = serve_wsgi(app)
+    server, front = serve_storefront(backend.url, SHOP_DOMAIN, SECRET)
+    front.url = server.url
+    yield front
+    server.stop()
+    backend.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def run_node(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["node", *args], cwd=WIDGET_DIR, capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,178 @@
+"""Render the theme app extension's Liquid into a product page, the way Shopify would.
+
+python-liquid is a real Liquid engine; Shopify-only pieces are stood in for here (and only here):
+the ``schema`` tag (parsed for the block's settings, JavaScript and stylesheet), the ``t`` filter
+(the extension's ``locales/`` with Shopify's fallback to ``en.default.json``), ``json`` and the
+objects a product template sees (``product``, ``request``, ``localization``, ``block``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liquid import Environment, FileSystemLoader
+from liquid.builtin.tags.comment_tag import CommentNode, CommentTag
+from liquid.exceptions import LiquidSyntaxError
+from liquid.stream import TokenStream
+from liquid.token import TOKEN_EOF, TOKEN_TAG
+from liquid.extra.filters._json import JSON
+from liquid.filter import with_context
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTENSION = ROOT / "storefront_widget"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SCHEMA = re.compile(r"{%-?\s*schema\s*-?%}(.*?){%-?\s*endschema\s*-?%}", re.S)
+
+
+class SchemaTag(CommentTag):
+    """``{% schema %}…{% endschema %}`` renders nothing; Shopify reads it when installing the block."""
+
+    name = "schema"
+    end = "endschema"
+
+    def parse(self, stream: TokenStream) -> CommentNode:
+        token = stream.eat(TOKEN_TAG)
+        text: list[str] = []
+        while not (stream.current.kind == TOKEN_TAG and stream.current.value == self.end):
+            if stream.current.kind == TOKEN_EOF:
+                raise LiquidSyntaxError("schema tag was never closed", token=token)
+            text.append(stream.current.value)
+            next(stream)
+        return self.node_class(token, text="".join(text))
+
+
+def _lookup(catalog: dict, key: str) -> Any:
+    node: Any = catalog
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def load_locale(locale: str) -> dict:
+    """The extension's strings for ``locale`` (exact file, then language, else none)."""
+    folder = EXTENSION / "locales"
+    for name in (locale, locale.split("-")[0]):
+        path = folder / f"{name}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+    return {}
+
+
+@with_context
+def translate(key: str, *, context, **values) -> str:
+    """Shopify's ``t``: the storefront locale's string, else English, with ``{{ name }}`` filled in."""
+    locale = context.resolve("request")["locale"]["iso_code"]
+    text = _lookup(load_locale(locale), key) or _lookup(load_locale("en.default"), key)
+    if text is None:
+        return f"translation missing: en.{key}"
+    return re.sub(r"{{\s*(\w+)\s*}}", lambda m: str(values.get(m.group(1), m.group(0))), text)
+
+
+def make_environment(*search_path: Path) -> Environment:
+    env = Environment(loader=FileSystemLoader([EXTENSION / "snippets", *search_path], ext=".liquid"))
+    env.add_tag(SchemaTag)
+    env.add_filter("t", translate)
+    env.add_filter("json", JSON())
+    return env
+
+
+@dataclass(frozen=True)
+class Block:
+    """One of the extension's blocks: its Liquid source and its parsed schema."""
+
+    path: Path
+    schema: dict
+
+    @classmethod
+    def load(cls, name: str) -> "Block":
+        path = EXTENSION / "blocks" / f"{name}.liquid"
+        source = path.read_text()
+        return cls(path=path, schema=json.loads(SCHEMA.search(source).group(1)))
+
+    def default_settings(self) -> dict:
+        return {s["id"]: s.get("default") for s in self.schema["settings"] if "id" in s}
+
+    def head_tags(self) -> str:
+        """What Shopify adds to the page for a block: its stylesheet and its script, deferred."""
+        return (
+            f'<link rel="stylesheet" href="/assets/{self.schema["stylesheet"]}">\n'
+            f'<script src="/assets/{self.schema["javascript"]}" defer></script>'
+        )
+
+
+def load_product(handle: str = "merino-crew") -> dict:
+    return json.loads((FIXTURES / f"{handle}.json").read_text())
+
+
+def selected_variant(product: dict, variant_id: int | None) -> dict:
+    """Shopify's ``selected_or_first_available_variant`` (``?variant=`` wins when it exists)."""
+    by_id = {v["id"]: v for v in product["variants"]}
+    if variant_id in by_id:
+        return by_id[variant_id]
+    return next((v for v in product["variants"] if v["available"]), product["variants"][0])
+
+
+@dataclass
+class PageRequest:
+    """What a storefront page render depends on."""
+
+    theme: str = "dawn"  # dawn | horizon | select | url — which variant signal the theme emits
+    install: str = "block"  # block | embed | none
+    locale: str = "en"
+    direction: str = "ltr"
+    variant_id: int | None = None
+    settings: dict = field(default_factory=dict)
+    countries: tuple = (("US", "United States"), ("GB", "United Kingdom"), ("FR", "France"), ("DE", "Germany"))
+
+
+def globals_for(request: PageRequest, product: dict) -> dict:
+    selected = selected_variant(product, request.variant_id)
+    return {
+        "product": {**product, "selected_or_first_available_variant": selected},
+        "request": {"locale": {"iso_code": request.locale}},
+        "localization": {
+            "available_countries": [{"iso_code": code, "name": name} for code, name in request.countries],
+            "country": {"iso_code": request.countries[0][0]},
+        },
+        "shop": {"name": "Wool & Waves", "permanent_domain": "wool-and-waves.myshopify.com"},
+    }
+
+
+def render_block(env: Environment, block: Block, request: PageRequest, product: dict, block_id: str) -> str:
+    settings = {**block.default_settings(), **request.settings}
+    context = {**globals_for(request, product), "block": {"id": block_id, "settings": settings, "shopify_attributes": ""}}
+    return env.from_string(block.path.read_text()).render(**context)
+
+
+def render_product_page(request: PageRequest, product: dict | None = None) -> str:
+    """The whole product page: a Dawn-like layout with the app block or app embed installed (or not)."""
+    product = product or load_product()
+    env = make_environment(FIXTURES)
+    block_html = embed_html = head = ""
+    if request.install == "block":
+        block = Block.load("notify-me")
+        block_html = render_block(env, block, request, product, "AbCd123")
+        head = block.head_tags()
+    elif request.install == "embed":
+        block = Block.load("notify-me-embed")
+        embed_html = render_block(env, block, request, product, "EmBd456")
+        head = block.head_tags()
+    page = env.get_template("product_page")
+    selected = selected_variant(product, request.variant_id)
+    return page.render(
+        **globals_for(request, product),
+        selected=selected,
+        product_json=json.dumps(product),
+        theme=request.theme,
+        app_head=head,
+        app_block=block_html,
+        app_embed=embed_html,
+        lang=request.locale,
+        direction=request.direction,
+    )

@@ -1,0 +1,109 @@
+"""A local storefront: serves the rendered product page and forwards ``/apps/backbell/*`` to the app.
+
+The forwarding is Shopify's app proxy in miniature: the storefront path ``/apps/backbell/<path>``
+goes to ``{app}/proxy/<path>`` with ``shop``, ``logged_in_customer_id``, ``path_prefix`` and
+``timestamp`` added and the whole query signed with the app's secret; cookies are not forwarded.
+So the widget runs exactly as on a store — same-origin, relative URLs, no knowledge of the app host.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from werkzeug.wrappers import Request, Response
+
+from tests.doubles.app_proxy import PATH_PREFIX, proxy_params, sign_proxy_query
+from tests.doubles.server import RunningServer, serve_wsgi
+from tests.widget.liquid_theme import EXTENSION, FIXTURES, PageRequest, render_product_page
+
+STATIC = {"/assets/": EXTENSION / "assets", "/theme/": FIXTURES / "theme"}
+
+
+@dataclass
+class Exchange:
+    """One request the proxy forwarded, and what the app answered."""
+
+    method: str
+    path: str
+    status: int
+    content_type: str
+    body: dict | None
+
+
+@dataclass
+class Storefront:
+    app_url: str
+    shop_domain: str
+    secret: str
+    url: str = ""
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        if request.path.startswith(PATH_PREFIX + "/"):
+            response = self.forward(request)
+        elif request.path.startswith("/products/"):
+            response = self.product_page(request)
+        else:
+            response = self.static(request.path)
+        return response(environ, start_response)
+
+    def product_page(self, request: Request) -> Response:
+        args = request.args
+        settings = {k[len("setting."):]: _setting_value(v) for k, v in args.items() if k.startswith("setting.")}
+        page = PageRequest(
+            theme=args.get("theme", "dawn"),
+            install=args.get("install", "block"),
+            locale=args.get("locale", "en"),
+            direction=args.get("dir", "ltr"),
+            variant_id=int(args["variant"]) if args.get("variant", "").isdigit() else None,
+            settings=settings,
+        )
+        return Response(render_product_page(page), content_type="text/html; charset=utf-8")
+
+    def static(self, path: str) -> Response:
+        for prefix, folder in STATIC.items():
+            if path.startswith(prefix):
+                file = (folder / path[len(prefix):]).resolve()
+                if file.is_file() and folder.resolve() in file.parents:
+                    kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                    return Response(file.read_bytes(), content_type=kind, headers={"Cache-Control": "max-age=3600"})
+        return Response("not found", status=404)
+
+    def forward(self, request: Request) -> Response:
+        params = {**proxy_params(self.shop_domain), **request.args.to_dict(flat=False)}
+        query = sign_proxy_query(params, self.secret)
+        target = f"{self.app_url}/proxy/{request.path[len(PATH_PREFIX) + 1:]}?{query}"
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "accept", "accept-language")}
+        headers["X-Forwarded-For"] = request.remote_addr or "127.0.0.1"
+        answer = httpx.request(request.method, target, content=request.get_data(), headers=headers, timeout=10)
+        content_type = answer.headers.get("content-type", "")
+        body = answer.json() if content_type.startswith("application/json") else None
+        self.exchanges.append(Exchange(request.method, request.path, answer.status_code, content_type, body))
+        return Response(answer.content, status=answer.status_code, content_type=content_type)
+
+
+def _setting_value(raw: str):
+    return {"true": True, "false": False}.get(raw, raw)
+
+
+def serve_storefront(app_url: str, shop_domain: str, secret: str) -> tuple[RunningServer, Storefront]:
+    storefront = Storefront(app_url=app_url, shop_domain=shop_domain, secret=secret)
+    return serve_wsgi(storefront), storefront
+
+
+def page_path(handle: str = "merino-crew", **query) -> str:
+    """``/products/<handle>?…``; ``settings={...}`` becomes ``setting.<id>=…`` parameters."""
+    settings = query.pop("settings", {})
+    pairs = {**{k: v for k, v in query.items() if v is not None}, **{f"setting.{k}": v for k, v in settings.items()}}
+    pairs = {k: json.dumps(v) if isinstance(v, bool) else v for k, v in pairs.items()}
+    text = "&".join(f"{k}={v}" for k, v in pairs.items())
+    return f"/products/{handle}" + (f"?{text}" if text else "")
+
+
+def extension_files() -> list[Path]:
+    return sorted(p for p in EXTENSION.rglob("*") if p.is_file())

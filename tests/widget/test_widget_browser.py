@@ -1,0 +1,297 @@
+"""The widget in headless Chromium on a rendered product page, talking to the real app through a
+local signing app proxy. Screenshots of each state go to tests/artifacts/widget/."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from plugin.models import Subscription
+from tests.widget.storefront_server import page_path
+
+pytestmark = pytest.mark.browser
+
+SMALL, MEDIUM, LARGE, XLARGE = 44100000000001, 44100000000002, 44100000000003, 44100000000004
+TITLES = {SMALL: "Small", MEDIUM: "Medium", LARGE: "Large", XLARGE: "X-Large"}
+THEMES = ["dawn", "horizon", "select", "url"]
+
+
+def open_product(page, storefront, **query):
+    page.goto(storefront.url + page_path(**query))
+    page.wait_for_load_state("load")
+    return page.locator(".bb")
+
+
+def pick(page, theme: str, variant_id: int) -> None:
+    """Choose a variant the way a shopper does on that theme."""
+    if theme == "select":
+        page.select_option('select[name="id"]', str(variant_id))
+    else:
+        page.locator(".variant-picker label", has_text=TITLES[variant_id]).first.click()
+
+
+def subscriptions(session) -> list[Subscription]:
+    session.expire_all()
+    return list(session.scalars(select(Subscription).order_by(Subscription.id)))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_button_follows_the_selected_variant(page, storefront, theme, artifacts):
+    # given a product page whose first available variant (Small) is in stock
+    widget = open_product(page, storefront, theme=theme)
+    expect(widget).to_be_hidden()
+
+    # when the shopper picks each variant in turn, then the button shows only for sold-out ones
+    for variant_id, shown in ((MEDIUM, True), (LARGE, False), (XLARGE, True), (SMALL, False), (MEDIUM, True)):
+        pick(page, theme, variant_id)
+        if shown:
+            expect(widget).to_be_visible()
+            expect(page.locator('.bb input[name="variant_id"]')).to_have_value(str(variant_id))
+        else:
+            expect(widget).to_be_hidden()
+    page.screenshot(path=artifacts / f"{theme}-sold-out-button.png")
+
+
+def test_page_opened_on_a_sold_out_variant_shows_the_button(page, storefront):
+    # given / when the URL names a sold-out variant
+    widget = open_product(page, storefront, variant=MEDIUM)
+
+    # then the widget is there from the first paint
+    expect(widget).to_be_visible()
+    expect(page.locator(".bb__open")).to_have_text("Notify me when available")
+
+
+@pytest.mark.parametrize("theme", ["dawn", "horizon"])
+def test_submitting_stores_a_subscription_for_exactly_the_selected_variant(page, storefront, session, runtime, theme, artifacts):
+    # given the shopper moved from Medium to X-Large (both sold out)
+    open_product(page, storefront, theme=theme)
+    pick(page, theme, MEDIUM)
+    pick(page, theme, XLARGE)
+    expect(page.locator('.bb input[name="variant_id"]')).to_have_value(str(XLARGE))
+
+    # when they open the form and subscribe
+    page.click(".bb__open")
+    page.screenshot(path=artifacts / f"{theme}-form-open.png")
+    page.fill('.bb input[name="email"]', "Ada@FastMail.COM")
+    page.click(".bb__submit")
+
+    # then they see the success state and exactly one subscription exists, for X-Large
+    status = page.locator("[data-bb-status]")
+    expect(status).to_have_text("You're on the list! We'll let you know when X-Large is back.")
+    expect(status).to_be_focused()
+    expect(page.locator(".bb__form")).to_be_hidden()
+    page.screenshot(path=artifacts / f"{theme}-success.png")
+    rows = subscriptions(session)
+    assert [(r.variant_id, r.channel, r.status, r.locale) for r in rows] == [(XLARGE, "email", "waiting", "en")]
+    assert runtime.vault.decrypt(rows[0].contact.value_ciphertext) == "ada@fastmail.com"
+    assert [(e.method, e.path, e.status, e.content_type) for e in storefront.exchanges if e.method == "POST"] == [
+        ("POST", "/apps/backbell/subscriptions", 201, "application/json")
+    ]
+
+
+def test_a_bad_email_shows_the_servers_message_next_to_the_field(page, storefront, session, artifacts):
+    # given the form for a sold-out variant
+    open_product(page, storefront, variant=MEDIUM)
+    page.click(".bb__open")
+
+    # when the shopper submits an address the server rejects
+    page.fill('.bb input[name="email"]', "ada@@example")
+    with page.expect_response("**/apps/backbell/subscriptions") as answer:
+        page.click(".bb__submit")
+
+    # then the server's own message sits under the email field, which is marked invalid and focused
+    body = answer.value.json()
+    assert answer.value.status == 422
+    assert body["error"]["field"] == "email"
+    email = page.locator('.bb input[name="email"]')
+    expect(page.locator('[data-bb-error="email"]')).to_have_text(body["error"]["message"])
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_be_focused()
+    page.screenshot(path=artifacts / "bad-email.png")
+    assert subscriptions(session) == []
+
+
+def test_server_messages_come_in_the_shoppers_language(page, storefront, session):
+    # given a French storefront
+    open_product(page, storefront, variant=MEDIUM, locale="fr")
+    expect(page.locator(".bb__open")).to_have_text("M'avertir quand c'est disponible")
+    page.click(".bb__open")
+
+    # when an empty form is sent
+    with page.expect_response("**/apps/backbell/subscriptions") as answer:
+        page.click(".bb__submit")
+
+    # then the message is French and nothing is stored
+    message = answer.value.json()["error"]["message"]
+    assert message.startswith("Veuillez")
+    expect(page.locator("[data-bb-error], [data-bb-status]").filter(has_text=message)).to_have_count(1)
+    assert subscriptions(session) == []
+
+
+def test_the_whole_flow_works_with_the_keyboard_alone(page, storefront, session, artifacts):
+    # given a Dawn page, the shopper using only the keyboard
+    open_product(page, storefront, theme="dawn")
+    page.locator("#opt-1").focus()  # the Size radio group (Small checked)
+
+    # when they arrow to Medium (sold out), tab to the button and open the form
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(".bb")).to_be_visible()
+    page.keyboard.press("Tab")  # leaves the radio group: the disabled "Sold out" button is skipped
+    expect(page.locator(".bb__open")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator(".bb__open")).to_have_attribute("aria-expanded", "true")
+    expect(page.locator('.bb input[name="email"]')).to_be_focused()
+    page.keyboard.type("grace@proton.me")
+    page.keyboard.press("Enter")
+
+    # then the result is announced and focused, and Medium is subscribed
+    status = page.locator("[data-bb-status]")
+    expect(status).to_have_text("You're on the list! We'll let you know when Medium is back.")
+    expect(status).to_be_focused()
+    assert [r.variant_id for r in subscriptions(session)] == [MEDIUM]
+
+    # and Escape closes the panel, returning focus to the button
+    page.keyboard.press("Escape")
+    expect(page.locator(".bb__panel")).to_be_hidden()
+    expect(page.locator(".bb__open")).to_be_focused()
+
+
+def test_a_second_submit_shows_already_subscribed(page, storefront, session, artifacts):
+    # given the shopper already subscribed to Medium
+    for attempt in range(2):
+        open_product(page, storefront, variant=MEDIUM)
+        page.click(".bb__open")
+        page.fill('.bb input[name="email"]', "ada@fastmail.com")
+        page.click(".bb__submit")
+        expect(page.locator("[data-bb-status]")).not_to_be_empty()
+
+    # then the second answer says so and there is still one subscription
+    expect(page.locator("[data-bb-status]")).to_have_text(
+        "You're already on the list for Medium. We'll be in touch when it's back."
+    )
+    page.screenshot(path=artifacts / "already-subscribed.png")
+    assert len(subscriptions(session)) == 1
+
+
+def test_sms_with_a_country_and_consent(page, storefront, session, runtime, artifacts):
+    # given a block offering email and SMS
+    open_product(page, storefront, variant=XLARGE, settings={"channels": "email_sms"})
+    page.click(".bb__open")
+    expect(page.locator(".bb__consent")).to_be_hidden()
+
+    # when the shopper picks SMS, a country, and their national number, without consent first
+    page.locator(".bb__pill", has_text="Text message").click()
+    expect(page.locator(".bb__consent")).to_be_visible()
+    page.select_option('.bb select[name="country"]', "GB")
+    page.fill('.bb input[name="phone"]', "07400 123456")
+    with page.expect_response("**/apps/backbell/subscriptions") as refused:
+        page.click(".bb__submit")
+    page.screenshot(path=artifacts / "sms-consent-required.png")
+    expect(page.locator('[data-bb-error="consent"]')).to_have_text(refused.value.json()["error"]["message"])
+    assert subscriptions(session) == []
+    page.check('.bb input[name="consent"]')
+    page.click(".bb__submit")
+
+    # then the number is stored in E.164 with the consent time, for X-Large
+    expect(page.locator("[data-bb-status]")).to_have_text("You're on the list! We'll let you know when X-Large is back.")
+    rows = subscriptions(session)
+    assert [(r.variant_id, r.channel) for r in rows] == [(XLARGE, "sms")]
+    assert runtime.vault.decrypt(rows[0].contact.value_ciphertext) == "+447400123456"
+    assert rows[0].consent_at is not None
+
+
+def test_the_honeypot_looks_like_success_and_stores_nothing(page, storefront, session):
+    # given a bot that fills every field, including the hidden one
+    open_product(page, storefront, variant=MEDIUM)
+    page.click(".bb__open")
+    page.fill('.bb input[name="email"]', "bot@fastmail.com")
+    page.locator('.bb input[name="website"]').fill("http://spam.example", force=True)
+
+    # when it submits
+    page.click(".bb__submit")
+
+    # then it sees success and nothing is stored
+    expect(page.locator("[data-bb-status]")).to_have_text("You're on the list! We'll let you know when Medium is back.")
+    assert subscriptions(session) == []
+
+
+def test_app_embed_places_the_widget_under_the_product_form(page, storefront, session):
+    # given a theme without app blocks: only the app embed is on
+    widget = open_product(page, storefront, install="embed", theme="select")
+
+    # when the shopper picks a sold-out variant
+    expect(widget).to_be_hidden()
+    page.select_option('select[name="id"]', str(MEDIUM))
+
+    # then the widget appears right after the product form and subscribes that variant
+    expect(widget).to_be_visible()
+    assert page.evaluate("document.querySelector('form[action=\"/cart/add\"]').nextElementSibling.matches('.bb')")
+    page.click(".bb__open")
+    page.fill('.bb input[name="email"]', "lin@gmail.com")
+    page.click(".bb__submit")
+    expect(page.locator("[data-bb-status]")).to_have_text("You're on the list! We'll let you know when Medium is back.")
+    assert [r.variant_id for r in subscriptions(session)] == [MEDIUM]
+
+
+def test_waiting_count_and_eta_come_from_the_variant_endpoint(page, storefront, session):
+    # given two shoppers already wait for Medium
+    for email in ("ann@gmail.com", "bob@outlook.com"):
+        open_product(page, storefront, variant=MEDIUM)
+        page.click(".bb__open")
+        page.fill('.bb input[name="email"]', email)
+        page.click(".bb__submit")
+        expect(page.locator("[data-bb-status]")).not_to_be_empty()
+
+    # when a third opens the page with "show waiting" on
+    open_product(page, storefront, variant=MEDIUM, settings={"show_waiting": True})
+
+    # then the count is shown under the button
+    expect(page.locator("[data-bb-meta]")).to_have_text("2 people are waiting for this")
+
+
+def test_right_to_left_page_keeps_the_widget_usable(page, storefront, artifacts):
+    # given a right-to-left storefront in a locale the widget does not ship (falls back to English)
+    open_product(page, storefront, variant=MEDIUM, locale="ar", dir="rtl", settings={"channels": "email_sms"})
+
+    # when the form is opened
+    page.click(".bb__open")
+
+    # then the strings are English, the close button sits on the left, and the text starts on the right
+    expect(page.locator(".bb__open")).to_have_text("Notify me when available")
+    box = page.locator(".bb__panel").bounding_box()
+    close = page.locator(".bb__close").bounding_box()
+    assert close["x"] < box["x"] + box["width"] / 2
+    assert page.locator(".bb__heading").evaluate("el => getComputedStyle(el).direction") == "rtl"
+    page.screenshot(path=artifacts / "rtl-form-open.png")
+
+
+def test_no_layout_shift_when_the_variant_is_in_stock(page, storefront):
+    # given a page observing layout shifts from the start
+    page.add_init_script(
+        "window.__cls = 0; new PerformanceObserver((list) => { for (const e of list.getEntries())"
+        " { if (!e.hadRecentInput) window.__cls += e.value; } }).observe({type: 'layout-shift', buffered: true});"
+    )
+
+    # when an in-stock product page loads with the block installed
+    open_product(page, storefront, theme="dawn")
+    page.wait_for_timeout(300)
+
+    # then nothing moved and the widget takes no space
+    assert page.evaluate("window.__cls") == 0
+    assert page.locator(".bb-block").bounding_box()["height"] == 0
+
+
+def test_mobile_screenshot_of_the_form(browser, storefront, artifacts):
+    # given a phone-sized viewport
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+
+    # when the form is opened for a sold-out variant
+    open_product(page, storefront, variant=MEDIUM, settings={"channels": "email_sms", "require_consent": True})
+    page.click(".bb__open")
+
+    # then it fits the screen width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator(".bb").screenshot(path=artifacts / "mobile-form-open.png")
+    context.close()
