@@ -62,8 +62,10 @@ class AdminClient:
         self._token: str | None = None
 
     @classmethod
-    def for_shop(cls, runtime, session: Session, shop: str, **options) -> "AdminClient":
-        """A client for an installed shop (``*.myshopify.com``); raises ``ShopNotInstalled`` otherwise."""
+    def for_shop(cls, runtime, session: Session, shop, **options) -> "AdminClient":
+        """A client for an installed shop (its ``*.myshopify.com`` domain or its ``Shop`` row);
+        raises ``ShopNotInstalled`` otherwise."""
+        shop = getattr(shop, "domain", shop)
         client = cls(runtime, session, shop, **options)
         client._token = ensure_fresh_token(runtime, session, shop)
         return client

@@ -183,3 +183,30 @@ def test_for_shop_refuses_an_unknown_shop(shopify_admin, runtime, session):
     with pytest.raises(ShopNotInstalled):
         AdminClient.for_shop(runtime, session, "nobody.myshopify.com")
     assert shopify_admin.requests == []
+
+
+def test_for_shop_accepts_the_shop_row(shopify_admin, installed_shop, runtime, session):
+    # when
+    with AdminClient.for_shop(runtime, session, installed_shop) as client:
+        data = client.execute("ShopBasics")
+
+    # then
+    assert client.shop == DEMO_SHOP
+    assert data["shop"]["myshopifyDomain"] == DEMO_SHOP
+
+
+def test_a_document_that_fails_schema_validation_is_refused_and_recorded(shopify_admin, installed_shop, runtime, session):
+    # given: a field Shopify does not have
+    document = "query Broken { shop { name inventoryCount } }"
+
+    # when
+    with _client(runtime, session) as client:
+        with pytest.raises(AdminApiError) as raised:
+            client.execute(document)
+
+    # then: the client gives up at once, and the double kept the failure for the fixture to report
+    assert raised.value.transient is False
+    assert "inventoryCount" in raised.value.message
+    recorded = list(shopify_admin.validation_failures)
+    shopify_admin.validation_failures.clear()  # expected here; any other test would fail at teardown
+    assert recorded == ["Broken: Cannot query field 'inventoryCount' on type 'Shop'. Did you mean 'inventoryItems'?"]

@@ -1,0 +1,209 @@
+"""The Admin GraphQL side of the Shopify double: the official schema, an in-memory shop, resolvers
+that answer on the real schema, and Shopify's query cost rules (requested cost before execution).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import graphql
+
+SHARED = Path(os.environ.get("BACKBELL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+SCHEMA_PATH = SHARED / "shopify" / "admin_2026-10.json.gz"
+MAX_QUERY_COST = 1000  # Shopify refuses a single query whose requested cost is higher
+
+
+@cache
+def admin_schema(path: Path = SCHEMA_PATH) -> graphql.GraphQLSchema:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        schema = graphql.build_client_schema(json.load(handle)["data"])
+    # graphql-core 3.3 rejects a few of Shopify's deprecation annotations; the schema is official.
+    schema._validation_errors = []
+    return schema
+
+
+def validate_document(text: str) -> list[str]:
+    """Validation errors of a document against the Admin schema (empty when valid)."""
+    try:
+        document = graphql.parse(text)
+    except graphql.GraphQLError as err:
+        return [err.message]
+    return [e.message for e in graphql.validate(admin_schema(), document)]
+
+
+def _gid(kind: str, number) -> str:
+    return f"gid://shopify/{kind}/{number}"
+
+
+def _gid_number(value: str, kind: str) -> int | None:
+    prefix = f"gid://shopify/{kind}/"
+    if not isinstance(value, str) or not value.startswith(prefix):
+        return None
+    number = value[len(prefix):].split("?")[0]
+    return int(number) if number.isdigit() else None
+
+
+@dataclass
+class FakeVariant:
+    variant_id: int
+    product_id: int
+    inventory_item_id: int
+    title: str
+    price: str
+    policy: str
+    tracked: bool
+    status: str
+    product_title: str
+    handle: str
+
+
+@dataclass
+class FakeShop:
+    domain: str
+    name: str
+    timezone: str = "America/New_York"
+    currency: str = "USD"
+    locale: str = "en"
+    variants: dict[int, FakeVariant] = field(default_factory=dict)
+    levels: dict[int, dict[int, int]] = field(default_factory=dict)  # item -> location -> available
+
+
+class ShopResolvers:
+    """Root fields of ``QueryRoot`` the app reads; results are plain dicts on the real schema."""
+
+    def __init__(self, state: FakeShop):
+        self._state = state
+
+    def nodes(self, info, ids):
+        return [self._node(i) for i in ids]
+
+    def node(self, info, id):
+        return self._node(id)
+
+    def productVariant(self, info, id):
+        return self._variant(_gid_number(id, "ProductVariant"))
+
+    def inventoryItem(self, info, id):
+        number = _gid_number(id, "InventoryItem")
+        variant = next((v for v in self._state.variants.values() if v.inventory_item_id == number), None)
+        return self._variant(variant.variant_id)["inventoryItem"] if variant else None
+
+    def shop(self, info):
+        state = self._state
+        return {"__typename": "Shop", "id": _gid("Shop", abs(hash(state.domain)) % 10**9), "name": state.name,
+                "myshopifyDomain": state.domain, "ianaTimezone": state.timezone, "currencyCode": state.currency,
+                "contactEmail": "owner@example.com"}
+
+    def shopLocales(self, info, published=None):
+        return [{"locale": self._state.locale, "name": self._state.locale, "primary": True, "published": True}]
+
+    def _node(self, value):
+        kind = value.split("/")[3] if isinstance(value, str) and value.count("/") >= 4 else None
+        if kind is None:
+            raise graphql.GraphQLError(f"Invalid global id '{value}'")
+        if kind == "ProductVariant":
+            return self._variant(_gid_number(value, kind))
+        return None
+
+    def _variant(self, variant_id):
+        record = self._state.variants.get(variant_id)
+        if record is None:
+            return None
+        product = {"__typename": "Product", "id": _gid("Product", record.product_id), "title": record.product_title,
+                   "handle": record.handle, "status": record.status}
+        item = {"__typename": "InventoryItem", "id": _gid("InventoryItem", record.inventory_item_id),
+                "tracked": record.tracked, "inventoryLevels": lambda info, first=None, **_: self._levels(record, first),
+                "variant": lambda info: self._variant(variant_id)}
+        total = sum(self._state.levels.get(record.inventory_item_id, {}).values())
+        return {"__typename": "ProductVariant", "id": _gid("ProductVariant", record.variant_id),
+                "title": record.title, "price": record.price, "inventoryPolicy": record.policy,
+                "displayName": f"{record.product_title} - {record.title}", "inventoryQuantity": total,
+                "availableForSale": total > 0 or record.policy == "CONTINUE", "product": product, "inventoryItem": item}
+
+    def _levels(self, record: FakeVariant, first):
+        levels = sorted(self._state.levels.get(record.inventory_item_id, {}).items())[: first or 50]
+        nodes = [self._level(record.inventory_item_id, location, qty) for location, qty in levels]
+        return {"nodes": nodes, "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(nodes)],
+                "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}}
+
+    @staticmethod
+    def _level(item_id: int, location_id: int, qty: int) -> dict:
+        level_id = f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item_id}"
+        return {"__typename": "InventoryLevel", "id": level_id,
+                "location": {"__typename": "Location", "id": _gid("Location", location_id), "name": f"Location {location_id}"},
+                "quantities": lambda info, names: [
+                    {"id": f"{level_id}&name={name}", "name": name, "quantity": qty if name == "available" else 0}
+                    for name in names]}
+
+
+def query_cost(schema: graphql.GraphQLSchema, document: graphql.DocumentNode, variables: dict) -> int:
+    """Shopify-like requested cost: 1 per object field, connections multiplied by ``first``."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, graphql.FragmentDefinitionNode)}
+    operation = next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
+    root = schema.mutation_type if operation.operation == graphql.OperationType.MUTATION else schema.query_type
+    base = 10 if operation.operation == graphql.OperationType.MUTATION else 0
+    return max(1, base + _selection_cost(schema, operation.selection_set, root, fragments, variables))
+
+
+def _selection_cost(schema, selection_set, parent, fragments, variables) -> int:
+    total = 0
+    for selection in selection_set.selections if selection_set else []:
+        if isinstance(selection, graphql.FragmentSpreadNode):
+            fragment = fragments[selection.name.value]
+            total += _selection_cost(schema, fragment.selection_set,
+                                     schema.get_type(fragment.type_condition.name.value), fragments, variables)
+        elif isinstance(selection, graphql.InlineFragmentNode):
+            condition = schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
+            total += _selection_cost(schema, selection.selection_set, condition, fragments, variables)
+        elif selection.name.value in getattr(parent, "fields", {}):
+            total += _field_cost(schema, selection, parent.fields[selection.name.value], fragments, variables)
+    return total
+
+
+def _field_cost(schema, node, definition, fragments, variables) -> int:
+    named = graphql.get_named_type(definition.type)
+    if not isinstance(named, (graphql.GraphQLObjectType, graphql.GraphQLInterfaceType, graphql.GraphQLUnionType)):
+        return 0
+    args = {a.name.value: graphql.value_from_ast_untyped(a.value, variables) for a in node.arguments or ()}
+    if named.name.endswith("Connection"):
+        # 2 for the connection, plus per requested node its own cost; pageInfo is free.
+        per_node = _connection_node_cost(schema, node.selection_set, named, fragments, variables)
+        return 2 + int(args.get("first") or args.get("last") or 1) * per_node
+    ids = args.get("ids")
+    multiplier = len(ids) if isinstance(ids, list) and ids else 1
+    return 1 + multiplier * _selection_cost(schema, node.selection_set, named, fragments, variables)
+
+
+def _connection_node_cost(schema, selection_set, connection, fragments, variables) -> int:
+    node_type = graphql.get_named_type(connection.fields["nodes"].type)
+    cost = 0
+    for selection in selection_set.selections if selection_set else []:
+        if isinstance(selection, graphql.FieldNode) and selection.name.value == "nodes":
+            cost = max(cost, 1 + _selection_cost(schema, selection.selection_set, node_type, fragments, variables))
+        elif isinstance(selection, graphql.FieldNode) and selection.name.value == "edges":
+            for inner in selection.selection_set.selections:
+                if isinstance(inner, graphql.FieldNode) and inner.name.value == "node":
+                    cost = max(cost, 1 + _selection_cost(schema, inner.selection_set, node_type, fragments, variables))
+    return cost
+
+
+def objects_in(value) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(objects_in(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(objects_in(v) for v in value)
+    return 0
+
+
+def operation_name(query: str) -> str | None:
+    try:
+        document = graphql.parse(query)
+    except graphql.GraphQLError:
+        return None
+    operation = next((d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode)), None)
+    return operation.name.value if operation and operation.name else None
