@@ -173,7 +173,8 @@ def upsert_level(session: Session, shop_id: int, update: LevelUpdate, from_admin
     )
     if from_admin_api:
         statement = insert.on_conflict_do_update(
-            index_elements=["shop_id", "inventory_item_id", "location_id"], set_={"available": insert.excluded.available}
+            index_elements=["shop_id", "inventory_item_id", "location_id"],
+            set_={"available": insert.excluded.available},
         )
     else:
         statement = insert.on_conflict_do_update(

@@ -107,11 +107,12 @@ def test_reconcile_unknown_shop_is_a_clear_error(runtime):
 
 def test_cli_reconcile_unknown_shop_prints_one_line(app_config):
     # given the command run as an operator would, on the test database
-    env = {**os.environ, "DATABASE_URL": app_config["database_url"], "BACKBELL_INSTANCE": str(app_config["instance_path"])}
+    env = {**os.environ, "DATABASE_URL": app_config["database_url"],
+           "BACKBELL_INSTANCE": str(app_config["instance_path"])}
     env.pop("REDIS_URL", None)
     # when
-    result = subprocess.run([str(Path(sys.executable).parent / "backbell"), "reconcile", "--shop", "ghost.myshopify.com"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    command = [str(Path(sys.executable).parent / "backbell"), "reconcile", "--shop", "ghost.myshopify.com"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     # then
     assert result.returncode == 2
     assert "backbell: no installed shop named 'ghost.myshopify.com'" in result.stderr

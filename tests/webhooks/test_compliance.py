@@ -138,8 +138,8 @@ def test_privacy_webhook_for_an_unknown_shop_changes_nothing(client, session, ru
     # given
     add_waiting(session, runtime.vault, shops[0].id, 1, value="john@example.com")
     # when
-    response = deliver(client, "customers/redact", shared_payload(shared_dir, "customers_redact", "nobody.myshopify.com"),
-                       shop="nobody.myshopify.com")
+    payload = shared_payload(shared_dir, "customers_redact", "nobody.myshopify.com")
+    response = deliver(client, "customers/redact", payload, shop="nobody.myshopify.com")
     # then
     assert response.status_code == 200
     assert count(session, Contact) == 1

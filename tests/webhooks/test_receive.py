@@ -105,7 +105,8 @@ def test_body_changed_after_signing_is_401(client, session, shop):
 
 def test_old_secret_is_accepted_during_rotation(app_config, session, shop):
     # given the app rotated its secret and still lists the old one
-    client = create_app({**app_config, "shopify_api_secret": "new-secret", "shopify_api_secret_old": "hush"}).test_client()
+    rotated = {**app_config, "shopify_api_secret": "new-secret", "shopify_api_secret_old": "hush"}
+    client = create_app(rotated).test_client()
     # when Shopify still signs with the old one
     response = deliver(client, "app/uninstalled", UNINSTALL, secret="hush", webhook_id="rotation-1")
     # then
