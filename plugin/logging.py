@@ -28,6 +28,18 @@ def _mask_processor(_logger, _name, event_dict):
     return event_dict
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (it may be replaced after start-up, e.g. by pytest)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 class _MaskingFilter(logging.Filter):
     """Masks contacts in records from libraries that log through stdlib logging."""
 
@@ -49,12 +61,12 @@ def configure_logging(level: int = logging.INFO) -> None:
     structlog.configure(
         processors=shared + [structlog.processors.KeyValueRenderer(key_order=["event", "level"], sort_keys=True)],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=lambda *_args: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     root = logging.getLogger()
     if not any(isinstance(f, _MaskingFilter) for f in root.filters):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.addFilter(_MaskingFilter())
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
         root.addHandler(handler)

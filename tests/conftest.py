@@ -93,8 +93,16 @@ def app_config(database_url, instance_path) -> dict:
     }
 
 
+# Fixtures that write provider origins/keys or the broker into app_config: they must run before
+# the app (and a worker) read it, whatever order a test lists its fixtures in.
+CONFIGURING_FIXTURES = ("shopify_admin", "sendgrid", "celery_worker")
+
+
 @pytest.fixture
-def app(app_config):
+def app(request, app_config):
+    for name in CONFIGURING_FIXTURES:
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
     app = create_app(app_config)
     yield app
     _truncate(app.extensions["backbell"].db)
