@@ -21,7 +21,7 @@ def celery_init_app(app: Flask) -> Celery:
     settings = app.extensions["backbell"].settings
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
-        broker_url=settings.redis_url or "memory://",
+        broker_url=settings.redis_url or "memory://localhost/",
         task_always_eager=settings.tasks_in_process,
         task_eager_propagates=settings.environment == "test",
         task_ignore_result=True,

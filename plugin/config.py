@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from cryptography.fernet import Fernet
 
 DEV_API_KEY = "backbell-dev-api-key"
-DEV_API_SECRET = "backbell-dev-api-secret"
+DEV_API_SECRET = "backbell-dev-api-secret-not-for-production"
 
 
 class ConfigError(Exception):

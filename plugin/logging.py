@@ -7,6 +7,7 @@ processor masks anything that looks like an email address or a phone number in e
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 
@@ -51,7 +52,11 @@ class _MaskingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int | None = None) -> None:
+    """Key=value logs on stderr at ``BACKBELL_LOG_LEVEL`` (default INFO)."""
+    if level is None:
+        level = logging.getLevelName(os.environ.get("BACKBELL_LOG_LEVEL", "INFO").upper())
+        level = level if isinstance(level, int) else logging.INFO
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -71,7 +76,7 @@ def configure_logging(level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
         root.addHandler(handler)
         root.addFilter(_MaskingFilter())
-        root.setLevel(level)
+    root.setLevel(level)
 
 
 def get_logger(name: str | None = None):
