@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.widget.conftest import CHROMIUM, CHROMIUM_ARGS, WIDGET_DIR, run_node
+from tests.widget.conftest import CHROMIUM, CHROMIUM_ARGS, WIDGET_DIR, record_measurement, run_node
 from tests.widget.liquid_theme import EXTENSION
 from tests.widget.storefront_server import page_path
 
@@ -27,7 +27,7 @@ def test_theme_check_runs_clean_on_the_extension(browser_tools):
     # then it reports no offense at all
     assert result.returncode == 0, result.stderr
     offenses = json.loads(result.stdout)
-    print(f"\nTheme Check: {len(offenses)} offenses")
+    record_measurement(f"Theme Check (@shopify/theme-check-node): {len(offenses)} offenses")
     assert offenses == []
 
 
@@ -57,6 +57,6 @@ def test_the_block_costs_at_most_two_lighthouse_points(browser_tools, storefront
     # then the medians differ by at most two points
     median_with, median_without = statistics.median(scores["with"]), statistics.median(scores["without"])
     drop = median_without - median_with
-    print(f"\nLighthouse performance (mobile), {LIGHTHOUSE_RUNS} runs each: without block {scores['without']} "
+    record_measurement(f"Lighthouse performance (mobile), {LIGHTHOUSE_RUNS} runs each: without block {scores['without']} "
           f"median {median_without:.0f}; with block {scores['with']} median {median_with:.0f}; drop {drop:.0f} points")
     assert drop <= MAX_SCORE_DROP

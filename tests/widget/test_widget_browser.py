@@ -3,11 +3,13 @@ local signing app proxy. Screenshots of each state go to tests/artifacts/widget/
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from plugin.models import Subscription
+from plugin.models import Subscription, Variant
 from tests.widget.storefront_server import page_path
 
 pytestmark = pytest.mark.browser
@@ -234,20 +236,22 @@ def test_app_embed_places_the_widget_under_the_product_form(page, storefront, se
     assert [r.variant_id for r in subscriptions(session)] == [MEDIUM]
 
 
-def test_waiting_count_and_eta_come_from_the_variant_endpoint(page, storefront, session):
-    # given two shoppers already wait for Medium
+def test_waiting_count_and_eta_come_from_the_variant_endpoint(page, storefront, session, shop):
+    # given two shoppers already wait for Medium, which the merchant expects back on 5 December
     for email in ("ann@gmail.com", "bob@outlook.com"):
         open_product(page, storefront, variant=MEDIUM)
         page.click(".bb__open")
         page.fill('.bb input[name="email"]', email)
         page.click(".bb__submit")
         expect(page.locator("[data-bb-status]")).not_to_be_empty()
+    session.add(Variant(shop_id=shop.id, variant_id=MEDIUM, available=0, expected_at=datetime(2026, 12, 5, 12, tzinfo=UTC)))
+    session.commit()
 
-    # when a third opens the page with "show waiting" on
-    open_product(page, storefront, variant=MEDIUM, settings={"show_waiting": True})
+    # when a third opens the page with "show waiting" and "show ETA" on
+    open_product(page, storefront, variant=MEDIUM, settings={"show_waiting": True, "show_eta": True})
 
-    # then the count is shown under the button
-    expect(page.locator("[data-bb-meta]")).to_have_text("2 people are waiting for this")
+    # then both are shown under the button
+    expect(page.locator("[data-bb-meta]")).to_have_text("2 people are waiting for this · Expected back around December 5")
 
 
 def test_right_to_left_page_keeps_the_widget_usable(page, storefront, artifacts):
