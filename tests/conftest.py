@@ -37,6 +37,22 @@ REDIS_DB = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "15"))
 TEST_KEYS = (Fernet.generate_key().decode(), Fernet.generate_key().decode())
 
 
+# Numbers measured by tests (widget bundle size, Lighthouse): xdist hides workers' output, so the
+# tests append them to this file and the controller prints it at the end of the run.
+MEASUREMENTS = ROOT / "tests" / "artifacts" / "widget" / "measurements.txt"
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        MEASUREMENTS.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASUREMENTS.is_file():
+        terminalreporter.section("measurements")
+        terminalreporter.write(MEASUREMENTS.read_text())
+
+
 def pytest_collection_modifyitems(config, items):
     if BACKEND == "sqlite":
         skip = pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL suite")

@@ -94,22 +94,11 @@ MEASUREMENTS = ARTIFACTS / "measurements.txt"
 
 def record_measurement(line: str) -> None:
     """Print a measured number and keep it in tests/artifacts/widget/measurements.txt, because
-    pytest-xdist workers' output is not shown; the summary below (or the lead's) prints the file."""
+    pytest-xdist workers' output is not shown; the root conftest's terminal summary prints the file."""
     print(f"\n{line}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with MEASUREMENTS.open("a") as out:
         out.write(line + "\n")
-
-
-def pytest_sessionstart(session):
-    if not hasattr(session.config, "workerinput"):
-        MEASUREMENTS.unlink(missing_ok=True)
-
-
-def pytest_terminal_summary(terminalreporter):
-    if MEASUREMENTS.is_file():
-        terminalreporter.section("widget measurements")
-        terminalreporter.write(MEASUREMENTS.read_text())
 
 
 def run_node(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
