@@ -16,7 +16,10 @@ from tests.widget.storefront_server import page_path
 
 pytestmark = pytest.mark.browser
 
-LIGHTHOUSE_RUNS = 3
+# Lighthouse's simulated score moves a few points run to run; five alternating runs per page and
+# medians keep one slow run from deciding. `scripts/test` runs this test alone, after the parallel
+# suite, so the other xdist worker's load does not skew the trace.
+LIGHTHOUSE_RUNS = 5
 MAX_SCORE_DROP = 2
 
 
@@ -43,6 +46,7 @@ def lighthouse_score(url: str, tmp_path) -> float:
     return json.loads(report.read_text())["categories"]["performance"]["score"] * 100
 
 
+@pytest.mark.lighthouse
 def test_the_block_costs_at_most_two_lighthouse_points(browser_tools, storefront, tmp_path):
     # given the same product page (sold-out variant selected, so the widget is shown) with and without the block
     with_block = storefront.url + page_path(variant=44100000000002)
