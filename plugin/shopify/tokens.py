@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from shopify_app import ShopifyApp, TokenExchangeAccessToken
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from plugin.config import Settings
@@ -26,6 +26,8 @@ from plugin.shopify.http import shop_name, shopify_http_client
 log = get_logger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
+# Longer than one refresh call with shopify_app's retries, so waiting callers normally get through.
+LOCK_TIMEOUT_MS = 60_000
 # shopify_app's result codes that no retry will fix (revoked/expired grant, app uninstalled).
 _PERMANENT_REFRESH_FAILURES = {"invalid_grant", "refresh_token_expired", "invalid_client", "refresh_error",
                                "configuration_error"}
@@ -45,7 +47,11 @@ def store_tokens(vault: Vault, shop: Shop, token: TokenExchangeAccessToken) -> N
 
 
 def ensure_fresh_token(runtime, session: Session, shop: str) -> str:
-    """The shop's access token, refreshed first when it expires within five minutes."""
+    """The shop's access token, refreshed first when it expires within five minutes.
+
+    The refresh commits on its own connection; call this before writing to the shop's row in
+    ``session`` (a pending row lock there would make the refresh wait for ``LOCK_TIMEOUT``).
+    """
     row = _active_shop(session, shop)
     if not needs_refresh(row):
         return runtime.vault.decrypt(row.access_token)
@@ -85,6 +91,9 @@ def _refresh_locked(runtime, shop: str, rejected_token: str | None) -> str:
     # Own short transaction; on PostgreSQL the row lock makes concurrent callers wait here and
     # then see the token the first one stored.
     with runtime.db.session() as locked:
+        if runtime.db.is_postgres:
+            # Bounded: a caller holding the row itself must get an error, not a hung worker.
+            locked.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
         row = _active_shop(locked, shop, lock=True)
         current = runtime.vault.decrypt(row.access_token)
         if rejected_token is None and not needs_refresh(row):
