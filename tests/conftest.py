@@ -32,7 +32,7 @@ pytest_plugins = sorted(
 SHARED = Path(os.environ.get("BACKBELL_SHARED", ROOT.parent / "shared"))
 BACKEND = os.environ.get("BACKBELL_TEST_BACKEND", "postgres")
 PG_ADMIN = os.environ.get("BACKBELL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_DB = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "15"))
+REDIS_DB = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "10"))
 # A fixed key so failures are reproducible; a second key to exercise rotation.
 TEST_KEYS = (Fernet.generate_key().decode(), Fernet.generate_key().decode())
 
@@ -83,8 +83,11 @@ def database_url(tmp_path_factory, worker_id) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    return f"redis://127.0.0.1:6379/{REDIS_DB}"
+def redis_url(worker_id) -> str:
+    """Redis for rate limits: per xdist worker, and apart from the Celery workers' databases
+    (``BACKBELL_TEST_REDIS_DB`` + index, see tests/doubles/worker.py), which are flushed."""
+    index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
+    return f"redis://127.0.0.1:6379/{REDIS_DB + 2 + index}"
 
 
 @pytest.fixture

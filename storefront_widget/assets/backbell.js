@@ -57,7 +57,7 @@
     reset(variant) {
       this.clearErrors();
       this.say('');
-      this.form.hidden = false;
+      this.form.hidden = this.intro.hidden = false;
       this.intro.textContent = fill(this.text.intro, { variant: variant.title });
       if (this.meta) this.meta.textContent = '';
     }
@@ -116,7 +116,7 @@
     }
 
     done(message) {
-      this.form.hidden = true;
+      this.form.hidden = this.intro.hidden = true;
       this.say(message, false, true);
       this.status.focus();
     }

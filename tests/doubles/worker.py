@@ -66,7 +66,7 @@ def worker_environment(app_config: dict) -> dict[str, str]:
 
 
 def redis_db_for(worker_id: str) -> int:
-    base = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "15"))
+    base = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "10"))
     index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
     return base + index
 
