@@ -10,6 +10,17 @@ from sqlalchemy.exc import SQLAlchemyError
 bp = Blueprint("health", __name__)
 
 
+@bp.get("/")
+def index():
+    """What answers here, for a developer who opens the app's URL in a browser."""
+    return jsonify(
+        app="backbell",
+        about="Back-in-stock alerts for Shopify. Open the app from Shopify admin; shoppers reach it via the app proxy.",
+        endpoints={"health": "/healthz", "embedded_admin": "/app", "webhooks": "/webhooks",
+                   "app_proxy": "/proxy/subscriptions"},
+    )
+
+
 @bp.get("/healthz")
 def healthz():
     """200 when the database (and Redis, when configured) answer; 503 naming what does not."""
