@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,12 +36,14 @@ class Delivery:
     shop_domain: str
     payload: dict
     webhook_id: str | None
+    triggered_at: datetime | None = None  # Shopify's X-Shopify-Triggered-At
 
 
 Handler = Callable[[Delivery], list[RestockEvent]]
 
 
-def handle_webhook(runtime, topic: str, shop_domain: str, payload: dict, webhook_id: str | None) -> list[int]:
+def handle_webhook(runtime, topic: str, shop_domain: str, payload: dict, webhook_id: str | None,
+                   triggered_at: str | None = None) -> list[int]:
     """Run the topic's handler in one committed transaction; the ids of restock events to dispatch."""
     handler = HANDLERS.get(topic)
     if handler is None:
@@ -52,7 +55,8 @@ def handle_webhook(runtime, topic: str, shop_domain: str, payload: dict, webhook
             log.info("webhook_for_inactive_shop", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
             return []
         try:
-            events = handler(Delivery(runtime, session, shop, shop_domain, payload, webhook_id))
+            events = handler(Delivery(runtime, session, shop, shop_domain, payload, webhook_id,
+                                      _parse_time(triggered_at)))
         except inventory.BadPayload as err:
             session.rollback()
             log.warning("webhook_payload_invalid", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id,
@@ -82,7 +86,13 @@ def on_order_created(delivery: Delivery) -> list[RestockEvent]:
 
 
 def on_app_uninstalled(delivery: Delivery) -> list[RestockEvent]:
-    compliance.uninstall_shop(delivery.session, delivery.shop)
+    # Shopify retries a failed delivery for hours: an uninstall from before the merchant installed
+    # again must not log the new installation out.
+    shop = delivery.shop
+    if delivery.triggered_at is not None and delivery.triggered_at < shop.installed_at:
+        log.info("webhook_uninstall_predates_install", shop_id=shop.id, webhook_id=delivery.webhook_id)
+        return []
+    compliance.uninstall_shop(delivery.session, shop)
     return []
 
 
@@ -106,6 +116,15 @@ def on_customer_data_request(delivery: Delivery) -> list[RestockEvent]:
             int(request_id) if isinstance(request_id, int) else None,
         )
     return []
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time with an offset ("…Z" included), or None when absent or unusable."""
+    try:
+        parsed = datetime.fromisoformat(value.strip()) if value else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
 def _customer(delivery: Delivery) -> dict:

@@ -47,7 +47,8 @@ def receive_webhook():
     problem = _header_problem(topic, shop_domain, webhook_id) or _body_problem(body, shop_domain)
     if problem:
         return _error(400, *problem)
-    return _queue(topic, shop_domain, webhook_id, json.loads(body))
+    triggered_at = request.headers.get("X-Shopify-Triggered-At", "")[:64] or None
+    return _queue(topic, shop_domain, webhook_id, json.loads(body), triggered_at)
 
 
 def _verify_signature(body: str):
@@ -90,7 +91,7 @@ def _body_problem(body: str, shop_domain: str) -> tuple[str, str] | None:
     return None
 
 
-def _queue(topic: str, shop_domain: str, webhook_id: str, payload: dict):
+def _queue(topic: str, shop_domain: str, webhook_id: str, payload: dict, triggered_at: str | None):
     runtime = current_app.extensions["backbell"]
     with runtime.db.session() as session:
         is_new = webhook_receipts.record_receipt(session, webhook_id, shop_domain, topic)
@@ -98,7 +99,7 @@ def _queue(topic: str, shop_domain: str, webhook_id: str, payload: dict):
         log.info("webhook_duplicate", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
         return jsonify(status="duplicate"), 200
     try:
-        handle_webhook.delay(topic, shop_domain, payload, webhook_id)
+        handle_webhook.delay(topic, shop_domain, payload, webhook_id, triggered_at=triggered_at)
     except Exception:
         # Broker down (or, in-process, the handler failed): forget the id so Shopify's retry is handled.
         log.exception("webhook_queue_failed", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)

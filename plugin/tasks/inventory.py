@@ -52,10 +52,15 @@ def _retry_or_drop(task, err: AdminApiError, **context) -> None:
 
 
 @shared_task(bind=True, name="backbell.handle_webhook", max_retries=MAX_RETRIES)
-def handle_webhook(self, topic: str, shop_domain: str, payload: dict, webhook_id: str | None = None) -> None:
-    """Run the topic's handler (see ``plugin.webhook_topics``), then dispatch the restocks it found."""
+def handle_webhook(self, topic: str, shop_domain: str, payload: dict, webhook_id: str | None = None,
+                   triggered_at: str | None = None) -> None:
+    """Run the topic's handler (see ``plugin.webhook_topics``), then dispatch the restocks it found.
+
+    ``triggered_at`` is Shopify's ``X-Shopify-Triggered-At`` (ISO 8601), when the view had one.
+    """
     try:
-        event_ids = webhook_topics.handle_webhook(_runtime(), topic, shop_domain, payload, webhook_id)
+        event_ids = webhook_topics.handle_webhook(_runtime(), topic, shop_domain, payload, webhook_id,
+                                                  triggered_at=triggered_at)
     except AdminApiError as err:
         _retry_or_drop(self, err, topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
         return

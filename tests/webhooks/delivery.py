@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import itertools
 import json
+from datetime import datetime
 
 from plugin.db import utcnow
 from plugin.models import Contact, Subscription, Variant
@@ -21,22 +22,24 @@ def sign(body: bytes, secret: str = SECRET) -> str:
 
 
 def webhook_headers(body: bytes, topic: str, shop: str = DEMO_SHOP, webhook_id: str | None = None,
-                    secret: str = SECRET) -> dict[str, str]:
+                    secret: str = SECRET, triggered_at: datetime | None = None) -> dict[str, str]:
+    triggered_at = triggered_at or utcnow()
     return {
         "X-Shopify-Hmac-Sha256": sign(body, secret),
         "X-Shopify-Topic": topic,
         "X-Shopify-Shop-Domain": shop,
         "X-Shopify-Webhook-Id": webhook_id or f"wh-{next(_ids)}",
-        "X-Shopify-Triggered-At": "2026-11-22T10:00:00.000Z",
+        "X-Shopify-Triggered-At": triggered_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "X-Shopify-API-Version": "2026-10",
         "Content-Type": "application/json",
     }
 
 
 def deliver(client, topic: str, payload: dict, shop: str = DEMO_SHOP, webhook_id: str | None = None,
-            secret: str = SECRET):
+            secret: str = SECRET, triggered_at: datetime | None = None):
     body = json.dumps(payload).encode()
-    return client.post("/webhooks", data=body, headers=webhook_headers(body, topic, shop, webhook_id, secret))
+    headers = webhook_headers(body, topic, shop, webhook_id, secret, triggered_at)
+    return client.post("/webhooks", data=body, headers=headers)
 
 
 def level_payload(item: int, location: int, available: int | None, updated_at: str) -> dict:

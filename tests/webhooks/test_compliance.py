@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -143,3 +144,38 @@ def test_privacy_webhook_for_an_unknown_shop_changes_nothing(client, session, ru
     # then
     assert response.status_code == 200
     assert count(session, Contact) == 1
+
+
+def test_uninstall_triggered_before_a_reinstall_is_ignored(client, session, runtime, shops, shared_dir):
+    # given the shop was uninstalled an hour ago and installed again since; Shopify's delivery of
+    # that uninstall was late (retried) and arrives now
+    bells, _ = shops
+    waiting = add_waiting(session, runtime.vault, bells.id, 1)
+    pending = notice(session, waiting)
+    triggered_at = bells.installed_at - timedelta(hours=1)
+    payload = shared_payload(shared_dir, "app_uninstalled") | {"myshopify_domain": SHOP}
+    # when
+    response = deliver(client, "app/uninstalled", payload, shop=SHOP, triggered_at=triggered_at)
+    # then the new installation stands: tokens kept, notices still pending, nothing logged
+    assert response.status_code == 200
+    session.expire_all()
+    shop = session.get(Shop, bells.id)
+    assert (shop.uninstalled_at, shop.access_token, shop.refresh_token) == (None, "a", "r")
+    assert session.get(Notification, pending.id).status == PENDING
+    assert session.get(RestockEvent, pending.restock_event_id).status == "pending"
+    assert count(session, Decision) == 0
+
+
+def test_uninstall_triggered_after_the_install_is_applied(client, session, runtime, shops, shared_dir):
+    # given
+    bells, _ = shops
+    payload = shared_payload(shared_dir, "app_uninstalled") | {"myshopify_domain": SHOP}
+    # when
+    response = deliver(client, "app/uninstalled", payload, shop=SHOP,
+                       triggered_at=bells.installed_at + timedelta(seconds=1))
+    # then
+    assert response.status_code == 200
+    session.expire_all()
+    shop = session.get(Shop, bells.id)
+    assert shop.uninstalled_at is not None
+    assert (shop.access_token, shop.refresh_token) == (None, None)
