@@ -99,12 +99,23 @@ def _prepare(session: Session, ids: list[int], delivery: Delivery, outcome: Batc
     ).all()
     messages = []
     for notification, subscription, contact in rows:
-        if subscription.status == UNSUBSCRIBED or contact.suppressed_at is not None:
-            _finish(session, notification, SKIPPED, "skipped: unsubscribed", subscription=subscription)
+        reason = _skip_reason(notification, subscription, contact)
+        if reason:
+            _finish(session, notification, SKIPPED, reason, subscription=subscription)
             outcome.skipped += 1
             continue
         messages.append(_message(session, notification, subscription, contact, delivery))
     return messages
+
+
+def _skip_reason(notification: Notification, subscription: Subscription, contact: Contact) -> str | None:
+    if subscription.status == UNSUBSCRIBED or contact.suppressed_at is not None:
+        return "skipped: unsubscribed"
+    # Two overlapping restocks (a short cool-down, a slow first dispatch) both plan a shopper who
+    # was waiting at planning time; whichever batch reaches them second must not tell them again.
+    if notification.kind == "restock" and subscription.status == NOTIFIED:
+        return "skipped: already notified"
+    return None
 
 
 def _message(session: Session, notification: Notification, subscription: Subscription, contact: Contact,

@@ -288,3 +288,26 @@ def test_recover_stalled_leaves_rows_inside_the_lease(app, runtime, session):
     assert counts == {"requeued": 0, "uncertain": 0}
     assert _statuses(session, event.id)[0][1] == "sending"
     assert _decisions(session) == []
+
+
+def test_a_shopper_planned_by_two_overlapping_restocks_is_told_once(app, runtime, session, app_config):
+    # given: a second crossing (cool-down 0, or a slow first dispatch) planned the same waiting shopper
+    shop = make_shop(session)
+    make_variant(session, shop)
+    sub = subscribe(session, runtime.vault, shop, "ana@example.com")
+    first = make_event(session, shop)
+    plan_restock(session, first)
+    second = make_event(session, shop)
+    plan_restock(session, second)
+    session.commit()
+
+    # when
+    _dispatch(app, first.id)
+    _dispatch(app, second.id)
+
+    # then
+    assert [line["to"] for line in _outbox_lines(app_config)] == ["ana@example.com"]
+    assert _statuses(session, first.id) == [(sub.id, "sent")]
+    assert _statuses(session, second.id) == [(sub.id, "skipped")]
+    assert _decisions(session) == [(sub.id, "sent"), (sub.id, "skipped: already notified")]
+    assert session.get(RestockEvent, second.id).status == "done"
