@@ -31,6 +31,12 @@ LOCK_TIMEOUT_MS = 60_000
 # shopify_app's result codes that no retry will fix (revoked/expired grant, app uninstalled).
 _PERMANENT_REFRESH_FAILURES = {"invalid_grant", "refresh_token_expired", "invalid_client", "refresh_error",
                                "configuration_error"}
+# Of those, the ones that say this shop's grant is dead (not that our own credentials are wrong).
+_DEAD_GRANT = {"invalid_grant", "refresh_token_expired"}
+
+
+class _DeadGrant(ShopNotInstalled):
+    """The refresh token was refused or has expired: only a new token exchange can help."""
 
 
 def shopify_app_for(settings: Settings) -> ShopifyApp:
@@ -100,7 +106,15 @@ def _refresh_locked(runtime, shop: str, rejected_token: str | None) -> str:
             return current
         if rejected_token is not None and current != rejected_token:
             return current
-        token = _call_refresh(runtime, row)
+        try:
+            token = _call_refresh(runtime, row)
+        except _DeadGrant:
+            # Forget the dead pair and commit that, so the merchant's next /app load exchanges
+            # a new one (needs_token_exchange) instead of every call asking Shopify in vain.
+            row.access_token = row.refresh_token = None
+            row.access_token_expires_at = row.refresh_token_expires_at = None
+            locked.commit()
+            raise
         store_tokens(runtime.vault, row, token)
         log.info("shopify_token_refreshed", shop=shop, expires_at=str(row.access_token_expires_at))
         return token.token
@@ -108,7 +122,7 @@ def _refresh_locked(runtime, shop: str, rejected_token: str | None) -> str:
 
 def _call_refresh(runtime, row: Shop) -> TokenExchangeAccessToken:
     if not row.refresh_token or (row.refresh_token_expires_at and row.refresh_token_expires_at <= utcnow()):
-        raise ShopNotInstalled(row.domain, "refresh token expired")
+        raise _DeadGrant(row.domain, "refresh token expired")
     current = {
         "shop": shop_name(row.domain),
         "refresh_token": runtime.vault.decrypt(row.refresh_token),
@@ -124,6 +138,8 @@ def _call_refresh(runtime, row: Shop) -> TokenExchangeAccessToken:
         return result.access_token
     status = result.response.status
     log.warning("shopify_token_refresh_failed", shop=row.domain, code=result.log.code, status=status)
+    if result.log.code in _DEAD_GRANT:
+        raise _DeadGrant(row.domain, f"refresh refused: {result.log.code}")
     if result.log.code in _PERMANENT_REFRESH_FAILURES:
         raise ShopNotInstalled(row.domain, f"refresh refused: {result.log.code}")
     raise AdminApiError(f"token refresh for {row.domain} failed: {result.log.code}", transient=True, status=status)

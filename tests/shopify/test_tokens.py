@@ -7,7 +7,7 @@ from plugin.db import utcnow
 from plugin.models import Shop
 from plugin.shopify.errors import ShopNotInstalled
 from plugin.shopify.tokens import ensure_fresh_token
-from tests.doubles.shopify_admin import DEMO_SHOP
+from tests.doubles.shopify_admin import DEMO_SHOP, make_session_token
 
 
 def _expire_in(session, shop_id: int, delta: timedelta) -> None:
@@ -58,15 +58,18 @@ def test_a_revoked_refresh_token_means_the_shop_must_reinstall(shopify_admin, in
     # given: Shopify no longer knows our refresh token
     _expire_in(session, installed_shop.id, timedelta(minutes=-1))
     shopify_admin.refresh_tokens.clear()
-    before = session.get(Shop, installed_shop.id).access_token
 
     # when
     with pytest.raises(ShopNotInstalled):
         ensure_fresh_token(runtime, session, DEMO_SHOP)
 
-    # then: nothing stored
+    # then: the dead pair is forgotten (the next /app load exchanges a new one), and a second
+    # caller does not ask Shopify again
     session.expire_all()
-    assert session.get(Shop, installed_shop.id).access_token == before
+    row = session.get(Shop, installed_shop.id)
+    assert (row.access_token, row.refresh_token, row.uninstalled_at) == (None, None, None)
+    with pytest.raises(ShopNotInstalled):
+        ensure_fresh_token(runtime, session, DEMO_SHOP)
     assert [c["ok"] for c in shopify_admin.token_calls] == [False]
 
 
@@ -113,3 +116,21 @@ def test_concurrent_callers_share_one_refresh(shopify_admin, installed_shop, run
     assert shopify_admin.refreshes == 1
     assert len(results) == 2 and results[0] == results[1]
     assert shopify_admin.token_valid(DEMO_SHOP, results[0])
+
+
+def test_after_a_refused_refresh_the_next_app_load_installs_again(
+        shopify_admin, installed_shop, runtime, session, client, app_config):
+    # given Shopify refused our refresh token (revoked grant) during background work
+    _expire_in(session, installed_shop.id, timedelta(minutes=-1))
+    shopify_admin.refresh_tokens.clear()
+    with pytest.raises(ShopNotInstalled):
+        ensure_fresh_token(runtime, session, DEMO_SHOP)
+    # when the merchant opens the app
+    id_token = make_session_token(DEMO_SHOP, app_config["shopify_api_key"], app_config["shopify_api_secret"])
+    response = client.get(f"/app?embedded=1&shop={DEMO_SHOP}&host=YWRtaW4&id_token={id_token}")
+    # then a token exchange replaced the dead pair, and background work has a token again
+    assert response.status_code == 200
+    assert shopify_admin.exchanges == 1
+    session.expire_all()
+    token = ensure_fresh_token(runtime, session, DEMO_SHOP)
+    assert shopify_admin.token_valid(DEMO_SHOP, token)
