@@ -8,13 +8,13 @@ link scanners and prefetchers follow GETs and must not unsubscribe anybody.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template_string, request
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from plugin.db import utcnow
 from plugin.dispatch import find_variant
 from plugin.link_tokens import InvalidLinkToken, read_click_token, read_unsubscribe_token
 from plugin.logging import get_logger
-from plugin.models import UNSUBSCRIBED, Decision, Notification, RestockEvent, Shop, Subscription
+from plugin.models import UNSUBSCRIBED, WAITING, Decision, Notification, RestockEvent, Shop, Subscription
 
 bp = Blueprint("plugin_links", __name__)
 log = get_logger(__name__)
@@ -81,13 +81,27 @@ def unsubscribe(token: str):
         subscription = session.get(Subscription, subscription_id)
         if subscription is None:
             abort(404, description="This alert no longer exists; there is nothing to unsubscribe from.")
-        if subscription.status != UNSUBSCRIBED:
-            subscription.status, subscription.unsubscribed_at = UNSUBSCRIBED, utcnow()
-            session.add(Decision(shop_id=subscription.shop_id, decision="unsubscribed", variant_id=subscription.variant_id,
-                                 subscription_id=subscription.id, detail={"via": "link"}))
-            log.info("unsubscribed", subscription_id=subscription.id, shop_id=subscription.shop_id)
+        for stopped in [subscription, *_later_waits(session, subscription)]:
+            _unsubscribe(session, stopped)
     return render_template_string(_PAGE, title="Unsubscribed", ask=False,
                                   message="You will not get this alert any more.")
+
+
+def _later_waits(session, subscription: Subscription) -> list[Subscription]:
+    """The same shopper's waiting subscription for the same variant: the link in an old notice
+    must stop the alert the page promises to stop, even after the shopper signed up again."""
+    return list(session.scalars(select(Subscription).where(
+        Subscription.contact_id == subscription.contact_id, Subscription.variant_id == subscription.variant_id,
+        Subscription.status == WAITING, Subscription.id != subscription.id)))
+
+
+def _unsubscribe(session, subscription: Subscription) -> None:
+    if subscription.status == UNSUBSCRIBED:
+        return
+    subscription.status, subscription.unsubscribed_at = UNSUBSCRIBED, utcnow()
+    session.add(Decision(shop_id=subscription.shop_id, decision="unsubscribed", variant_id=subscription.variant_id,
+                         subscription_id=subscription.id, detail={"via": "link"}))
+    log.info("unsubscribed", subscription_id=subscription.id, shop_id=subscription.shop_id)
 
 
 def _read(reader, token: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from plugin.link_tokens import click_token, unsubscribe_token
-from plugin.models import Decision, Notification
+from plugin.models import Decision, Notification, Shop, Subscription
 from tests.dispatch.builders import VARIANT_ID, make_event, make_shop, make_variant, subscribe
 
 SECRET = "hush"  # app_config's shopify_api_secret
@@ -136,3 +136,30 @@ def test_tampered_unsubscribe_token_is_400(client, runtime, session):
     assert response.status_code == 400
     session.expire_all()
     assert session.get(type(subscription), subscription.id).status == "waiting"
+
+
+def test_unsubscribe_from_a_notified_alert_also_stops_the_same_shoppers_new_wait_for_that_variant(
+        client, runtime, session):
+    # given: ana was notified, then waited for the same variant again; she also waits for another
+    # variant, and bob waits for this one
+    notified, _ = _notice(session, runtime)
+    notified.status = "notified"
+    rewait = Subscription(shop_id=notified.shop_id, contact_id=notified.contact_id, variant_id=VARIANT_ID,
+                          channel="email")
+    other_variant = Subscription(shop_id=notified.shop_id, contact_id=notified.contact_id, variant_id=VARIANT_ID + 1,
+                                 channel="email")
+    session.add_all([rewait, other_variant])
+    bob = subscribe(session, runtime.vault, session.get(Shop, notified.shop_id), "bob@example.com")
+    session.commit()
+
+    # when: she uses the unsubscribe link of the first notice
+    response = client.post(f"/u/{unsubscribe_token(SECRET, notified.id)}", data={"List-Unsubscribe": "One-Click"})
+
+    # then
+    assert response.status_code == 200
+    session.expire_all()
+    statuses = {s.id: s.status for s in session.scalars(select(Subscription))}
+    assert statuses == {notified.id: "unsubscribed", rewait.id: "unsubscribed", other_variant.id: "waiting",
+                        bob.id: "waiting"}
+    assert sorted((d.decision, d.subscription_id) for d in session.scalars(select(Decision))) == sorted([
+        ("unsubscribed", notified.id), ("unsubscribed", rewait.id)])
