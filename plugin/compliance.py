@@ -62,15 +62,37 @@ def purge_shop(session: Session, shop_domain: str) -> bool:
 
 
 def redact_customer(session: Session, vault: Vault, shop: Shop, customer: dict) -> int:
-    """Delete the customer's contacts (cascading to subscriptions and notices) and exports."""
+    """Delete the customer's contacts, subscriptions (cascading to notices), decisions and exports.
+
+    Subscriptions carrying the customer's id go too, even under an address another customer
+    registered first; the decision log loses every line about the customer's subscriptions and notices.
+    """
     contact_ids = [c.id for c in find_customer_contacts(session, vault, shop, customer)]
+    customer_id = _customer_id(customer)
+    subscription_ids = _customer_subscription_ids(session, shop, contact_ids, customer_id)
+    if subscription_ids:
+        notification_ids = select(Notification.id).where(Notification.subscription_id.in_(subscription_ids))
+        session.execute(delete(Decision).where(
+            Decision.shop_id == shop.id,
+            or_(Decision.subscription_id.in_(subscription_ids), Decision.notification_id.in_(notification_ids)),
+        ))
+        session.execute(delete(Subscription).where(Subscription.id.in_(subscription_ids)))
     if contact_ids:
         session.execute(delete(Contact).where(Contact.id.in_(contact_ids)))
-    customer_id = _customer_id(customer)
     if customer_id is not None:
         session.execute(delete(DataExport).where(DataExport.shop_id == shop.id, DataExport.customer_id == customer_id))
     log.info("customer_redacted", shop_id=shop.id, customer_id=customer_id, contacts_deleted=len(contact_ids))
     return len(contact_ids)
+
+
+def _customer_subscription_ids(session: Session, shop: Shop, contact_ids: list[int],
+                               customer_id: int | None) -> list[int]:
+    matches = [Subscription.contact_id.in_(contact_ids)] if contact_ids else []
+    if customer_id is not None:
+        matches.append(Subscription.customer_id == customer_id)
+    if not matches:
+        return []
+    return list(session.scalars(select(Subscription.id).where(Subscription.shop_id == shop.id, or_(*matches))))
 
 
 def export_customer_data(

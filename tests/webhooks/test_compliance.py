@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from plugin.models import (
     PENDING, SENT, SKIPPED, Contact, DataExport, Decision, InventoryLevel, Notification, RestockEvent, Shop,
-    Subscription,
+    Subscription, Variant,
 )
 from tests.webhooks.delivery import add_variant_row, add_waiting, deliver
 
@@ -84,6 +84,8 @@ def test_shop_redact_deletes_the_shop_and_everything_of_it(client, session, runt
     notice(session, add_waiting(session, runtime.vault, bells.id, 1))
     add_variant_row(session, bells.id, 1, 11, 0)
     session.add(InventoryLevel(shop_id=bells.id, inventory_item_id=11, location_id=5, available=0))
+    session.add(Decision(shop_id=bells.id, decision="restock_detected", variant_id=1))
+    session.add(DataExport(shop_id=bells.id, customer_id=CUSTOMER_ID, payload_ciphertext="x"))
     session.commit()
     add_waiting(session, runtime.vault, boots.id, 1)
     # when
@@ -91,7 +93,7 @@ def test_shop_redact_deletes_the_shop_and_everything_of_it(client, session, runt
     # then
     assert response.status_code == 200
     assert [s.domain for s in session.scalars(select(Shop))] == [OTHER]
-    for model in (Contact, Subscription, Notification, RestockEvent, InventoryLevel):
+    for model in (Contact, Subscription, Notification, RestockEvent, InventoryLevel, Variant, Decision, DataExport):
         assert count(session, model, shop_id=bells_id) == 0
     assert count(session, Subscription, shop_id=boots_id) == 1
 
@@ -179,3 +181,30 @@ def test_uninstall_triggered_after_the_install_is_applied(client, session, runti
     shop = session.get(Shop, bells.id)
     assert shop.uninstalled_at is not None
     assert (shop.access_token, shop.refresh_token) == (None, None)
+
+
+def test_customer_redact_deletes_the_customers_decisions_and_subscriptions_under_a_shared_contact(
+        client, session, runtime, shops, shared_dir):
+    # given the customer's notice was sent and logged; logged in, they also waited with an address
+    # another customer had registered first; a stranger's decisions stay
+    bells, _ = shops
+    mine = add_waiting(session, runtime.vault, bells.id, 1, value="john@example.com")
+    sent = notice(session, mine, status=SENT)
+    shared = add_waiting(session, runtime.vault, bells.id, 2, value="family@example.com", customer_id=555)
+    session.get(Subscription, shared.id).customer_id = CUSTOMER_ID
+    stranger = add_waiting(session, runtime.vault, bells.id, 1, value="jane.doe@gmail.com")
+    session.add_all([
+        Decision(shop_id=bells.id, decision="sent", subscription_id=mine.id, notification_id=sent.id),
+        Decision(shop_id=bells.id, decision="skipped: app uninstalled", notification_id=sent.id),
+        Decision(shop_id=bells.id, decision="unsubscribed", subscription_id=shared.id),
+        Decision(shop_id=bells.id, decision="unsubscribed", subscription_id=stranger.id),
+        Decision(shop_id=bells.id, decision="restock_detected", variant_id=1),
+    ])
+    session.commit()
+    # when
+    response = deliver(client, "customers/redact", shared_payload(shared_dir, "customers_redact"), shop=SHOP)
+    # then
+    assert response.status_code == 200
+    assert set(session.scalars(select(Subscription.id))) == {stranger.id}
+    remaining = session.execute(select(Decision.decision, Decision.subscription_id).order_by(Decision.id)).all()
+    assert remaining == [("unsubscribed", stranger.id), ("restock_detected", None)]
