@@ -159,10 +159,11 @@ def recover_stalled(session: Session, lease: timedelta = LEASE) -> dict[str, int
     requeued = session.execute(
         update(Notification).where(*stalled, Notification.handed_off_at.is_(None)).values(status=PENDING)
     ).rowcount
-    uncertain_ids = list(session.scalars(
+    uncertain = session.execute(
         update(Notification).where(*stalled).values(status=UNCERTAIN, error="worker stopped mid-send")
-        .returning(Notification.id)
-    ))
+        .returning(Notification.id, Notification.restock_event_id)
+    ).all()
+    uncertain_ids = [notification_id for notification_id, _ in uncertain]
     for chunk in _chunks(uncertain_ids, 1000):
         session.execute(
             insert(Decision).from_select(
@@ -172,6 +173,9 @@ def recover_stalled(session: Session, lease: timedelta = LEASE) -> dict[str, int
                 .where(Notification.id.in_(chunk)),
             )
         )
+    # No send chain is left to finish these events (requeued rows get one from recover_dispatch).
+    for event_id in sorted({event_id for _, event_id in uncertain if event_id is not None}):
+        finish_if_done(session, event_id)
     counts = {"requeued": requeued or 0, "uncertain": len(uncertain_ids)}
     if requeued or uncertain_ids:
         log.warning("dispatch_recovered_stalled", **counts)

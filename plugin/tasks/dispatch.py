@@ -17,7 +17,9 @@ from sqlalchemy import select
 
 from plugin.channels import channel_for
 from plugin.delivery import Delivery, send_next_batch
-from plugin.dispatch import LEASE, channels_with_pending, open_batches, plan_restock, recover_stalled
+from plugin.dispatch import (
+    LEASE, channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled,
+)
 from plugin.logging import get_logger
 from plugin.models import RestockEvent
 
@@ -55,6 +57,8 @@ def dispatch_restock(restock_event_id: int) -> None:
             return
         plan_restock(session, event)
         channels = channels_with_pending(session, restock_event_id)
+        if not channels:  # nobody left to tell: no send chain will finish the event
+            finish_if_done(session, restock_event_id)
     for channel in channels:  # after the commit: the worker must see the planned rows
         send_batch.delay(restock_event_id, channel)
 

@@ -311,3 +311,41 @@ def test_a_shopper_planned_by_two_overlapping_restocks_is_told_once(app, runtime
     assert _statuses(session, second.id) == [(sub.id, "skipped")]
     assert _decisions(session) == [(sub.id, "sent"), (sub.id, "skipped: already notified")]
     assert session.get(RestockEvent, second.id).status == "done"
+
+
+def test_a_restock_whose_only_shopper_left_before_planning_is_done(app, runtime, session, app_config):
+    # given: the event was detected, then its only shopper unsubscribed before the plan ran
+    shop = make_shop(session)
+    make_variant(session, shop)
+    subscribe(session, runtime.vault, shop, "ana@example.com", status="unsubscribed")
+    event = make_event(session, shop)
+    session.commit()
+
+    # when
+    _dispatch(app, event.id)
+
+    # then: not left "planned" forever (an open event blocks the next in-stock-for-waiting event)
+    assert _outbox_lines(app_config) == []
+    assert _statuses(session, event.id) == []
+    assert session.get(RestockEvent, event.id).status == "done"
+
+
+def test_recovering_the_last_stalled_rows_as_uncertain_finishes_the_restock(app, runtime, session):
+    # given: the worker died after handing the only row to the provider
+    shop = make_shop(session)
+    make_variant(session, shop)
+    sub = subscribe(session, runtime.vault, shop, "ana@example.com")
+    event = make_event(session, shop)
+    plan_restock(session, event)
+    long_ago = utcnow() - timedelta(minutes=11)
+    row = session.scalars(select(Notification)).one()
+    row.status, row.claimed_at, row.handed_off_at, row.attempts = "sending", long_ago, long_ago, 1
+    session.commit()
+
+    # when
+    recover_stalled(session)
+    session.commit()
+
+    # then
+    assert _statuses(session, event.id) == [(sub.id, "uncertain")]
+    assert session.get(RestockEvent, event.id).status == "done"
