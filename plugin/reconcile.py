@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from plugin.inventory import mirror_snapshot, read_variants, sellable_quantity
 from plugin.logging import get_logger
-from plugin.models import WAITING, RestockEvent, Shop, Subscription
-from plugin.restock import record_restock
+from plugin.models import WAITING, RestockEvent, Shop, Subscription, Variant
+from plugin.restock import record_in_stock_for_waiting, record_restock
 from plugin.shop_settings import settings_for
 from plugin.shopify.admin_api import AdminApiError
 from plugin.shopify.catalog import BATCH_SIZE
@@ -94,12 +94,23 @@ def _reconcile_batch(runtime, session: Session, shop: Shop, variant_ids: list[in
     if missing:
         log.info("reconcile_variants_gone", shop_id=shop.id, variant_ids=sorted(missing))
     settings, events = settings_for(shop), []
+    could_alert = _mirrored_can_alert(session, shop, variant_ids)
     for snapshot in snapshots:
         variant = mirror_snapshot(session, shop, snapshot)
         current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings)
         event = record_restock(session, shop, variant, current, "reconcile") if current is not None else None
+        if event is None and could_alert.get(variant.variant_id) is False and variant.can_alert:
+            # Made sellable again (published, back to DENY, tracked) while in stock, and the
+            # products/update saying so was lost: no quantity crossing will ever come.
+            event = record_in_stock_for_waiting(session, shop, variant, "reconcile")
         events += [event] if event else []
     return events
+
+
+def _mirrored_can_alert(session: Session, shop: Shop, variant_ids: list[int]) -> dict[int, bool]:
+    """Whether each already-mirrored variant could alert before this re-read (one query per batch)."""
+    query = select(Variant).where(Variant.shop_id == shop.id, Variant.variant_id.in_(variant_ids))
+    return {variant.variant_id: variant.can_alert for variant in session.scalars(query)}
 
 
 def _watched_variant_ids(session: Session, shop_id: int) -> list[int]:

@@ -85,6 +85,24 @@ def test_reconcile_finds_a_restock_whose_webhook_was_lost(session, runtime, shop
     assert reconcile_shops(runtime, DEMO_SHOP).restocks_found == 0
 
 
+def test_reconcile_alerts_when_a_lost_products_update_made_an_in_stock_variant_alertable(
+        session, runtime, shopify_admin, installed_shop):
+    # given the mirror still thinks the product is a draft (the stock already came back while it
+    # was), and the products/update that published it never reached us
+    shopify_admin.add_variant(DEMO_SHOP, VARIANT, inventory_item_id=ITEM, levels={WAREHOUSE: 3})
+    add_variant_row(session, installed_shop.id, VARIANT, ITEM, 3, product_status="DRAFT")
+    session.add(InventoryLevel(shop_id=installed_shop.id, inventory_item_id=ITEM, location_id=WAREHOUSE,
+                               available=3))
+    session.commit()
+    add_waiting(session, runtime.vault, installed_shop.id, VARIANT)
+    # when
+    report = reconcile_shops(runtime, None)
+    # then the waiting shopper is told, once
+    assert report.restocks_found == 1
+    assert restocks(session) == [(VARIANT, None, 3, "reconcile")]
+    assert reconcile_shops(runtime, None).restocks_found == 0
+
+
 def test_reconcile_skips_uninstalled_shops(session, runtime, shopify_admin, installed_shop):
     # given
     shopify_admin.add_variant(DEMO_SHOP, VARIANT, inventory_item_id=ITEM, levels={WAREHOUSE: 3})
