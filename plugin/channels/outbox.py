@@ -36,13 +36,28 @@ class OutboxChannel:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            written = os.write(fd, payload)
+            written = _append_whole_or_nothing(fd, payload)
         finally:
             os.close(fd)  # closing releases the lock
         if written != len(payload):
             return [DeliveryResult(m.notification_id, ok=False, transient=True, error="short write") for m in messages]
         return [DeliveryResult(m.notification_id, ok=True, provider_message_id=f"outbox-{m.notification_id}")
                 for m in messages]
+
+
+def _append_whole_or_nothing(fd: int, payload: bytes) -> int:
+    """Bytes appended: all of ``payload``, or 0 after cutting a partial write (full disk, file size
+    limit) back off — the batch is retried, so keeping its first lines would write them twice and
+    leave half a line for the next append to glue onto. The caller holds the exclusive lock."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        written = os.write(fd, payload)
+    except OSError:
+        written = -1
+    if written != len(payload):
+        os.ftruncate(fd, start)
+        return 0
+    return written
 
 
 def _line(message: OutgoingMessage) -> dict:
