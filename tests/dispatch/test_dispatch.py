@@ -13,7 +13,7 @@ from plugin.db import utcnow
 from plugin.delivery import Delivery, send_next_batch
 from plugin.dispatch import plan_restock, recover_stalled
 from plugin.models import Decision, Notification, RestockEvent, Subscription, Variant
-from plugin.tasks.dispatch import dispatch_restock
+from plugin.tasks.dispatch import dispatch_restock, recover_dispatch
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe, subscribe_many
 
 
@@ -348,4 +348,23 @@ def test_recovering_the_last_stalled_rows_as_uncertain_finishes_the_restock(app,
 
     # then
     assert _statuses(session, event.id) == [(sub.id, "uncertain")]
+    assert session.get(RestockEvent, event.id).status == "done"
+
+
+def test_recover_dispatch_sends_the_rows_of_a_lost_send_batch_task(app, runtime, session, app_config):
+    # given: planned rows whose send_batch task never ran (lost by the broker, not a dead worker)
+    shop = make_shop(session)
+    make_variant(session, shop)
+    sub = subscribe(session, runtime.vault, shop, "ana@example.com")
+    event = make_event(session, shop)
+    plan_restock(session, event)
+    session.commit()
+
+    # when
+    with app.app_context():
+        recover_dispatch.delay()
+
+    # then
+    assert [line["to"] for line in _outbox_lines(app_config)] == ["ana@example.com"]
+    assert _statuses(session, event.id) == [(sub.id, "sent")]
     assert session.get(RestockEvent, event.id).status == "done"
