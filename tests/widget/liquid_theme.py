@@ -4,6 +4,10 @@ python-liquid is a real Liquid engine; Shopify-only pieces are stood in for here
 the ``schema`` tag (parsed for the block's settings, JavaScript and stylesheet), the ``t`` filter
 (the extension's ``locales/`` with Shopify's fallback to ``en.default.json``), ``json`` and the
 objects a product template sees (``product``, ``request``, ``localization``, ``block``).
+
+Shopify's ``json`` writes ``<``, ``>`` and ``&`` as ``\\u003c``, ``\\u003e``, ``\\u0026`` ("Escape every value
+for its context", shopify.dev), so its output cannot end a ``<script>``; ``ShopifyJSON`` does the same.
+``PlainJSON`` (python-liquid's own, no escaping) shows the block stays safe even without that.
 """
 
 from __future__ import annotations
@@ -74,11 +78,27 @@ def translate(key: str, *, context, **values) -> str:
     return re.sub(r"{{\s*(\w+)\s*}}", lambda m: str(values.get(m.group(1), m.group(0))), text)
 
 
-def make_environment(*search_path: Path) -> Environment:
+class ShopifyJSON(JSON):
+    """Shopify's ``json``: JSON with ``<``, ``>`` and ``&`` as unicode escapes."""
+
+    ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+    def __call__(self, obj: object, indent: object = None) -> str:
+        return super().__call__(obj, indent).translate(self.ESCAPES)
+
+
+class PlainJSON(JSON):
+    """A ``json`` that escapes nothing (python-liquid's own)."""
+
+
+JSON_FILTERS = {"shopify": ShopifyJSON, "plain": PlainJSON}
+
+
+def make_environment(*search_path: Path, json_filter: str = "shopify") -> Environment:
     env = Environment(loader=FileSystemLoader([EXTENSION / "snippets", *search_path], ext=".liquid"))
     env.add_tag(SchemaTag)
     env.add_filter("t", translate)
-    env.add_filter("json", JSON())
+    env.add_filter("json", JSON_FILTERS[json_filter]())
     return env
 
 
@@ -118,23 +138,45 @@ def selected_variant(product: dict, variant_id: int | None) -> dict:
     return next((v for v in product["variants"] if v["available"]), product["variants"][0])
 
 
+def options_with_values(product: dict, selected: dict) -> list[dict]:
+    """Shopify's ``product.options_with_values``: each value knows whether it is selected and whether
+    the variant it leads to (with the other options as selected) exists and is available."""
+    options = []
+    for position, name in enumerate(product["options"], start=1):
+        key = f"option{position}"
+        values = []
+        for value in dict.fromkeys(v[key] for v in product["variants"]):
+            wanted = {**{k: selected[k] for k in selected if k.startswith("option")}, key: value}
+            match = next((v for v in product["variants"] if all(v.get(k) == x for k, x in wanted.items())), None)
+            values.append({"name": value, "selected": selected[key] == value, "available": bool(match and match["available"])})
+        options.append({"name": name, "position": position, "values": values})
+    return options
+
+
 @dataclass
 class PageRequest:
     """What a storefront page render depends on."""
 
-    theme: str = "dawn"  # dawn | horizon | select | url — which variant signal the theme emits
+    theme: str = "dawn"  # dawn | horizon | horizon-update | select | url — the theme's variant signal
+    handle: str = "merino-crew"  # the product fixture in fixtures/<handle>.json
+    json_filter: str = "shopify"  # shopify | plain — see ShopifyJSON and PlainJSON
     install: str = "block"  # block | embed | none
     locale: str = "en"
     direction: str = "ltr"
     variant_id: int | None = None
     settings: dict = field(default_factory=dict)
-    countries: tuple = (("US", "United States"), ("GB", "United Kingdom"), ("FR", "France"), ("DE", "Germany"))
+    countries: tuple = (("US", "United States"), ("GB", "United Kingdom"), ("BA", "Bosnia & Herzegovina"),
+                        ("FR", "France"), ("DE", "Germany"))
 
 
 def globals_for(request: PageRequest, product: dict) -> dict:
     selected = selected_variant(product, request.variant_id)
     return {
-        "product": {**product, "selected_or_first_available_variant": selected},
+        "product": {
+            **product,
+            "selected_or_first_available_variant": selected,
+            "options_with_values": options_with_values(product, selected),
+        },
         "request": {"locale": {"iso_code": request.locale}},
         "localization": {
             "available_countries": [{"iso_code": code, "name": name} for code, name in request.countries],
@@ -152,8 +194,8 @@ def render_block(env: Environment, block: Block, request: PageRequest, product: 
 
 def render_product_page(request: PageRequest, product: dict | None = None) -> str:
     """The whole product page: a Dawn-like layout with the app block or app embed installed (or not)."""
-    product = product or load_product()
-    env = make_environment(FIXTURES)
+    product = product or load_product(request.handle)
+    env = make_environment(FIXTURES, json_filter=request.json_filter)
     block_html = embed_html = head = ""
     if request.install == "block":
         block = Block.load("notify-me")
@@ -168,7 +210,7 @@ def render_product_page(request: PageRequest, product: dict | None = None) -> st
     return page.render(
         **globals_for(request, product),
         selected=selected,
-        product_json=json.dumps(product),
+        product_json=json.dumps(product).translate(ShopifyJSON.ESCAPES),  # the theme's own data, script-safe
         theme=request.theme,
         app_head=head,
         app_block=block_html,

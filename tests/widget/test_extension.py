@@ -109,6 +109,21 @@ def test_the_variant_data_on_the_page_is_what_the_widget_decides_with():
     ]
 
 
+@pytest.mark.parametrize("json_filter", ["shopify", "plain"])
+def test_a_variant_title_cannot_end_the_data_script(json_filter):
+    # given a sold-out variant titled with markup, and a json filter that escapes (Shopify's) or not
+    product = load_product("script-title")
+    env = make_environment(json_filter=json_filter)
+
+    # when the block renders
+    html = render_block(env, Block.load("notify-me"), PageRequest(variant_id=MEDIUM), product, "b1")
+
+    # then the title never appears as markup, and the data still reads back exactly
+    assert "</script><script>alert(1)" not in html
+    raw = re.search(r"<script type=\"application/json\" data-bb-variants>(.*?)</script>", html, re.S).group(1)
+    assert [v["title"] for v in json.loads(raw)] == ["Small", "</script><script>alert(1)</script>"]
+
+
 @pytest.mark.parametrize(
     ("locale", "button"),
     [("en", "Notify me when available"), ("zh-CN", "到货通知我"), ("es", "Avisarme cuando esté disponible"),
