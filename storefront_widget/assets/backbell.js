@@ -1,5 +1,5 @@
-/* Backbell "Notify me when available" widget: no dependencies, loaded deferred. It follows the
-   selected variant through Dawn's pub/sub, shopify:product:select, [name=id] changes and ?variant=. */
+/* Backbell "Notify me when available" widget: no dependencies, loaded deferred. It follows the selected
+   variant through Dawn's pub/sub, Horizon's events, [name=id] changes and ?variant=. */
 (() => {
   if (window.Backbell) return;
   const widgets = [];
@@ -8,13 +8,14 @@
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (all, key) => (key in values ? values[key] : all));
   const plainId = (id) => String(id == null ? '' : id).split('/').pop();
   const urlVariant = () => new URLSearchParams(location.search).get('variant');
+  const CART_FORM = 'form[action*="/cart/add"]';
   // Server field names → the widget's input that shows the message.
   const FIELD_INPUT = { email: 'email', phone: 'phone', country: 'phone', consent: 'consent' };
 
   class Widget {
     constructor(root) {
       this.root = root;
-      const q = (selector) => root.querySelector(selector);
+      const q = (css) => root.querySelector(css);
       this.variants = new Map(JSON.parse(q('[data-bb-variants]').textContent).map((v) => [String(v.id), v]));
       this.text = JSON.parse(q('[data-bb-strings]').textContent);
       this.form = q('[data-bb-form]');
@@ -99,8 +100,8 @@
           body: JSON.stringify(body),
         });
         data = (await response.json().catch(() => null)) || {};
-      } catch (networkError) {
-        response = null;
+      } catch {
+        // Offline: answer() shows the generic error.
       }
       this.setBusy(false);
       this.answer(response, data);
@@ -157,7 +158,7 @@
         const response = await fetch(`${this.root.dataset.proxy}/variants/${id}`, { headers: { Accept: 'application/json' } });
         const status = response.ok ? await response.json() : {};
         if (this.current === id) this.meta.textContent = this.describe(status, showWaiting === 'true', showEta === 'true');
-      } catch (networkError) {
+      } catch {
         // The count and date are a nicety; the form works without them.
       }
     }
@@ -178,33 +179,33 @@
     }
   }
 
-  const selectAll = (id) => widgets.forEach((w) => w.select(id));
+  // An id selects that variant; null or '' is the theme saying the chosen options match no variant.
+  const follow = (id) => widgets.forEach((w) => (id ? w.select(id) : w.hide()));
+  const followUrl = () => urlVariant() && follow(urlVariant());
+  // Only a payload that carries the key speaks for the variant (other themes reuse these event names).
+  const followKey = (obj, key, alt) => obj instanceof Object && key in obj && follow((obj[key] || alt)?.id);
 
   function placeEmbed() {
     const template = document.querySelector('template[data-backbell-embed]');
     if (!template || document.querySelector('[data-backbell]')) return;
-    const form = document.querySelector('main form[action*="/cart/add"]') || document.querySelector('form[action*="/cart/add"]');
+    const form = document.querySelector(`main ${CART_FORM}`) || document.querySelector(CART_FORM);
     if (form) form.after(template.content.cloneNode(true));
   }
 
   function listenToTheme() {
-    document.addEventListener('change', (e) => {
-      const input = e.target;
-      if (input.name === 'id' && input.closest && input.closest('form[action*="/cart/add"]')) selectAll(input.value);
-    }, true);
-    document.addEventListener('shopify:product:select', (e) => {
-      if (e.promise) e.promise.then((result) => result && result.variant && selectAll(result.variant.id), () => {});
-    }, true);
-    document.addEventListener('variant:update', (e) => e.detail && e.detail.resource && selectAll(e.detail.resource.id), true);
+    document.addEventListener('change', ({ target: t }) => t.name === 'id' && t.closest?.(CART_FORM) && follow(t.value), true);
+    // Horizon resolves this promise to {variant, detail: {resource}}; older Horizon sent variant:update.
+    document.addEventListener('shopify:product:select', (e) => e.promise?.then((r) => followKey(r, 'variant', r.detail?.resource), () => {}), true);
+    document.addEventListener('variant:update', (e) => followKey(e.detail, 'resource'), true);
     for (const method of ['pushState', 'replaceState']) {
       const original = history[method];
       history[method] = function (...args) {
         const result = original.apply(this, args);
-        selectAll(urlVariant());
+        followUrl();
         return result;
       };
     }
-    window.addEventListener('popstate', () => selectAll(urlVariant()));
+    window.addEventListener('popstate', followUrl);
   }
 
   let dawnHooked = false;
@@ -212,12 +213,7 @@
     // Dawn declares `subscribe` and `PUB_SUB_EVENTS` as globals in its own deferred scripts.
     if (dawnHooked || typeof subscribe !== 'function' || typeof PUB_SUB_EVENTS !== 'object') return;
     dawnHooked = true;
-    subscribe(PUB_SUB_EVENTS.variantChange, (event) => {
-      const data = (event && event.data) || {};
-      if (data.variant) return selectAll(data.variant.id);
-      const section = data.sectionId && document.getElementById(`shopify-section-${data.sectionId}`);
-      widgets.forEach((w) => section && section.contains(w.root) && w.hide());
-    });
+    subscribe(PUB_SUB_EVENTS.variantChange, (event) => followKey(event?.data, 'variant'));
   }
 
   function start() {

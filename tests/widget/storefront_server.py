@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from tests.doubles.app_proxy import PATH_PREFIX, proxy_params, sign_proxy_query
 from tests.doubles.server import RunningServer, serve_wsgi
-from tests.widget.liquid_theme import EXTENSION, FIXTURES, PageRequest, render_product_page
+from tests.widget.liquid_theme import EXTENSION, FIXTURES, JSON_FILTERS, PageRequest, render_product_page
 
 STATIC = {"/assets/": EXTENSION / "assets", "/theme/": FIXTURES / "theme"}
 
@@ -57,12 +57,17 @@ class Storefront:
         settings = {k[len("setting."):]: _setting_value(v) for k, v in args.items() if k.startswith("setting.")}
         page = PageRequest(
             theme=args.get("theme", "dawn"),
+            handle=request.path[len("/products/"):],
+            json_filter=args.get("json", "shopify"),
             install=args.get("install", "block"),
             locale=args.get("locale", "en"),
             direction=args.get("dir", "ltr"),
             variant_id=int(args["variant"]) if args.get("variant", "").isdigit() else None,
             settings=settings,
         )
+        known = page.handle.replace("-", "").isalnum() and (FIXTURES / f"{page.handle}.json").is_file()
+        if not known or page.json_filter not in JSON_FILTERS:
+            return Response("not found", status=404)
         return Response(render_product_page(page), content_type="text/html; charset=utf-8")
 
     def static(self, path: str) -> Response:

@@ -3,6 +3,7 @@ local signing app proxy. Screenshots of each state go to tests/artifacts/widget/
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.browser
 
 SMALL, MEDIUM, LARGE, XLARGE = 44100000000001, 44100000000002, 44100000000003, 44100000000004
 TITLES = {SMALL: "Small", MEDIUM: "Medium", LARGE: "Large", XLARGE: "X-Large"}
-THEMES = ["dawn", "horizon", "select", "url"]
+THEMES = ["dawn", "horizon", "horizon-update", "select", "url"]
+WHITE_MEDIUM, NAVY_SMALL = 44200000000002, 44200000000003  # linen-shirt; Navy / Medium does not exist
+MARKUP_TITLE = "</script><script>alert(1)</script>"  # script-title's sold-out variant
 
 
 def open_product(page, storefront, **query):
@@ -31,6 +34,11 @@ def pick(page, theme: str, variant_id: int) -> None:
         page.select_option('select[name="id"]', str(variant_id))
     else:
         page.locator(".variant-picker label", has_text=TITLES[variant_id]).first.click()
+
+
+def choose(page, value: str) -> None:
+    """Click one option value (exact label text) on a multi-option product."""
+    page.locator(".variant-picker label", has_text=re.compile(f"^{re.escape(value)}$")).click()
 
 
 def subscriptions(session) -> list[Subscription]:
@@ -53,6 +61,93 @@ def test_button_follows_the_selected_variant(page, storefront, theme, artifacts)
         else:
             expect(widget).to_be_hidden()
     page.screenshot(path=artifacts / f"{theme}-sold-out-button.png")
+
+
+@pytest.mark.parametrize("theme", ["dawn", "horizon", "horizon-update"])
+def test_a_combination_that_does_not_exist_hides_the_button(page, storefront, theme, artifacts):
+    # given the linen shirt in White / Small (in stock); Navy is not made in Medium
+    widget = open_product(page, storefront, handle="linen-shirt", theme=theme)
+    variant_field = page.locator('.bb input[name="variant_id"]')
+    choose(page, "Medium")
+    expect(widget).to_be_visible()
+    expect(variant_field).to_have_value(str(WHITE_MEDIUM))
+
+    # when the shopper picks Navy while Medium is selected: no such variant
+    choose(page, "Navy")
+
+    # then the theme shows "Unavailable" and the button for White / Medium is gone
+    expect(page.locator("[data-add]")).to_have_text("Unavailable")
+    expect(widget).to_be_hidden()
+    page.screenshot(path=artifacts / f"{theme}-no-such-combination.png")
+
+    # and picking Small (Navy / Small, sold out) brings it back for exactly that variant
+    choose(page, "Small")
+    expect(widget).to_be_visible()
+    expect(variant_field).to_have_value(str(NAVY_SMALL))
+
+
+def test_a_dawn_variant_change_without_a_variant_hides_the_button(page, storefront):
+    # given Medium (sold out) picked on a Dawn page
+    widget = open_product(page, storefront, theme="dawn")
+    pick(page, "dawn", MEDIUM)
+    expect(widget).to_be_visible()
+
+    # when the theme publishes Dawn's variant-change with no variant (older Dawn forks do this for a
+    # combination that does not exist; Dawn 15 clears input[name=id] instead, tested above)
+    page.evaluate(
+        "publish(PUB_SUB_EVENTS.variantChange, {data: {sectionId: 'template--1__main', html: document, variant: null}})"
+    )
+
+    # then the widget hides
+    expect(widget).to_be_hidden()
+
+
+@pytest.mark.parametrize("json_filter", ["shopify", "plain"])
+def test_a_variant_title_with_markup_cannot_break_the_page(page, storefront, json_filter):
+    # given a sold-out variant titled </script><script>alert(1)</script>, rendered with Shopify's json
+    # filter (escapes <, >, &) and with one that escapes nothing
+    dialogs, errors = [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # when the page opens on that variant and the form is opened
+    widget = open_product(page, storefront, handle="script-title", variant=MEDIUM, json=json_filter)
+    expect(widget).to_be_visible()
+    page.click(".bb__open")
+
+    # then the title is shown as text, no script ran and nothing failed
+    expect(page.locator("[data-bb-intro]")).to_have_text(
+        f"{MARKUP_TITLE} is sold out. Leave your details and we'll tell you as soon as it's back in stock."
+    )
+    assert dialogs == []
+    assert errors == []
+
+
+COUNTRY_NAMES_CLIPPED = """(select) => {
+  const style = getComputedStyle(select);
+  const pen = document.createElement('canvas').getContext('2d');
+  pen.font = style.font;
+  pen.letterSpacing = style.letterSpacing;
+  const arrow = 24;  // Chromium's drop-down arrow and its gap
+  const room = select.clientWidth - parseFloat(style.paddingInlineStart) - parseFloat(style.paddingInlineEnd) - arrow;
+  return Array.from(select.options, (o) => o.text).filter((name) => pen.measureText(name).width > room);
+}"""
+
+
+@pytest.mark.parametrize("width", [1100, 390])
+def test_country_names_are_not_cut_off(browser, storefront, artifacts, width):
+    # given a block offering text messages, on a desktop and on a phone
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+
+    # when the form is opened
+    open_product(page, storefront, variant=XLARGE, settings={"channels": "sms"})
+    page.click(".bb__open")
+
+    # then every country name fits inside the select (e.g. not "United Kingdor")
+    assert page.locator('.bb select[name="country"]').evaluate(COUNTRY_NAMES_CLIPPED) == []
+    page.locator(".bb").screenshot(path=artifacts / f"sms-form-{width}.png")
+    context.close()
 
 
 def test_page_opened_on_a_sold_out_variant_shows_the_button(page, storefront):
@@ -135,7 +230,7 @@ def test_server_messages_come_in_the_shoppers_language(page, storefront, session
 def test_the_whole_flow_works_with_the_keyboard_alone(page, storefront, session, artifacts):
     # given a Dawn page, the shopper using only the keyboard
     open_product(page, storefront, theme="dawn")
-    page.locator("#opt-1").focus()  # the Size radio group (Small checked)
+    page.locator("#opt-1-1").focus()  # the Size radio group (Small checked)
 
     # when they arrow to Medium (sold out), tab to the button and open the form
     page.keyboard.press("ArrowRight")
@@ -190,8 +285,10 @@ def test_sms_with_a_country_and_consent(page, storefront, session, runtime, arti
     page.fill('.bb input[name="phone"]', "07400 123456")
     with page.expect_response("**/apps/backbell/subscriptions") as refused:
         page.click(".bb__submit")
-    page.screenshot(path=artifacts / "sms-consent-required.png")
     expect(page.locator('[data-bb-error="consent"]')).to_have_text(refused.value.json()["error"]["message"])
+    page.mouse.move(0, 0)  # the screenshot shows the form at rest, not the button's hover fading in
+    page.wait_for_timeout(200)
+    page.screenshot(path=artifacts / "sms-consent-required.png")
     assert subscriptions(session) == []
     page.check('.bb input[name="consent"]')
     page.click(".bb__submit")
