@@ -90,21 +90,25 @@ def deliver_batch(db: Database, notification_ids: list[int], delivery: Delivery,
 
 
 def _prepare(session: Session, ids: list[int], delivery: Delivery, outcome: BatchOutcome) -> list[OutgoingMessage]:
+    # Everything a message needs in one query: a per-row look-up would also autoflush the
+    # previous row's changes, costing several statements per shopper on the fan-out path.
     rows = session.execute(
-        select(Notification, Subscription, Contact)
+        select(Notification, Subscription, Contact, RestockEvent, Shop)
         .join(Subscription, Subscription.id == Notification.subscription_id)
         .join(Contact, Contact.id == Subscription.contact_id)
+        .join(RestockEvent, RestockEvent.id == Notification.restock_event_id)
+        .join(Shop, Shop.id == Notification.shop_id)
         .where(Notification.id.in_(ids), Notification.status == SENDING)
         .order_by(Notification.id)
     ).all()
     messages = []
-    for notification, subscription, contact in rows:
+    for notification, subscription, contact, event, shop in rows:
         reason = _skip_reason(notification, subscription, contact)
         if reason:
             _finish(session, notification, SKIPPED, reason, subscription=subscription)
             outcome.skipped += 1
             continue
-        messages.append(_message(session, notification, subscription, contact, delivery))
+        messages.append(_message(session, notification, subscription, contact, event, shop, delivery))
     return messages
 
 
@@ -119,9 +123,7 @@ def _skip_reason(notification: Notification, subscription: Subscription, contact
 
 
 def _message(session: Session, notification: Notification, subscription: Subscription, contact: Contact,
-             delivery: Delivery) -> OutgoingMessage:
-    shop = session.get(Shop, notification.shop_id)  # identity map: one load per batch
-    event = session.get(RestockEvent, notification.restock_event_id)
+             event: RestockEvent, shop: Shop, delivery: Delivery) -> OutgoingMessage:
     variant = find_variant_cached(session, shop.id, event.variant_id)
     notice = render_restock(_context(shop, variant, subscription.locale), notification.channel)
     url = click_url(delivery.app_url, delivery.secret, notification.id)
@@ -155,33 +157,34 @@ def _context(shop: Shop, variant: Variant, locale: str) -> NoticeContext:
 
 
 def _record(session: Session, results: list[DeliveryResult], outcome: BatchOutcome) -> None:
-    rows = {n.id: n for n in session.scalars(select(Notification).where(
-        Notification.id.in_([r.notification_id for r in results])))}
+    rows = {n.id: (n, s) for n, s in session.execute(
+        select(Notification, Subscription).join(Subscription, Subscription.id == Notification.subscription_id)
+        .where(Notification.id.in_([r.notification_id for r in results])))}
     for result in results:
-        notification = rows[result.notification_id]
+        notification, subscription = rows[result.notification_id]
         if result.ok:
-            _mark_sent(session, notification, result)
+            _mark_sent(session, notification, subscription, result)
             outcome.sent += 1
         elif result.transient and notification.attempts < MAX_ATTEMPTS:
             notification.status, notification.error, notification.handed_off_at = PENDING, result.error, None
             outcome.retrying += 1
         else:
-            _mark_failed(session, notification, result)
+            _mark_failed(session, notification, subscription, result)
             outcome.failed += 1
 
 
-def _mark_sent(session: Session, notification: Notification, result: DeliveryResult) -> None:
+def _mark_sent(session: Session, notification: Notification, subscription: Subscription,
+               result: DeliveryResult) -> None:
     now = utcnow()
-    subscription = session.get(Subscription, notification.subscription_id)
     subscription.status, subscription.notified_at = NOTIFIED, now
     notification.sent_at, notification.provider_message_id = now, result.provider_message_id
     _finish(session, notification, SENT, "sent", subscription=subscription)
 
 
-def _mark_failed(session: Session, notification: Notification, result: DeliveryResult) -> None:
-    subscription = session.get(Subscription, notification.subscription_id)
+def _mark_failed(session: Session, notification: Notification, subscription: Subscription,
+                 result: DeliveryResult) -> None:
     if result.suppress:
-        contact = session.get(Contact, subscription.contact_id)
+        contact = subscription.contact  # loaded with the subscription (joined)
         contact.suppressed_at, contact.suppressed_reason = utcnow(), "opted_out"
     notification.error = result.error
     reason = "failed: provider unavailable" if result.transient else "failed: rejected by provider"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
+from plugin.channels.base import DeliveryResult
 from plugin.channels.outbox import OutboxChannel
 from plugin.db import utcnow
 from plugin.delivery import Delivery, send_next_batch
@@ -368,3 +369,65 @@ def test_recover_dispatch_sends_the_rows_of_a_lost_send_batch_task(app, runtime,
     assert [line["to"] for line in _outbox_lines(app_config)] == ["ana@example.com"]
     assert _statuses(session, event.id) == [(sub.id, "sent")]
     assert session.get(RestockEvent, event.id).status == "done"
+
+
+def _statements_to_send(runtime, app_config, session, shoppers: int) -> int:
+    shop = make_shop(session, domain=f"bell-{shoppers}.myshopify.com")
+    make_variant(session, shop)
+    for i in range(shoppers):
+        subscribe(session, runtime.vault, shop, f"s{shoppers}-{i}@example.com")
+    event = make_event(session, shop)
+    plan_restock(session, event)
+    session.commit()
+    delivery = Delivery(OutboxChannel(app_config["outbox_path"]), runtime.vault, "http://127.0.0.1:8000", "hush")
+    statements: list[str] = []
+    listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    sa_event.listen(runtime.db.engine, "before_cursor_execute", listener)
+    try:
+        outcome = send_next_batch(runtime.db, event.id, "email", delivery)
+    finally:
+        sa_event.remove(runtime.db.engine, "before_cursor_execute", listener)
+    assert outcome.sent == shoppers
+    # The Decision INSERTs are left out: the ORM batches them on PostgreSQL, but SQLite cannot
+    # return the ids of a multi-row insert in order, so there it inserts them one by one.
+    return len([s for s in statements if not s.lstrip().upper().startswith("INSERT")])
+
+
+def test_a_batch_costs_the_same_queries_and_updates_for_2_or_40_shoppers(app, runtime, session, app_config):
+    # when
+    few = _statements_to_send(runtime, app_config, session, 2)
+    many = _statements_to_send(runtime, app_config, session, 40)
+
+    # then: no query per shopper on the fan-out path
+    assert many == few
+
+
+class _OptedOutChannel:
+    """A provider answering every message like Twilio's 21610 (the number replied STOP)."""
+
+    name, max_batch = "sms", 50
+
+    def send(self, messages):
+        return [DeliveryResult(m.notification_id, ok=False, error="twilio 400 code 21610", suppress=True)
+                for m in messages]
+
+
+def test_a_number_that_opted_out_is_failed_and_suppressed(app, runtime, session):
+    # given
+    shop = make_shop(session)
+    make_variant(session, shop)
+    sub = subscribe(session, runtime.vault, shop, "+4915123456789", channel="sms")
+    event = make_event(session, shop)
+    plan_restock(session, event)
+    session.commit()
+    delivery = Delivery(_OptedOutChannel(), runtime.vault, "http://127.0.0.1:8000", "hush")
+
+    # when
+    outcome = send_next_batch(runtime.db, event.id, "sms", delivery)
+
+    # then
+    assert (outcome.sent, outcome.failed, outcome.remaining) == (0, 1, False)
+    assert _statuses(session, event.id) == [(sub.id, "failed")]
+    contact = session.get(Subscription, sub.id).contact
+    assert (contact.suppressed_reason, contact.suppressed_at is not None) == ("opted_out", True)
+    assert _decisions(session) == [(sub.id, "failed: rejected by provider")]
