@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import case, delete, literal, or_, select
 from sqlalchemy.orm import Session
 
-from plugin.db import insert_for, utcnow
+from plugin.db import UTCDateTime, insert_for, utcnow
 from plugin.logging import get_logger
 from plugin.models import InventoryLevel, RestockEvent, Shop, Variant
 from plugin.restock import detect_restock, lock_variant, record_in_stock_for_waiting, record_restock
@@ -28,6 +28,9 @@ from plugin.shopify.admin_api import AdminApiError, AdminClient
 from plugin.shopify.catalog import VariantSnapshot, fetch_variants
 
 log = get_logger(__name__)
+
+# How far our clock may run ahead of Shopify's before a genuine delivery right after a read is dropped.
+ADMIN_READ_SKEW = timedelta(seconds=5)
 
 
 class BadPayload(ValueError):
@@ -161,20 +164,25 @@ def upsert_level(session: Session, shop_id: int, update: LevelUpdate, from_admin
     """Store one level unless the stored one is newer; True when it was stored.
 
     A level read from the Admin API always wins (it is at least as new as every delivery so far)
-    and keeps the stored ``updated_at``: that stamp is Shopify's clock, and comparing deliveries
-    with our own clock would drop genuine new ones whenever the two clocks disagree.
+    and stamps the level with the read time, so a delivery Shopify retries hours later cannot
+    undo the read (a stale "0" would stop a dispatch as "sold out again"). The stamp is our clock
+    minus ``ADMIN_READ_SKEW``: a delivery stamped by Shopify's clock just after the read must
+    still get through when the two clocks disagree a little.
     """
+    read_at = utcnow() - ADMIN_READ_SKEW
     insert = insert_for(session)(InventoryLevel).values(
         shop_id=shop_id,
         inventory_item_id=update.inventory_item_id,
         location_id=update.location_id,
         available=update.available,
-        source_updated_at=None if from_admin_api else update.updated_at,
+        source_updated_at=read_at if from_admin_api else update.updated_at,
     )
     if from_admin_api:
+        stamp, read_stamp = InventoryLevel.source_updated_at, literal(read_at, UTCDateTime())
         statement = insert.on_conflict_do_update(
             index_elements=["shop_id", "inventory_item_id", "location_id"],
-            set_={"available": insert.excluded.available},
+            set_={"available": insert.excluded.available,
+                  "source_updated_at": case((or_(stamp.is_(None), stamp < read_stamp), read_stamp), else_=stamp)},
         )
     else:
         statement = insert.on_conflict_do_update(

@@ -6,9 +6,14 @@ double (``shopify_admin``), which the handler re-reads before declaring a restoc
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
+from plugin.db import utcnow
+
 from plugin.models import Decision, InventoryLevel, RestockEvent, Shop, Variant
+from plugin.tasks.inventory import sync_variant
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, level_payload
 
 VARIANT, ITEM = 4242, 9191
@@ -124,11 +129,11 @@ def test_flapping_inside_the_cooldown_does_not_alert_again(runtime, client, sess
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 3})
     deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, "2026-11-21T10:00:00-05:00"))
     add_waiting(session, runtime.vault, installed_shop.id, VARIANT, value="late.comer@gmail.com")
-    # when it sells out and comes back within minutes
+    # when it sells out and comes back within minutes (after the re-read the restock made)
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 0)
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 0, "2026-11-21T10:01:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 0, (utcnow() + timedelta(minutes=1)).isoformat()))
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 2)
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, "2026-11-21T10:02:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, (utcnow() + timedelta(minutes=2)).isoformat()))
     # then the second crossing is logged but not alerted
     assert [e.available for e in restock_events(session)] == [3]
     assert decisions(session).count("skipped: cool-down") == 1
@@ -192,3 +197,20 @@ def test_uninstalled_shop_webhooks_do_nothing(client, session, shopify_admin, in
     # then
     assert response.status_code == 200
     assert level(session, installed_shop.id, WAREHOUSE) is None
+
+
+def test_delivery_older_than_an_admin_api_read_does_not_undo_it(app, runtime, client, session, shopify_admin,
+                                                                 installed_shop):
+    # given a new subscription made us read the variant from Shopify just now: 4 in the warehouse
+    shopify_admin.add_variant(DEMO_SHOP, VARIANT, inventory_item_id=ITEM, levels={WAREHOUSE: 4})
+    add_waiting(session, runtime.vault, installed_shop.id, VARIANT)
+    with app.app_context():
+        sync_variant.delay(installed_shop.id, VARIANT)
+    assert [e.available for e in restock_events(session)] == [4]
+    # when a delivery from an hour ago (retried by Shopify), from before the stock came in, arrives
+    an_hour_ago = (utcnow() - timedelta(hours=1)).isoformat()
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 0, an_hour_ago))
+    # then the read stands: the variant is not "sold out again"
+    assert response.status_code == 200
+    assert level(session, installed_shop.id, WAREHOUSE).available == 4
+    assert session.scalar(select(Variant.available)) == 4
