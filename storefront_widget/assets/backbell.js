@@ -1,5 +1,5 @@
-/* Backbell "Notify me when available" widget: no dependencies, loaded deferred. It follows the selected
-   variant through Dawn's pub/sub, Horizon's events, [name=id] changes and ?variant=. */
+/* Backbell "Notify me" widget, no dependencies. Follows the variant via Dawn's pub/sub,
+   Horizon's events, [name=id] changes and ?variant=. */
 (() => {
   if (window.Backbell) return;
   const widgets = [];
@@ -9,7 +9,7 @@
   const plainId = (id) => String(id == null ? '' : id).split('/').pop();
   const urlVariant = () => new URLSearchParams(location.search).get('variant');
   const CART_FORM = 'form[action*="/cart/add"]';
-  // Server field names → the widget's input that shows the message.
+  // Server field → the input showing its message.
   const FIELD_INPUT = { email: 'email', phone: 'phone', country: 'phone', consent: 'consent' };
 
   class Widget {
@@ -104,7 +104,8 @@
         // Offline: answer() shows the generic error.
       }
       this.setBusy(false);
-      this.answer(response, data);
+      // Drop a reply for a variant the shopper left.
+      if (body.variant_id == this.current) this.answer(response, data);
     }
 
     answer(response, data) {
@@ -159,7 +160,7 @@
         const status = response.ok ? await response.json() : {};
         if (this.current === id) this.meta.textContent = this.describe(status, showWaiting === 'true', showEta === 'true');
       } catch {
-        // The count and date are a nicety; the form works without them.
+        // Optional: the form works without them.
       }
     }
 

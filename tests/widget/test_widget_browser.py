@@ -272,6 +272,32 @@ def test_a_second_submit_shows_already_subscribed(page, storefront, session, art
     assert len(subscriptions(session)) == 1
 
 
+def test_a_reply_for_a_variant_the_shopper_left_is_not_shown(page, storefront, session):
+    # given a subscription request for Medium held in flight
+    held, errors = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.route("**/apps/backbell/subscriptions", lambda route: held.append(route))
+    open_product(page, storefront, variant=MEDIUM)
+    page.click(".bb__open")
+    page.fill('.bb input[name="email"]', "ada@fastmail.com")
+    page.click(".bb__submit")
+    page.wait_for_function("() => document.querySelector('.bb__submit').getAttribute('aria-busy') === 'true'")
+    assert len(held) == 1
+
+    # when the shopper moves to X-Large before the answer arrives
+    pick(page, "dawn", XLARGE)
+    with page.expect_response("**/apps/backbell/subscriptions"):
+        held[0].continue_()
+    page.wait_for_function("() => document.querySelector('.bb__submit').getAttribute('aria-busy') === 'false'")
+
+    # then Medium's answer is not shown against X-Large, and the X-Large form is still there
+    expect(page.locator("[data-bb-status]")).to_be_empty()
+    expect(page.locator(".bb__form")).to_be_visible()
+    expect(page.locator('.bb input[name="variant_id"]')).to_have_value(str(XLARGE))
+    assert errors == []
+    assert [r.variant_id for r in subscriptions(session)] == [MEDIUM]
+
+
 def test_sms_with_a_country_and_consent(page, storefront, session, runtime, artifacts):
     # given a block offering email and SMS
     open_product(page, storefront, variant=XLARGE, settings={"channels": "email_sms"})
