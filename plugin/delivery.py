@@ -27,6 +27,7 @@ from plugin.models import (
 log = get_logger(__name__)
 
 MAX_ATTEMPTS = 5
+UNREADABLE_CONTACT = "failed: contact unreadable (key not configured)"
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,14 @@ def _prepare(session: Session, ids: list[int], delivery: Delivery, outcome: Batc
             _finish(session, notification, SKIPPED, reason, subscription=subscription)
             outcome.skipped += 1
             continue
-        messages.append(_message(session, notification, subscription, contact, event, shop, delivery))
+        try:
+            messages.append(_message(session, notification, subscription, contact, event, shop, delivery))
+        except ValueError:
+            # Only a contact stored under a key since removed from BACKBELL_ENCRYPTION_KEYS gets here.
+            # Failing the row alone keeps it from being re-claimed forever and blocking its batch.
+            notification.error = "contact ciphertext matches no configured encryption key"
+            _finish(session, notification, FAILED, UNREADABLE_CONTACT, subscription=subscription)
+            outcome.failed += 1
     return messages
 
 

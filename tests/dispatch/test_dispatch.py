@@ -431,3 +431,27 @@ def test_a_number_that_opted_out_is_failed_and_suppressed(app, runtime, session)
     contact = session.get(Subscription, sub.id).contact
     assert (contact.suppressed_reason, contact.suppressed_at is not None) == ("opted_out", True)
     assert _decisions(session) == [(sub.id, "failed: rejected by provider")]
+
+
+def test_a_contact_no_key_can_decrypt_fails_alone_and_does_not_block_the_batch(app, runtime, session, app_config):
+    # given three shoppers, the middle one stored under a key that is no longer configured
+    from cryptography.fernet import Fernet
+
+    from plugin.crypto import Vault
+
+    shop = make_shop(session)
+    make_variant(session, shop)
+    subs = [subscribe(session, runtime.vault, shop, f"s{i}@example.com") for i in range(3)]
+    lost_key = Vault([Fernet.generate_key().decode()])
+    subs[1].contact.value_ciphertext = lost_key.encrypt("s1@example.com")
+    event = make_event(session, shop)
+    session.commit()
+
+    # when
+    _dispatch(app, event.id)
+
+    # then the others are told, the unreadable one fails once with a reason, and the restock ends
+    assert [line["to"] for line in _outbox_lines(app_config)] == ["s0@example.com", "s2@example.com"]
+    assert _statuses(session, event.id) == [(subs[0].id, "sent"), (subs[1].id, "failed"), (subs[2].id, "sent")]
+    assert (subs[1].id, "failed: contact unreadable (key not configured)") in _decisions(session)
+    assert session.get(RestockEvent, event.id).status == "done"
