@@ -120,6 +120,12 @@ def export_customer_data(
     return export
 
 
+def customer_contact_values(session: Session, vault: Vault, shop: Shop, customer: dict) -> set[str]:
+    """Every address and number Backbell holds or was given for the customer (normalised)."""
+    stored = {vault.decrypt(c.value_ciphertext) for c in find_customer_contacts(session, vault, shop, customer)}
+    return stored | {value for _channel, value in _normalised_values(customer)}
+
+
 def find_customer_contacts(session: Session, vault: Vault, shop: Shop, customer: dict) -> list[Contact]:
     matches = []
     customer_id = _customer_id(customer)

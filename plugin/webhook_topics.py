@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin import compliance, inventory
+from plugin.channels.outbox import erase_lines
 from plugin.logging import get_logger
 from plugin.models import RestockEvent, Shop
 
@@ -98,12 +99,16 @@ def on_app_uninstalled(delivery: Delivery) -> list[RestockEvent]:
 
 def on_shop_redact(delivery: Delivery) -> list[RestockEvent]:
     compliance.purge_shop(delivery.session, delivery.shop_domain)
+    erase_lines(delivery.runtime.settings.outbox_path, delivery.shop_domain)
     return []
 
 
 def on_customer_redact(delivery: Delivery) -> list[RestockEvent]:
     if delivery.shop is not None:
-        compliance.redact_customer(delivery.session, delivery.runtime.vault, delivery.shop, _customer(delivery))
+        vault, customer = delivery.runtime.vault, _customer(delivery)
+        recipients = compliance.customer_contact_values(delivery.session, vault, delivery.shop, customer)
+        compliance.redact_customer(delivery.session, vault, delivery.shop, customer)
+        erase_lines(delivery.runtime.settings.outbox_path, delivery.shop_domain, recipients)
     return []
 
 

@@ -78,3 +78,35 @@ def _line(message: OutgoingMessage) -> dict:
         "notification_id": message.notification_id,
         "sent_at": utcnow().isoformat().replace("+00:00", "Z"),
     }
+
+
+def erase_lines(folder: Path, shop: str, recipients: set[str] | None = None) -> int:
+    """Remove the outbox lines of ``shop`` (only those to ``recipients`` when given); returns how many.
+
+    The privacy webhooks use this: the outbox is a copy of what was sent, contacts included, so a
+    redacted customer or a purged shop must leave it too. The file is rewritten in place under the
+    same exclusive lock the writers take — a rename would strand appends made to the old file.
+    """
+    path = Path(folder) / OUTBOX_FILE
+    if not path.exists() or recipients == set():
+        return 0
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        lines = os.read(fd, os.fstat(fd).st_size).decode().splitlines(keepends=True)
+        kept = [line for line in lines if not _erasable(line, shop, recipients)]
+        if len(kept) != len(lines):
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, "".join(kept).encode())
+    finally:
+        os.close(fd)
+    return len(lines) - len(kept)
+
+
+def _erasable(line: str, shop: str, recipients: set[str] | None) -> bool:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False
+    return entry.get("shop") == shop and (recipients is None or entry.get("to") in recipients)
