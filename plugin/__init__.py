@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from plugin.config import Settings, load_settings
 from plugin.crypto import Vault, instance_keys
 from plugin.db import Database
 from plugin.logging import configure_logging
+from plugin.web_errors import json_error
 
 
 @dataclass
@@ -68,18 +69,14 @@ def _register_error_handlers(app: Flask) -> None:
     def http_error(err: HTTPException):
         """Every error is JSON with a readable message; nothing leaks a stack trace."""
         code = (err.name or "error").lower().replace(" ", "_")
-        response = jsonify(error={"code": code, "message": err.description})
-        response.status_code = err.code or 500
-        if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
-            response.headers["Allow"] = ", ".join(err.valid_methods)
-        return response
+        allowed = getattr(err, "valid_methods", None) if err.code == 405 else None
+        return json_error(err.code or 500, code, err.description,
+                          response_headers={"Allow": ", ".join(allowed)} if allowed else None)
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
         app.logger.exception("unhandled_error path=%s", request.path)
-        response = jsonify(error={"code": "internal_error", "message": "Something went wrong on our side."})
-        response.status_code = 500
-        return response
+        return json_error(500, "internal_error", "Something went wrong on our side.")
 
 
 def runtime_of(app: Flask) -> Runtime:

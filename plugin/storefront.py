@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from plugin.app_proxy import verify_app_proxy
 from plugin.logging import get_logger
-from plugin.messages.intake import intake_message, normalise_locale
+from plugin.web_errors import json_error
+from plugin.messages.intake import intake_message
+from plugin.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
 from plugin.ratelimit import RateLimiter
 from plugin.subscriptions import IntakeError, SubscribeRequest, parse_variant_id, store_subscription, validate_request
@@ -39,12 +41,12 @@ def _verify_proxy_request():
     verification = verify_app_proxy(request.query_string, runtime.settings.shopify_secrets)
     if not verification.ok and verification.reason != "invalid_shop":
         log.info("app_proxy_rejected", reason=verification.reason, path=request.path)
-        return _error(401, "invalid_signature", "The request is not signed by Shopify's app proxy.")
+        return json_error(401, "invalid_signature", "The request is not signed by Shopify's app proxy.")
     with runtime.db.session() as session:
         shop = session.scalars(select(Shop).where(Shop.domain == verification.shop)).first()
     if shop is None or not shop.active:
         log.info("app_proxy_unknown_shop", installed=shop is not None)
-        return _error(404, "unknown_shop", "This shop does not have Backbell installed.")
+        return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
     g.shop, g.customer_id = shop, verification.logged_in_customer_id
     return None
 
@@ -141,7 +143,7 @@ def _rate_limit(**keys: str):
     if decision.allowed:
         return None
     log.info("intake_rate_limited", shop_id=g.shop.id, scope=decision.scope)
-    response = _error(429, "rate_limited", "Too many requests. Please try again later.")
+    response = json_error(429, "rate_limited", "Too many requests. Please try again later.")
     response.headers["Retry-After"] = str(decision.retry_after)
     return response
 
@@ -174,12 +176,4 @@ def _accept_language() -> str:
 def _intake_error(err: IntakeError, locale: str, status: int = 422):
     message = intake_message(err.message_key, locale, **err.params)
     extra = {"suggestion": err.params["suggestion"]} if "suggestion" in err.params else {}
-    response = jsonify(error={"code": err.code, "message": message, "field": err.field, **extra})
-    response.status_code = status
-    return response
-
-
-def _error(status: int, code: str, message: str):
-    response = jsonify(error={"code": code, "message": message})
-    response.status_code = status
-    return response
+    return json_error(status, err.code, message, field=err.field, **extra)

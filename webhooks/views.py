@@ -19,6 +19,7 @@ from shopify_app.verify.webhook import verify_webhook_req
 
 from plugin import webhook_receipts
 from plugin.logging import get_logger
+from plugin.web_errors import json_error
 from plugin.tasks.inventory import handle_webhook
 
 log = get_logger(__name__)
@@ -34,11 +35,11 @@ def receive_webhook():
     """Verify a Shopify webhook, record its id and queue it for the topic's handler."""
     missing = [name for name in REQUIRED_HEADERS if not request.headers.get(name)]
     if missing:
-        return _error(400, "missing_header", f"Required header(s) missing: {', '.join(missing)}.", headers=missing)
+        return json_error(400, "missing_header", f"Required header(s) missing: {', '.join(missing)}.", headers=missing)
     try:
         body = request.get_data().decode("utf-8")
     except UnicodeDecodeError:
-        return _error(400, "invalid_body", "The body must be UTF-8 encoded JSON.")
+        return json_error(400, "invalid_body", "The body must be UTF-8 encoded JSON.")
     rejection = _verify_signature(body)
     if rejection is not None:
         return rejection
@@ -46,7 +47,7 @@ def receive_webhook():
     shop_domain = shop_domain.lower()
     problem = _header_problem(topic, shop_domain, webhook_id) or _body_problem(body, shop_domain)
     if problem:
-        return _error(400, *problem)
+        return json_error(400, *problem)
     triggered_at = request.headers.get("X-Shopify-Triggered-At", "")[:64] or None
     return _queue(topic, shop_domain, webhook_id, json.loads(body), triggered_at)
 
@@ -63,10 +64,10 @@ def _verify_signature(body: str):
         return None
     log.warning("webhook_rejected", reason=result.log.code, shop_domain=request.headers.get("X-Shopify-Shop-Domain"))
     if result.response.status == 401:
-        return _error(401, "invalid_hmac", "X-Shopify-Hmac-Sha256 does not match the body for this app's secret.")
+        return json_error(401, "invalid_hmac", "X-Shopify-Hmac-Sha256 does not match the body for this app's secret.")
     if result.response.status == 400:
-        return _error(400, "missing_header", "Required header(s) missing: X-Shopify-Hmac-Sha256.")
-    return _error(result.response.status, result.log.code, result.log.detail)
+        return json_error(400, "missing_header", "Required header(s) missing: X-Shopify-Hmac-Sha256.")
+    return json_error(result.response.status, result.log.code, result.log.detail)
 
 
 def _header_problem(topic: str, shop_domain: str, webhook_id: str) -> tuple[str, str] | None:
@@ -105,12 +106,7 @@ def _queue(topic: str, shop_domain: str, webhook_id: str, payload: dict, trigger
         log.exception("webhook_queue_failed", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
         with runtime.db.session() as session:
             webhook_receipts.forget_receipt(session, webhook_id)
-        return _error(503, "unavailable", "The webhook could not be queued; deliver it again later.")
+        return json_error(503, "unavailable", "The webhook could not be queued; deliver it again later.")
     log.info("webhook_accepted", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
     return jsonify(status="accepted"), 200
 
-
-def _error(status: int, code: str, message: str, **extra):
-    response = jsonify(error={"code": code, "message": message, **extra})
-    response.status_code = status
-    return response

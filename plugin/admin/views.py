@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from plugin.admin.overview import shop_overview
 from plugin.logging import get_logger
+from plugin.web_errors import json_error
 from plugin.models import Shop
 from plugin.shopify.auth import (
     PATCH_ID_TOKEN_PATH,
@@ -37,17 +38,11 @@ def _request_input() -> dict:
     return {"method": request.method, "headers": dict(request.headers), "url": url, "body": ""}
 
 
-def _error(status: int, code: str, message: str, headers: dict | None = None):
-    response = jsonify(error={"code": code, "message": message})
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
-
-
 def _shopify_response(res):
     """A response ``shopify_app`` built (redirect to the patch page, 401 …) as a Flask response."""
     if res.status == 401:
-        return _error(401, "invalid_session_token", "The Shopify session token is missing or invalid.", res.headers)
+        return json_error(401, "invalid_session_token", "The Shopify session token is missing or invalid.",
+                          response_headers=res.headers)
     return current_app.response_class(res.body, status=res.status, headers=res.headers)
 
 
@@ -66,7 +61,7 @@ def app_home():
     except InstallFailure as failure:
         if failure.reauthenticate and result.invalid_token_response is not None:
             return _shopify_response(result.invalid_token_response)
-        return _error(502, "token_exchange_failed",
+        return json_error(502, "token_exchange_failed",
                       "Shopify did not grant Backbell access to this shop. Reload the app to try again.")
     html = render_template("admin/app_home.html", shop=shop, overview=overview,
                            api_key=runtime.settings.shopify_api_key)
@@ -89,12 +84,12 @@ def session_token_required(view):
         runtime = _runtime()
         domain = verify_session_token(runtime.settings, _request_input())
         if domain is None:
-            return _error(401, "invalid_session_token", "The Shopify session token is missing or invalid.",
-                          {RETRY_HEADER: "1"})
+            return json_error(401, "invalid_session_token", "The Shopify session token is missing or invalid.",
+                              response_headers={RETRY_HEADER: "1"})
         with runtime.db.session() as session:
             shop = session.scalar(select(Shop).where(Shop.domain == domain))
         if shop is None or not shop.active:
-            return _error(403, "shop_not_installed", "Open Backbell from your Shopify admin to finish installing.")
+            return json_error(403, "shop_not_installed", "Open Backbell from your Shopify admin to finish installing.")
         g.shop = shop
         return view(*args, **kwargs)
 
