@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from plugin.contacts import EMAIL, SMS, ContactError, find_or_create_contact, normalise_email, normalise_phone
 from plugin.crypto import Vault
 from plugin.db import insert_for, utcnow
-from plugin.messages.intake import normalise_locale
+from plugin.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
 
 CHANNELS = (EMAIL, SMS)

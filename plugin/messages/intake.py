@@ -6,10 +6,7 @@ how to fix it, in the shopper's language. Placeholders use ``str.format`` names.
 
 from __future__ import annotations
 
-import re
-
-LOCALES = ("en", "zh-CN", "es", "fr", "de", "ja")
-DEFAULT_LOCALE = "en"
+from plugin.messages.locales import DEFAULT_LOCALE, normalise_locale
 
 CATALOG: dict[str, dict[str, str]] = {
     "en": {
@@ -97,21 +94,6 @@ CATALOG: dict[str, dict[str, str]] = {
         "too_long": "長すぎます。短くしてもう一度お試しください。",
     },
 }
-
-
-def normalise_locale(raw: object) -> str:
-    """One of ``LOCALES`` for a storefront locale such as ``fr-CA``, ``zh_Hans`` or ``JA``; else English.
-
-    Every Chinese variant maps to zh-CN: Simplified Chinese is the only Chinese we ship and reads
-    better than English for most Traditional readers too.
-    """
-    if not isinstance(raw, str):
-        return DEFAULT_LOCALE
-    parts = re.split(r"[-_]", raw.strip().lower(), maxsplit=1)
-    language = parts[0]
-    if language == "zh":
-        return "zh-CN"
-    return language if language in LOCALES else DEFAULT_LOCALE
 
 
 def intake_message(key: str, locale: str, **params: str) -> str:

@@ -11,7 +11,8 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from plugin.messages.restock_strings import RESTOCK_STRINGS, pick_locale
+from plugin.messages.locales import normalise_locale
+from plugin.messages.restock_strings import RESTOCK_STRINGS
 
 URL_TAG = "-bb_url-"
 UNSUBSCRIBE_TAG = "-bb_unsubscribe-"
@@ -47,7 +48,7 @@ def _environment() -> Environment:
 @lru_cache(maxsize=256)
 def render_restock(context: NoticeContext, channel: str) -> RenderedNotice:
     """Cached: a restock of 100,000 shoppers renders once per locale and channel."""
-    locale = pick_locale(context.locale)
+    locale = normalise_locale(context.locale)
     strings = RESTOCK_STRINGS[locale]
     variant = _variant_label(context.variant_title)
     item = strings["item"].format(product=context.product_title, variant=variant) if variant else context.product_title

@@ -70,19 +70,3 @@ RESTOCK_STRINGS: dict[str, dict[str, str]] = {
         "sms": "{shop}：{item}が再入荷しました：{url} 配信停止は STOP と返信。",
     },
 }
-
-LOCALES = tuple(RESTOCK_STRINGS)
-
-
-def pick_locale(requested: str | None) -> str:
-    """The shipped locale closest to a storefront locale ("zh_CN", "es-MX", "FR" …); English otherwise."""
-    if not requested:
-        return "en"
-    value = requested.replace("_", "-").strip()
-    lowered = {locale.lower(): locale for locale in LOCALES}
-    if value.lower() in lowered:
-        return lowered[value.lower()]
-    language = value.split("-")[0].lower()
-    if language == "zh":
-        return "zh-CN"
-    return lowered.get(language, "en")

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 from plugin.channels.base import OutgoingMessage
 from plugin.channels.twilio import TwilioChannel
 from plugin.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
-from plugin.messages.restock_strings import LOCALES, pick_locale
+from plugin.messages.locales import LOCALES, normalise_locale
 from tests.doubles.server import serve_wsgi
 
 
@@ -78,4 +78,4 @@ def test_every_locale_renders_subject_text_html_and_both_links(locale):
 @pytest.mark.parametrize(("requested", "expected"), [
     ("zh_CN", "zh-CN"), ("zh-TW", "zh-CN"), ("es-MX", "es"), ("FR", "fr"), ("pt-BR", "en"), (None, "en")])
 def test_storefront_locale_picks_the_closest_shipped_language(requested, expected):
-    assert pick_locale(requested) == expected
+    assert normalise_locale(requested) == expected
