@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, SHARED
+from tests.conftest import SHARED
 
 CONTRACT_FIELDS = {"channel", "to", "shop", "kind", "variant_id", "subject", "text", "html", "url",
                    "discount_code", "locale", "sent_at"}
