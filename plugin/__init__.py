@@ -48,7 +48,8 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from plugin.celery_app import celery_init_app
 
     celery_init_app(app)
-    import plugin.tasks  # noqa: F401  (registers the tasks)
+    import plugin.dispatch.tasks  # noqa: F401  (registers the tasks)
+    import plugin.inventory.tasks  # noqa: F401
 
     _register_blueprints(app)
     _register_error_handlers(app)
@@ -56,7 +57,9 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
 
 
 def _register_blueprints(app: Flask) -> None:
-    from plugin import health, links, storefront
+    from plugin import health
+    from plugin.intake import views as storefront
+    from plugin.links import views as links
     from plugin.admin import views as admin_views
     from webhooks import views as webhook_views
 

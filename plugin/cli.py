@@ -113,7 +113,7 @@ def db_upgrade() -> None:
 @click.option("--shop", "shop_domain", default=None, help="only this *.myshopify.com shop")
 def reconcile(shop_domain: str | None) -> None:
     """Re-read, through the Admin API, every variant with waiting shoppers, now."""
-    from plugin.reconcile import UnknownShop, reconcile_shops
+    from plugin.inventory.reconcile import UnknownShop, reconcile_shops
 
     app = _app()
     with app.app_context():

@@ -1,6 +1,6 @@
 """The tables. Shopify ids are 64-bit integers (numeric part of the GID).
 
-Contact values and tokens are stored only as ciphertext (see ``plugin.contacts``); look-ups go
+Contact values and tokens are stored only as ciphertext (see ``plugin.intake.contacts``); look-ups go
 through the keyed hash in ``Contact.value_hash``.
 """
 

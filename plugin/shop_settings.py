@@ -29,7 +29,7 @@ class ShopSettings:
     cooldown_minutes: int = 30
     counted_location_ids: tuple[int, ...] | None = None  # None = every location
     reconcile_stale_minutes: int = 10
-    # Dispatch (read by plugin.dispatch).
+    # Dispatch (read by plugin.dispatch.plan).
     batch_per_unit: int | None = None  # None = notify everybody at once
     vip_tags: tuple[str, ...] = ()
     quiet_hours_start: int | None = None  # hour 0–23 in the shop's time zone

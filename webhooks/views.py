@@ -1,7 +1,7 @@
 """``POST /webhooks``: Shopify's webhooks, every topic (including the privacy topics).
 
 Verify → record the webhook id → queue → answer, in milliseconds: nothing here calls Shopify.
-What a topic means is decided in ``plugin.webhook_topics`` (reached through the
+What a topic means is decided in ``plugin.inbox.topics`` (reached through the
 ``handle_webhook`` task), so this package depends on ``plugin`` and never the other way round.
 
 Status codes (pinned in CONTRACT.md): 400 missing header or unusable body, 401 bad HMAC,
@@ -17,10 +17,10 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 from shopify_app.verify.webhook import verify_webhook_req
 
-from plugin import webhook_receipts
+from plugin.inbox import receipts as webhook_receipts
 from plugin.logging import get_logger
 from plugin.web_errors import json_error
-from plugin.tasks.inventory import handle_webhook
+from plugin.inventory.tasks import handle_webhook
 
 log = get_logger(__name__)
 bp = Blueprint("webhooks_views", __name__)

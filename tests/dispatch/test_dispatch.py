@@ -8,13 +8,13 @@ from datetime import timedelta
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
-from plugin.channels.base import DeliveryResult
-from plugin.channels.outbox import OutboxChannel
+from plugin.dispatch.channels.base import DeliveryResult
+from plugin.dispatch.channels.outbox import OutboxChannel
 from plugin.db import utcnow
-from plugin.delivery import Delivery, send_next_batch
-from plugin.dispatch import plan_restock, recover_stalled
+from plugin.dispatch.delivery import Delivery, send_next_batch
+from plugin.dispatch.plan import plan_restock, recover_stalled
 from plugin.models import Decision, Notification, RestockEvent, Subscription, Variant
-from plugin.tasks.dispatch import dispatch_restock, recover_dispatch
+from plugin.dispatch.tasks import dispatch_restock, recover_dispatch
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe, subscribe_many
 
 

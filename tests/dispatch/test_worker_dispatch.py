@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from plugin.models import SENDING, PENDING, Notification, RestockEvent
-from plugin.tasks.dispatch import dispatch_restock, recover_dispatch
+from plugin.dispatch.tasks import dispatch_restock, recover_dispatch
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe_many
 from tests.doubles.worker import wait_for
 

@@ -1,6 +1,6 @@
 """Sign requests the way Shopify's app proxy does, for tests that call ``/proxy/...``.
 
-Written independently of ``plugin.app_proxy`` (a test that signs with the code under test could not
+Written independently of ``plugin.intake.app_proxy`` (a test that signs with the code under test could not
 catch a wrong algorithm); the documented vector in ``shared/shopify/signature_vectors.json`` pins both.
 
     query = sign_proxy_query(proxy_params("demo.myshopify.com"), "hush")

@@ -1,7 +1,7 @@
 import json
 import time
 
-from plugin.app_proxy import signature_message, verify_app_proxy
+from plugin.intake.app_proxy import signature_message, verify_app_proxy
 from tests.doubles.app_proxy import proxy_params, sign_proxy_query
 
 

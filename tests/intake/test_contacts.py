@@ -2,7 +2,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from plugin.contacts import ContactError, find_contact, find_or_create_contact, normalise_email, normalise_phone
+from plugin.intake.contacts import ContactError, find_contact, find_or_create_contact, normalise_email, normalise_phone
 from plugin.crypto import Vault
 from plugin.models import Contact
 

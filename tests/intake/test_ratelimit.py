@@ -3,7 +3,7 @@ import redis
 from sqlalchemy import func, select
 
 from plugin.models import Subscription, Variant
-from plugin.ratelimit import INTAKE_LIMITS, RateLimiter
+from plugin.intake.ratelimit import INTAKE_LIMITS, RateLimiter
 
 VARIANT = 44012345678901
 

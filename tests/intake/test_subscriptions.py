@@ -5,10 +5,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from plugin import create_app
-from plugin.messages.intake import CATALOG, intake_message
-from plugin.messages.locales import LOCALES, normalise_locale
+from plugin.intake.messages import CATALOG, intake_message
+from plugin.dispatch.messages.locales import LOCALES, normalise_locale
 from plugin.models import Contact, Subscription
-from plugin.subscriptions import IntakeError, SubscribeRequest, parse_variant_id, subscribe
+from plugin.intake.subscriptions import IntakeError, SubscribeRequest, parse_variant_id, subscribe
 from tests.doubles.app_proxy import signed_proxy_url
 from tests.intake.conftest import SECRET
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from plugin.db import utcnow
 
 from plugin.models import Decision, InventoryLevel, RestockEvent, Shop, Variant
-from plugin.tasks.inventory import sync_variant
+from plugin.inventory.tasks import sync_variant
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, level_payload
 
 VARIANT, ITEM = 4242, 9191

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from plugin.db import utcnow
 from plugin.models import InventoryLevel, RestockEvent, Shop, Variant, WebhookReceipt
-from plugin.reconcile import UnknownShop, reconcile_shops
-from plugin.tasks.inventory import prune_receipts, sync_variant
+from plugin.inventory.reconcile import UnknownShop, reconcile_shops
+from plugin.inventory.tasks import prune_receipts, sync_variant
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, webhook_headers
 
 VARIANT, ITEM, WAREHOUSE = 5151, 6161, 111

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from plugin.link_tokens import click_token, unsubscribe_token
+from plugin.links.tokens import click_token, unsubscribe_token
 from plugin.models import Decision, Notification, Shop, Subscription
 from tests.dispatch.builders import VARIANT_ID, make_event, make_shop, make_variant, subscribe
 

@@ -11,8 +11,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template_strin
 from sqlalchemy import select, update
 
 from plugin.db import utcnow
-from plugin.dispatch import find_variant
-from plugin.link_tokens import InvalidLinkToken, read_click_token, read_unsubscribe_token
+from plugin.dispatch.plan import find_variant
+from plugin.links.tokens import InvalidLinkToken, read_click_token, read_unsubscribe_token
 from plugin.logging import get_logger
 from plugin.models import UNSUBSCRIBED, WAITING, Decision, Notification, RestockEvent, Shop, Subscription
 

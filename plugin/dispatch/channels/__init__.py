@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from plugin.channels.base import Channel, DeliveryResult, OutgoingMessage
-from plugin.channels.outbox import OutboxChannel
-from plugin.channels.sendgrid import SendGridChannel
-from plugin.channels.twilio import TwilioChannel
+from plugin.dispatch.channels.base import Channel, DeliveryResult, OutgoingMessage
+from plugin.dispatch.channels.outbox import OutboxChannel
+from plugin.dispatch.channels.sendgrid import SendGridChannel
+from plugin.dispatch.channels.twilio import TwilioChannel
 from plugin.config import Settings
 
 CHANNELS = ("email", "sms")

@@ -1,8 +1,8 @@
-"""Inventory and webhook tasks: thin wrappers over ``plugin.webhook_topics``, ``plugin.inventory``
-and ``plugin.reconcile`` taking plain values.
+"""Inventory and webhook tasks: thin wrappers over ``plugin.inbox.topics``, ``plugin.inventory.mirror``
+and ``plugin.inventory.reconcile`` taking plain values.
 
 Every task reloads what it needs and is safe to run twice (receipts, ``updated_at`` ordering and
-the row lock in ``plugin.restock`` make a repeat a no-op). Only transient Admin API errors
+the row lock in ``plugin.inventory.restock`` make a repeat a no-op). Only transient Admin API errors
 (throttling, 5xx, network) are retried, with exponential backoff; anything else is logged and
 dropped, because retrying would fail the same way. In-process (no Redis) a transient error is
 raised instead: an eager retry would not wait, and the webhook view turns it into a 503 that makes
@@ -15,7 +15,9 @@ from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 from flask import current_app
 
-from plugin import inventory, webhook_receipts, webhook_topics
+from plugin.inbox import receipts as webhook_receipts
+from plugin.inbox import topics as webhook_topics
+from plugin.inventory import mirror as inventory
 from plugin.logging import get_logger
 from plugin.models import Shop
 from plugin.shopify.admin_api import AdminApiError
@@ -32,7 +34,7 @@ def _runtime():
 
 
 def _dispatch(restock_event_ids: list[int]) -> None:
-    from plugin.tasks.dispatch import dispatch_restock
+    from plugin.dispatch.tasks import dispatch_restock
 
     for event_id in restock_event_ids:
         dispatch_restock.delay(event_id)
@@ -54,7 +56,7 @@ def _retry_or_drop(task, err: AdminApiError, **context) -> None:
 @shared_task(bind=True, name="backbell.handle_webhook", max_retries=MAX_RETRIES)
 def handle_webhook(self, topic: str, shop_domain: str, payload: dict, webhook_id: str | None = None,
                    triggered_at: str | None = None) -> None:
-    """Run the topic's handler (see ``plugin.webhook_topics``), then dispatch the restocks it found.
+    """Run the topic's handler (see ``plugin.inbox.topics``), then dispatch the restocks it found.
 
     ``triggered_at`` is Shopify's ``X-Shopify-Triggered-At`` (ISO 8601), when the view had one.
     """
@@ -87,7 +89,7 @@ def sync_variant(self, shop_id: int, variant_id: int) -> None:
 @shared_task(name="backbell.reconcile_all")
 def reconcile_all() -> None:
     """Beat: re-read every watched variant of every installed shop (restocks are dispatched)."""
-    from plugin.reconcile import reconcile_shops
+    from plugin.inventory.reconcile import reconcile_shops
 
     report = reconcile_shops(_runtime(), None)
     log.info("reconcile_finished", **report.as_log())

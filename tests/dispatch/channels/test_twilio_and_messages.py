@@ -7,10 +7,10 @@ import json
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from plugin.channels.base import OutgoingMessage
-from plugin.channels.twilio import TwilioChannel
-from plugin.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
-from plugin.messages.locales import LOCALES, normalise_locale
+from plugin.dispatch.channels.base import OutgoingMessage
+from plugin.dispatch.channels.twilio import TwilioChannel
+from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
+from plugin.dispatch.messages.locales import LOCALES, normalise_locale
 from tests.doubles.server import serve_wsgi
 
 

@@ -6,7 +6,7 @@ how to fix it, in the shopper's language. Placeholders use ``str.format`` names.
 
 from __future__ import annotations
 
-from plugin.messages.locales import DEFAULT_LOCALE, normalise_locale
+from plugin.dispatch.messages.locales import DEFAULT_LOCALE, normalise_locale
 
 CATALOG: dict[str, dict[str, str]] = {
     "en": {

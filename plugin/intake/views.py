@@ -11,14 +11,14 @@ import json
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
-from plugin.app_proxy import verify_app_proxy
+from plugin.intake.app_proxy import verify_app_proxy
 from plugin.logging import get_logger
 from plugin.web_errors import json_error
-from plugin.messages.intake import intake_message
-from plugin.messages.locales import normalise_locale
+from plugin.intake.messages import intake_message
+from plugin.dispatch.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
-from plugin.ratelimit import RateLimiter
-from plugin.subscriptions import IntakeError, SubscribeRequest, parse_variant_id, store_subscription, validate_request
+from plugin.intake.ratelimit import RateLimiter
+from plugin.intake.subscriptions import IntakeError, SubscribeRequest, parse_variant_id, store_subscription, validate_request
 
 bp = Blueprint("plugin_storefront", __name__, url_prefix="/proxy")
 log = get_logger(__name__)
@@ -151,7 +151,7 @@ def _rate_limit(**keys: str):
 def _request_variant_sync(shop_id: int, variant_id: int) -> None:
     """Ask for the variant's mirror row. The subscription is already stored, so a failing sync
     (broker down, Admin API error, eager task raising) must never fail the shopper's request."""
-    from plugin.tasks.inventory import sync_variant
+    from plugin.inventory.tasks import sync_variant
 
     try:
         sync_variant.delay(shop_id, variant_id)

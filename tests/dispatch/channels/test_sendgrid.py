@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from plugin.channels import channel_for
-from plugin.channels.base import OutgoingMessage
-from plugin.channels.sendgrid import SendGridChannel
+from plugin.dispatch.channels import channel_for
+from plugin.dispatch.channels.base import OutgoingMessage
+from plugin.dispatch.channels.sendgrid import SendGridChannel
 from plugin.config import Settings
 
 

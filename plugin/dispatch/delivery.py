@@ -1,4 +1,4 @@
-"""Deliver one claimed batch of restock notices through a channel (see ``plugin.dispatch``).
+"""Deliver one claimed batch of restock notices through a channel (see ``plugin.dispatch.plan``).
 
 Each step is its own short transaction, so no database transaction is open during the provider
 call and every step is durable before the next begins: re-check stock and claim → skip
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from plugin.channels.base import Channel, DeliveryResult, OutgoingMessage
+from plugin.dispatch.channels.base import Channel, DeliveryResult, OutgoingMessage
 from plugin.crypto import Vault
 from plugin.db import Database, utcnow
-from plugin.dispatch import claim_batch, find_variant, finish_if_done, skip_remaining, stop_reason
-from plugin.link_tokens import click_url, unsubscribe_url
+from plugin.dispatch.plan import claim_batch, find_variant, finish_if_done, skip_remaining, stop_reason
+from plugin.links.tokens import click_url, unsubscribe_url
 from plugin.logging import get_logger
-from plugin.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
+from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
 from plugin.models import (
     FAILED, NOTIFIED, PENDING, SENDING, SENT, SKIPPED, UNSUBSCRIBED, Contact, Decision, Notification, RestockEvent,
     Shop, Subscription, Variant,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from plugin.db import UTCDateTime, insert_for, utcnow
 from plugin.logging import get_logger
 from plugin.models import InventoryLevel, RestockEvent, Shop, Variant
-from plugin.restock import detect_restock, lock_variant, record_in_stock_for_waiting, record_restock
+from plugin.inventory.restock import detect_restock, lock_variant, record_in_stock_for_waiting, record_restock
 from plugin.shop_settings import ShopSettings, settings_for
 from plugin.shopify.admin_api import AdminApiError, AdminClient
 from plugin.shopify.catalog import VariantSnapshot, fetch_variants

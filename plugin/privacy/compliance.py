@@ -18,7 +18,7 @@ import phonenumbers
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from plugin.contacts import EMAIL, SMS, ContactError, normalise_email, normalise_phone
+from plugin.intake.contacts import EMAIL, SMS, ContactError, normalise_email, normalise_phone
 from plugin.crypto import Vault
 from plugin.db import utcnow
 from plugin.logging import get_logger
@@ -26,7 +26,7 @@ from plugin.models import (
     PENDING, SENT, SKIPPED, Contact, DataExport, Decision, Notification, RestockEvent, Shop, Subscription,
     WebhookReceipt,
 )
-from plugin.restock import OPEN_EVENT_STATUSES
+from plugin.inventory.restock import OPEN_EVENT_STATUSES
 
 log = get_logger(__name__)
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import textwrap
 
-from plugin.channels.base import OutgoingMessage
-from plugin.channels.outbox import OutboxChannel
+from plugin.dispatch.channels.base import OutgoingMessage
+from plugin.dispatch.channels.outbox import OutboxChannel
 
 
 def _message(notification_id: int, text: str = "Back: -bb_url-") -> OutgoingMessage:
@@ -52,8 +52,8 @@ def test_a_write_cut_short_leaves_no_partial_line_and_is_retried(tmp_path):
     before = (tmp_path / "outbox.jsonl").read_bytes()
     script = textwrap.dedent(f"""
         import json, resource, signal
-        from tests.channels.test_outbox import _message
-        from plugin.channels.outbox import OutboxChannel
+        from tests.dispatch.channels.test_outbox import _message
+        from plugin.dispatch.channels.outbox import OutboxChannel
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
         results = OutboxChannel({str(tmp_path)!r}).send([_message(n, text="x" * 700) for n in range(2, 7)])

@@ -2,7 +2,7 @@
 
 Planning is one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into ``notifications``
 (the outbox), so 100,000 waiting shoppers cost one statement and constant memory, and planning
-twice adds nothing. Delivery then walks the outbox a batch at a time (``plugin.delivery``).
+twice adds nothing. Delivery then walks the outbox a batch at a time (``plugin.dispatch.delivery``).
 
 Never twice on the same channel for the same restock, even when a worker dies mid-send:
 
@@ -31,7 +31,7 @@ from plugin.logging import get_logger
 from plugin.models import (
     PENDING, SENDING, SKIPPED, UNCERTAIN, WAITING, Decision, Notification, RestockEvent, Shop, Subscription, Variant,
 )
-from plugin.policy import DispatchPolicy, policy_for
+from plugin.dispatch.policy import DispatchPolicy, policy_for
 from plugin.shop_settings import settings_for
 
 log = get_logger(__name__)

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from plugin.channels.base import DeliveryResult, OutgoingMessage
+from plugin.dispatch.channels.base import DeliveryResult, OutgoingMessage
 from plugin.db import utcnow
 
 OUTBOX_FILE = "outbox.jsonl"

@@ -36,7 +36,7 @@ DOMAIN_TYPOS = {
 
 
 class ContactError(ValueError):
-    """A contact value that cannot be used; ``reason`` is a message key of ``plugin.messages.intake``."""
+    """A contact value that cannot be used; ``reason`` is a message key of ``plugin.intake.messages``."""
 
     def __init__(self, reason: str, suggestion: str | None = None):
         super().__init__(reason)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.inventory import mirror_snapshot, read_variants, sellable_quantity
+from plugin.inventory.mirror import mirror_snapshot, read_variants, sellable_quantity
 from plugin.logging import get_logger
 from plugin.models import WAITING, RestockEvent, Shop, Subscription, Variant
-from plugin.restock import record_in_stock_for_waiting, record_restock
+from plugin.inventory.restock import record_in_stock_for_waiting, record_restock
 from plugin.shop_settings import settings_for
 from plugin.shopify.admin_api import AdminApiError
 from plugin.shopify.catalog import BATCH_SIZE
@@ -125,7 +125,7 @@ def _watched_variant_ids(session: Session, shop_id: int) -> list[int]:
 
 def _dispatch(event_ids: list[int]) -> None:
     # Imported here so this module stays free of Celery for everything but the hand-off.
-    from plugin.tasks.dispatch import dispatch_restock
+    from plugin.dispatch.tasks import dispatch_restock
 
     for event_id in event_ids:
         dispatch_restock.delay(event_id)

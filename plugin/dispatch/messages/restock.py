@@ -11,8 +11,8 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from plugin.messages.locales import normalise_locale
-from plugin.messages.restock_strings import RESTOCK_STRINGS
+from plugin.dispatch.messages.locales import normalise_locale
+from plugin.dispatch.messages.restock_strings import RESTOCK_STRINGS
 
 URL_TAG = "-bb_url-"
 UNSUBSCRIBE_TAG = "-bb_unsubscribe-"
@@ -39,7 +39,7 @@ class RenderedNotice:
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     return Environment(
-        loader=PackageLoader("plugin.messages", "templates"),
+        loader=PackageLoader("plugin.dispatch.messages", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         keep_trailing_newline=True,
     )

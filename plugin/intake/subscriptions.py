@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from plugin.contacts import EMAIL, SMS, ContactError, find_or_create_contact, normalise_email, normalise_phone
+from plugin.intake.contacts import EMAIL, SMS, ContactError, find_or_create_contact, normalise_email, normalise_phone
 from plugin.crypto import Vault
 from plugin.db import insert_for, utcnow
-from plugin.messages.locales import normalise_locale
+from plugin.dispatch.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
 
 CHANNELS = (EMAIL, SMS)

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import httpx
 
-from plugin.channels.base import DeliveryResult, OutgoingMessage
+from plugin.dispatch.channels.base import DeliveryResult, OutgoingMessage
 from plugin.logging import get_logger, mask_contacts
 
 log = get_logger(__name__)

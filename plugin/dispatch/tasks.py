@@ -1,4 +1,4 @@
-"""Dispatch tasks: thin wrappers over ``plugin.dispatch`` / ``plugin.delivery`` taking plain ids.
+"""Dispatch tasks: thin wrappers over ``plugin.dispatch.plan`` / ``plugin.dispatch.delivery`` taking plain ids.
 
 ``dispatch_restock`` plans and enqueues one ``send_batch`` per channel; ``send_batch`` delivers
 ONE batch and re-enqueues itself while rows remain, so every task stays short (``acks_late`` is
@@ -15,9 +15,9 @@ from celery.exceptions import MaxRetriesExceededError
 from flask import current_app
 from sqlalchemy import select
 
-from plugin.channels import channel_for
-from plugin.delivery import Delivery, send_next_batch
-from plugin.dispatch import (
+from plugin.dispatch.channels import channel_for
+from plugin.dispatch.delivery import Delivery, send_next_batch
+from plugin.dispatch.plan import (
     LEASE, channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled,
 )
 from plugin.logging import get_logger

@@ -1,7 +1,7 @@
 """The ``{topic: handler}`` table behind ``POST /webhooks``.
 
 Why here and not in ``webhooks/``: the ``webhooks`` package imports ``plugin`` and never the
-other way round, yet the Celery task (``plugin.tasks.inventory.handle_webhook``) must reach the
+other way round, yet the Celery task (``plugin.inventory.tasks.handle_webhook``) must reach the
 table. So ``webhooks/views.py`` only verifies, records the receipt and queues; everything a topic
 *means* lives in ``plugin`` and is reached from here.
 
@@ -21,8 +21,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin import compliance, inventory
-from plugin.channels.outbox import erase_lines
+from plugin.inventory import mirror as inventory
+from plugin.privacy import compliance
+from plugin.dispatch.channels.outbox import erase_lines
 from plugin.logging import get_logger
 from plugin.models import RestockEvent, Shop
 
