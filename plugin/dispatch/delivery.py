@@ -31,7 +31,7 @@ UNREADABLE_CONTACT = "failed: contact unreadable (key not configured)"
 
 
 @dataclass(frozen=True)
-class Delivery:
+class ChannelSender:
     """What delivering needs besides the database: the channel, the vault and how to sign links."""
 
     channel: Channel
@@ -52,7 +52,7 @@ class BatchOutcome:
     notification_ids: list[int] = field(default_factory=list)
 
 
-def send_next_batch(db: Database, event_id: int, channel: str, delivery: Delivery) -> BatchOutcome:
+def send_next_batch(db: Database, event_id: int, channel: str, sender: ChannelSender) -> BatchOutcome:
     """Re-check stock, claim one batch, deliver it, record the results; safe to call repeatedly."""
     outcome = BatchOutcome()
     with db.session() as session:
@@ -64,10 +64,10 @@ def send_next_batch(db: Database, event_id: int, channel: str, delivery: Deliver
             outcome.skipped = skip_remaining(session, event_id, channel, reason)
             outcome.stopped = reason
         else:
-            outcome.notification_ids = claim_batch(session, event_id, channel, delivery.channel.max_batch)
+            outcome.notification_ids = claim_batch(session, event_id, channel, sender.channel.max_batch)
     outcome.claimed = len(outcome.notification_ids)
     if outcome.notification_ids:
-        deliver_batch(db, outcome.notification_ids, delivery, outcome)
+        deliver_batch(db, outcome.notification_ids, sender, outcome)
     with db.session() as session:
         outcome.remaining = _has_pending(session, event_id, channel)
         finish_if_done(session, event_id)
@@ -76,21 +76,21 @@ def send_next_batch(db: Database, event_id: int, channel: str, delivery: Deliver
     return outcome
 
 
-def deliver_batch(db: Database, notification_ids: list[int], delivery: Delivery, outcome: BatchOutcome) -> None:
+def deliver_batch(db: Database, notification_ids: list[int], sender: ChannelSender, outcome: BatchOutcome) -> None:
     """Deliver claimed (``sending``) rows: skip the unsubscribed, hand off, send, record."""
     with db.session() as session:
-        messages = _prepare(session, notification_ids, delivery, outcome)
+        messages = _prepare(session, notification_ids, sender, outcome)
         # Committed on leaving the block, right before the provider call: the hand-off marker.
         session.execute(update(Notification).where(Notification.id.in_([m.notification_id for m in messages]))
                         .values(handed_off_at=utcnow()))
     if not messages:
         return
-    results = delivery.channel.send(messages)
+    results = sender.channel.send(messages)
     with db.session() as session:
         _record(session, results, outcome)
 
 
-def _prepare(session: Session, ids: list[int], delivery: Delivery, outcome: BatchOutcome) -> list[OutgoingMessage]:
+def _prepare(session: Session, ids: list[int], sender: ChannelSender, outcome: BatchOutcome) -> list[OutgoingMessage]:
     # Everything a message needs in one query: a per-row look-up would also autoflush the
     # previous row's changes, costing several statements per shopper on the fan-out path.
     rows = session.execute(
@@ -110,7 +110,7 @@ def _prepare(session: Session, ids: list[int], delivery: Delivery, outcome: Batc
             outcome.skipped += 1
             continue
         try:
-            messages.append(_message(session, notification, subscription, contact, event, shop, delivery))
+            messages.append(_message(session, notification, subscription, contact, event, shop, sender))
         except ValueError:
             # Only a contact stored under a key since removed from BACKBELL_ENCRYPTION_KEYS gets here.
             # Failing the row alone keeps it from being re-claimed forever and blocking its batch.
@@ -131,13 +131,13 @@ def _skip_reason(notification: Notification, subscription: Subscription, contact
 
 
 def _message(session: Session, notification: Notification, subscription: Subscription, contact: Contact,
-             event: RestockEvent, shop: Shop, delivery: Delivery) -> OutgoingMessage:
+             event: RestockEvent, shop: Shop, sender: ChannelSender) -> OutgoingMessage:
     variant = find_variant_cached(session, shop.id, event.variant_id)
     notice = render_restock(_context(shop, variant, subscription.locale), notification.channel)
-    url = click_url(delivery.app_url, delivery.secret, notification.id)
-    unsubscribe = unsubscribe_url(delivery.app_url, delivery.secret, subscription.id)
+    url = click_url(sender.app_url, sender.secret, notification.id)
+    unsubscribe = unsubscribe_url(sender.app_url, sender.secret, subscription.id)
     return OutgoingMessage(
-        notification_id=notification.id, channel=notification.channel, to=delivery.vault.decrypt(contact.value_ciphertext),
+        notification_id=notification.id, channel=notification.channel, to=sender.vault.decrypt(contact.value_ciphertext),
         shop=shop.domain, kind=notification.kind, variant_id=event.variant_id, locale=notice.locale,
         subject=notice.subject, text=notice.text, html=notice.html, url=url, unsubscribe_url=unsubscribe,
         discount_code=notification.discount_code, substitutions={URL_TAG: url, UNSUBSCRIBE_TAG: unsubscribe},

@@ -2,7 +2,7 @@
 
 Planning is one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into ``notifications``
 (the outbox), so 100,000 waiting shoppers cost one statement and constant memory, and planning
-twice adds nothing. Delivery then walks the outbox a batch at a time (``plugin.dispatch.delivery``).
+twice adds nothing. ChannelSender then walks the outbox a batch at a time (``plugin.dispatch.delivery``).
 
 Never twice on the same channel for the same restock, even when a worker dies mid-send:
 

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from plugin.dispatch.channels import channel_for
-from plugin.dispatch.delivery import Delivery, send_next_batch
+from plugin.dispatch.delivery import ChannelSender, send_next_batch
 from plugin.dispatch.plan import (
     LEASE, channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled,
 )
@@ -36,9 +36,9 @@ def _runtime():
     return current_app.extensions["backbell"]
 
 
-def delivery_for(runtime, channel: str) -> Delivery:
+def delivery_for(runtime, channel: str) -> ChannelSender:
     settings = runtime.settings
-    return Delivery(channel=channel_for(settings, channel), vault=runtime.vault, app_url=settings.app_url,
+    return ChannelSender(channel=channel_for(settings, channel), vault=runtime.vault, app_url=settings.app_url,
                     secret=settings.shopify_api_secret)
 
 
@@ -83,7 +83,7 @@ def send_batch(self, restock_event_id: int, channel: str) -> None:
         send_batch.delay(restock_event_id, channel)
 
 
-def _drain_in_process(runtime, restock_event_id: int, channel: str, delivery: Delivery) -> None:
+def _drain_in_process(runtime, restock_event_id: int, channel: str, delivery: ChannelSender) -> None:
     for _ in range(IN_PROCESS_MAX_BATCHES):
         outcome = send_next_batch(runtime.db, restock_event_id, channel, delivery)
         if not outcome.remaining:

@@ -31,7 +31,7 @@ log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class Delivery:
+class WebhookDelivery:
     runtime: object
     session: Session
     shop: Shop | None
@@ -41,7 +41,7 @@ class Delivery:
     triggered_at: datetime | None = None  # Shopify's X-Shopify-Triggered-At
 
 
-Handler = Callable[[Delivery], list[RestockEvent]]
+Handler = Callable[[WebhookDelivery], list[RestockEvent]]
 
 
 def handle_webhook(runtime, topic: str, shop_domain: str, payload: dict, webhook_id: str | None,
@@ -57,7 +57,7 @@ def handle_webhook(runtime, topic: str, shop_domain: str, payload: dict, webhook
             log.info("webhook_for_inactive_shop", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
             return []
         try:
-            events = handler(Delivery(runtime, session, shop, shop_domain, payload, webhook_id,
+            events = handler(WebhookDelivery(runtime, session, shop, shop_domain, payload, webhook_id,
                                       _parse_time(triggered_at)))
         except inventory.BadPayload as err:
             session.rollback()
@@ -70,16 +70,16 @@ def handle_webhook(runtime, topic: str, shop_domain: str, payload: dict, webhook
     return event_ids
 
 
-def on_inventory_level(delivery: Delivery) -> list[RestockEvent]:
+def on_inventory_level(delivery: WebhookDelivery) -> list[RestockEvent]:
     event = inventory.apply_inventory_webhook(delivery.runtime, delivery.session, delivery.shop, delivery.payload)
     return [event] if event else []
 
 
-def on_product_update(delivery: Delivery) -> list[RestockEvent]:
+def on_product_update(delivery: WebhookDelivery) -> list[RestockEvent]:
     return inventory.apply_product_update(delivery.session, delivery.shop, delivery.payload)
 
 
-def on_order_created(delivery: Delivery) -> list[RestockEvent]:
+def on_order_created(delivery: WebhookDelivery) -> list[RestockEvent]:
     # Attribution of recovered sales is built later; until then the order is only noted.
     line_items = delivery.payload.get("line_items")
     log.info("order_created", shop_id=delivery.shop.id, order_id=delivery.payload.get("id"),
@@ -87,7 +87,7 @@ def on_order_created(delivery: Delivery) -> list[RestockEvent]:
     return []
 
 
-def on_app_uninstalled(delivery: Delivery) -> list[RestockEvent]:
+def on_app_uninstalled(delivery: WebhookDelivery) -> list[RestockEvent]:
     # Shopify retries a failed delivery for hours: an uninstall from before the merchant installed
     # again must not log the new installation out.
     shop = delivery.shop
@@ -98,13 +98,13 @@ def on_app_uninstalled(delivery: Delivery) -> list[RestockEvent]:
     return []
 
 
-def on_shop_redact(delivery: Delivery) -> list[RestockEvent]:
+def on_shop_redact(delivery: WebhookDelivery) -> list[RestockEvent]:
     compliance.purge_shop(delivery.session, delivery.shop_domain)
     erase_lines(delivery.runtime.settings.outbox_path, delivery.shop_domain)
     return []
 
 
-def on_customer_redact(delivery: Delivery) -> list[RestockEvent]:
+def on_customer_redact(delivery: WebhookDelivery) -> list[RestockEvent]:
     if delivery.shop is not None:
         vault, customer = delivery.runtime.vault, _customer(delivery)
         recipients = compliance.customer_contact_values(delivery.session, vault, delivery.shop, customer)
@@ -113,7 +113,7 @@ def on_customer_redact(delivery: Delivery) -> list[RestockEvent]:
     return []
 
 
-def on_customer_data_request(delivery: Delivery) -> list[RestockEvent]:
+def on_customer_data_request(delivery: WebhookDelivery) -> list[RestockEvent]:
     if delivery.shop is not None:
         request = delivery.payload.get("data_request")
         request_id = request.get("id") if isinstance(request, dict) else None
@@ -133,7 +133,7 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
-def _customer(delivery: Delivery) -> dict:
+def _customer(delivery: WebhookDelivery) -> dict:
     customer = delivery.payload.get("customer")
     if not isinstance(customer, dict):
         raise inventory.BadPayload("the body has no customer object")

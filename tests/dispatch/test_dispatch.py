@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from plugin.dispatch.channels.base import DeliveryResult
 from plugin.dispatch.channels.outbox import OutboxChannel
 from plugin.db import utcnow
-from plugin.dispatch.delivery import Delivery, send_next_batch
+from plugin.dispatch.delivery import ChannelSender, send_next_batch
 from plugin.dispatch.plan import plan_restock, recover_stalled
 from plugin.models import Decision, Notification, RestockEvent, Subscription, Variant
 from plugin.dispatch.tasks import dispatch_restock, recover_dispatch
@@ -157,7 +157,7 @@ def test_sold_out_again_mid_dispatch_skips_the_rest_who_keep_waiting(app, runtim
     event = make_event(session, shop)
     plan_restock(session, event)
     session.commit()
-    delivery = Delivery(OutboxChannel(app_config["outbox_path"], max_batch=2), runtime.vault,
+    delivery = ChannelSender(OutboxChannel(app_config["outbox_path"], max_batch=2), runtime.vault,
                         "http://127.0.0.1:8000", "hush")
     first = send_next_batch(runtime.db, event.id, "email", delivery)
 
@@ -379,7 +379,7 @@ def _statements_to_send(runtime, app_config, session, shoppers: int) -> int:
     event = make_event(session, shop)
     plan_restock(session, event)
     session.commit()
-    delivery = Delivery(OutboxChannel(app_config["outbox_path"]), runtime.vault, "http://127.0.0.1:8000", "hush")
+    delivery = ChannelSender(OutboxChannel(app_config["outbox_path"]), runtime.vault, "http://127.0.0.1:8000", "hush")
     statements: list[str] = []
     listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
     sa_event.listen(runtime.db.engine, "before_cursor_execute", listener)
@@ -420,7 +420,7 @@ def test_a_number_that_opted_out_is_failed_and_suppressed(app, runtime, session)
     event = make_event(session, shop)
     plan_restock(session, event)
     session.commit()
-    delivery = Delivery(_OptedOutChannel(), runtime.vault, "http://127.0.0.1:8000", "hush")
+    delivery = ChannelSender(_OptedOutChannel(), runtime.vault, "http://127.0.0.1:8000", "hush")
 
     # when
     outcome = send_next_batch(runtime.db, event.id, "sms", delivery)
