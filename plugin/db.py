@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 
 from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,10 +28,6 @@ NAMING = {
 BigId = BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime on every backend (SQLite stores naive values)."""
 
@@ -40,7 +36,7 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime given; use plugin.db.utcnow()")
+            raise ValueError("naive datetime given; use plugin.clock.utcnow()")
         return value.astimezone(timezone.utc) if value is not None else None
 
     def process_result_value(self, value, dialect):

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from plugin import create_app, package_root
+from plugin.clock import utcnow
 from plugin.config import load_settings
 from plugin.models import Decision, RestockEvent
 
@@ -137,7 +138,7 @@ def _restock(client, runtime, shopify, doubles, settings, say) -> None:
     say("3. Restock")
     shopify.set_level(SHOP, ITEM, WAREHOUSE, 3)
     body = json.dumps({"inventory_item_id": ITEM, "location_id": WAREHOUSE, "available": 3,
-                       "updated_at": "2026-11-22T10:00:00+01:00",
+                       "updated_at": utcnow().isoformat(),
                        "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{WAREHOUSE}?inventory_item_id={ITEM}"})
     headers = doubles.webhook_headers(body.encode(), "inventory_levels/update", SHOP, "demo-restock-1",
                                       settings.shopify_api_secret)

@@ -23,7 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from plugin.db import Base, BigId, UTCDateTime, utcnow
+from plugin.db import Base, BigId, UTCDateTime
+from plugin.clock import utcnow
 
 # Subscription.status
 WAITING, NOTIFIED, UNSUBSCRIBED = "waiting", "notified", "unsubscribed"

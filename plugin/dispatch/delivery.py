@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from plugin.dispatch.channels.base import Channel, DeliveryResult, OutgoingMessage
 from plugin.crypto import Vault
-from plugin.db import Database, utcnow
+from plugin.db import Database
+from plugin.clock import utcnow
 from plugin.dispatch.plan import claim_batch, find_variant, finish_if_done, skip_remaining, stop_reason
 from plugin.links.tokens import click_url, unsubscribe_url
 from plugin.logging import get_logger

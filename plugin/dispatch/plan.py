@@ -26,7 +26,8 @@ from datetime import timedelta
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from plugin.db import UTCDateTime, insert_for, utcnow
+from plugin.db import UTCDateTime, insert_for
+from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import (
     PENDING, SENDING, SKIPPED, UNCERTAIN, WAITING, Decision, Notification, RestockEvent, Shop, Subscription, Variant,

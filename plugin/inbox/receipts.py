@@ -12,7 +12,8 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from plugin.db import insert_for, utcnow
+from plugin.db import insert_for
+from plugin.clock import utcnow
 from plugin.models import WebhookReceipt
 
 RECEIPT_RETENTION = timedelta(days=7)

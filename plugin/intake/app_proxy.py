@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
+
+from plugin.clock import timestamp
 
 MAX_CLOCK_SKEW_SECONDS = 90
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -47,7 +48,7 @@ def parse_query(query: str | bytes) -> dict[str, list[str]]:
 def verify_app_proxy(
     query: str | bytes | Mapping[str, list[str]],
     secrets: Iterable[str],
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = timestamp,
 ) -> ProxyVerification:
     """Check an app-proxy query string (or its parsed ``{key: [values]}``) against every accepted secret."""
     params = parse_query(query) if isinstance(query, (str, bytes)) else {k: list(v) for k, v in query.items()}

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from plugin.intake.contacts import EMAIL, SMS, ContactError, find_or_create_contact, normalise_email, normalise_phone
 from plugin.crypto import Vault
-from plugin.db import insert_for, utcnow
+from plugin.db import insert_for
+from plugin.clock import utcnow
 from plugin.dispatch.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
 

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, literal, or_, select
 from sqlalchemy.orm import Session
 
-from plugin.db import UTCDateTime, insert_for, utcnow
+from plugin.db import UTCDateTime, insert_for
+from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import InventoryLevel, RestockEvent, Shop, Variant
 from plugin.inventory.restock import detect_restock, lock_variant, record_in_stock_for_waiting, record_restock

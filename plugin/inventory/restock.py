@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import WAITING, Decision, RestockEvent, Shop, Subscription, Variant
 from plugin.shop_settings import settings_for

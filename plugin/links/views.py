@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, render_template_string, request
 from sqlalchemy import select, update
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.dispatch.plan import find_variant
 from plugin.links.tokens import InvalidLinkToken, read_click_token, read_unsubscribe_token
 from plugin.logging import get_logger

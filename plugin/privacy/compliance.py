@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from plugin.intake.contacts import EMAIL, SMS, ContactError, normalise_email, normalise_phone
 from plugin.crypto import Vault
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import (
     PENDING, SENT, SKIPPED, Contact, DataExport, Decision, Notification, RestockEvent, Shop, Subscription,

@@ -12,7 +12,8 @@ from shopify_app import IdTokenDetails, ResultWithExchangeableIdToken, TokenExch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.db import insert_for, utcnow
+from plugin.db import insert_for
+from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import Shop
 from plugin.shopify.admin_api import AdminClient

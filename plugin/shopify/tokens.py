@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from plugin.config import Settings
 from plugin.crypto import Vault
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import Shop
 from plugin.shopify.errors import AdminApiError, ShopNotInstalled

@@ -2,7 +2,7 @@ import time
 
 from sqlalchemy import func, select
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.models import SENT, WAITING, Contact, Notification, RestockEvent, Shop, Subscription
 from tests.doubles.shopify_admin import DEMO_SHOP, install_shop_directly, make_session_token
 

@@ -3,7 +3,7 @@ from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import func, select
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.models import Shop
 from tests.doubles.shopify_admin import make_session_token
 

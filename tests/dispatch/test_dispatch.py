@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from plugin.dispatch.channels.base import DeliveryResult
 from plugin.dispatch.channels.outbox import OutboxChannel
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.dispatch.delivery import ChannelSender, send_next_batch
 from plugin.dispatch.plan import plan_restock, recover_stalled
 from plugin.models import Decision, Notification, RestockEvent, Subscription, Variant

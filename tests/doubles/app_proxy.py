@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
+
 from urllib.parse import urlencode
 
-PATH_PREFIX = "/apps/backbell"
+from plugin import clock
 
+PATH_PREFIX = "/apps/backbell"
 
 def proxy_params(
     shop: str,
@@ -27,9 +28,8 @@ def proxy_params(
         "shop": shop,
         "logged_in_customer_id": "" if logged_in_customer_id is None else str(logged_in_customer_id),
         "path_prefix": PATH_PREFIX,
-        "timestamp": str(int(time.time()) if timestamp is None else timestamp),
+        "timestamp": str(int(clock.timestamp()) if timestamp is None else timestamp),
     }
-
 
 def proxy_signature(params: dict[str, str | list[str]], secret: str) -> str:
     """Hex HMAC-SHA256 of sorted ``key=value`` pairs, no separator, repeated values joined by ``,``."""
@@ -41,12 +41,10 @@ def proxy_signature(params: dict[str, str | list[str]], secret: str) -> str:
         pairs.append(f"{key}={','.join(value) if isinstance(value, list) else value}")
     return hmac.new(secret.encode(), "".join(pairs).encode(), hashlib.sha256).hexdigest()
 
-
 def sign_proxy_query(params: dict[str, str | list[str]], secret: str) -> str:
     """The URL query string (without ``?``) of ``params`` plus their ``signature``."""
     signed = {**params, "signature": proxy_signature(params, secret)}
     return urlencode(signed, doseq=True)
-
 
 def signed_proxy_url(path: str, shop: str, secret: str, logged_in_customer_id=None, timestamp=None) -> str:
     """``/proxy/<path>?<signed query>`` for a storefront request to ``/apps/backbell/<path>``."""

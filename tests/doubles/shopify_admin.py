@@ -33,6 +33,7 @@ import pytest
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from plugin import clock
 from tests.doubles.admin_graphql import (  # noqa: F401  (admin_schema, validate_document re-exported)
     MAX_QUERY_COST,
     FakeShop,
@@ -51,7 +52,9 @@ MAX_AVAILABLE, RESTORE_RATE = 2000.0, 100.0
 
 
 def make_session_token(shop: str, api_key: str, secret: str, **claims) -> str:
-    """An App Bridge session (ID) token for ``shop`` as Shopify signs it; ``claims`` override."""
+    """An App Bridge session (ID) token for ``shop`` as Shopify signs it; ``claims`` override.
+
+    Stamped with the wall clock, not the app's: ``shopify_app`` checks it against the wall clock."""
     now = int(time.time())
     payload = {
         "iss": f"https://{shop}/admin",
@@ -142,8 +145,8 @@ class ShopifyAdminDouble:
         with self._lock:
             ttl = self.access_token_ttl if expires_in is None else expires_in
             access, refresh = "shpat_" + secrets.token_hex(16), "shprt_" + secrets.token_hex(16)
-            self.access_tokens[access] = (shop, time.time() + ttl)
-            self.refresh_tokens[refresh] = (shop, time.time() + self.refresh_token_ttl)
+            self.access_tokens[access] = (shop, clock.timestamp() + ttl)
+            self.refresh_tokens[refresh] = (shop, clock.timestamp() + self.refresh_token_ttl)
             return {"access_token": access, "scope": self.scopes, "expires_in": ttl,
                     "refresh_token": refresh, "refresh_token_expires_in": self.refresh_token_ttl}
 
@@ -153,7 +156,7 @@ class ShopifyAdminDouble:
 
     def token_valid(self, shop: str, token: str) -> bool:
         owner, expires = self.access_tokens.get(token, (None, None))
-        return owner == shop and (expires is None or expires > time.time())
+        return owner == shop and (expires is None or expires > clock.timestamp())
 
     @property
     def exchanges(self) -> int:
@@ -285,7 +288,7 @@ class ShopifyAdminDouble:
 
     def _refresh(self, shop: str, body: dict) -> Response:
         owner, expires = self.refresh_tokens.pop(body.get("refresh_token", ""), (None, 0))
-        if owner != shop or expires <= time.time():
+        if owner != shop or expires <= clock.timestamp():
             return _json({"error": "invalid_grant"}, 400)
         return _json(self.issue_tokens(shop), 200)
 
@@ -344,7 +347,7 @@ def shopify_admin(shopify_admin_server, app_config):
 
 def install_shop_directly(runtime, double: ShopifyAdminDouble, domain: str = DEMO_SHOP, **shop_fields):
     """A Shop row with a token pair the double issued (skips the /app token exchange)."""
-    from plugin.db import utcnow
+    from plugin.clock import utcnow
     from plugin.models import Shop
 
     state = double.shops.get(domain) or double.add_shop(domain)

@@ -1,6 +1,6 @@
 from sqlalchemy import func, select
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.models import Contact, Shop, Subscription
 from tests.doubles.app_proxy import signed_proxy_url
 from tests.intake.conftest import SECRET

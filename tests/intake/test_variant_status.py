@@ -1,4 +1,6 @@
-from datetime import datetime, timezone
+from datetime import timedelta
+
+from plugin.clock import utcnow
 
 from plugin.models import Variant
 from tests.doubles.app_proxy import signed_proxy_url
@@ -20,9 +22,9 @@ def test_unknown_variant_allows_waiting(client, shop):
 
 
 def test_sold_out_variant_with_waiting_shoppers_and_eta(client, shop, session, post_subscription):
-    # given
-    session.add(Variant(shop_id=shop.id, variant_id=VARIANT, available=0,
-                        expected_at=datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)))
+    # given an ETA a month ahead
+    expected = (utcnow() + timedelta(days=30)).replace(hour=9, minute=0, second=0, microsecond=0)
+    session.add(Variant(shop_id=shop.id, variant_id=VARIANT, available=0, expected_at=expected))
     session.commit()
     post_subscription({"variant_id": VARIANT, "email": "a@shopper.dev"})
     post_subscription({"variant_id": VARIANT, "email": "b@shopper.dev"})
@@ -34,7 +36,7 @@ def test_sold_out_variant_with_waiting_shoppers_and_eta(client, shop, session, p
     # then
     assert response.get_json() == {"variant_id": VARIANT, "known": True, "sold_out": True,
                                    "waiting_allowed": True, "waiting_count": 2,
-                                   "expected_at": "2026-12-01T09:00:00+00:00"}
+                                   "expected_at": expected.isoformat()}
     assert response.headers["Cache-Control"] == "no-store"
 
 

@@ -6,15 +6,14 @@ double (``shopify_admin``), which the handler re-reads before declaring a restoc
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from plugin.db import utcnow
-
+from plugin.clock import utcnow
 from plugin.models import Decision, InventoryLevel, RestockEvent, Shop, Variant
 from plugin.inventory.tasks import sync_variant
-from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, level_payload
+from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, level_payload, shopify_stamp
 
 VARIANT, ITEM = 4242, 9191
 WAREHOUSE, STORE = 111, 222
@@ -50,8 +49,8 @@ def test_crossing_creates_exactly_one_restock_event(runtime, client, session, sh
     # given a sold-out variant with a waiting shopper, now back in Shopify
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 4})
     # when the level update arrives, then another for the same stock
-    first = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, "2026-11-21T10:00:00-05:00"))
-    second = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, "2026-11-21T10:00:05-05:00"))
+    first = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, shopify_stamp()))
+    second = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, shopify_stamp(5)))
     # then one event, declared after re-reading Shopify
     assert (first.status_code, second.status_code) == (200, 200)
     events = restock_events(session)
@@ -62,15 +61,16 @@ def test_crossing_creates_exactly_one_restock_event(runtime, client, session, sh
 
 
 def test_older_delivery_does_not_overwrite_a_newer_level(runtime, client, session, shopify_admin, installed_shop):
-    # given the level at 10:05 says 0
+    # given the level stamped five minutes on says 0
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 0})
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 0, "2026-11-21T10:05:00-05:00"))
-    # when a late delivery from 10:00 says 3
-    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, "2026-11-21T10:00:00-05:00"))
+    newest = shopify_stamp(300)
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 0, newest))
+    # when a late delivery stamped earlier says 3
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, shopify_stamp()))
     # then it changes nothing
     assert response.status_code == 200
     stored = level(session, installed_shop.id, WAREHOUSE)
-    assert (stored.available, stored.source_updated_at.isoformat()) == (0, "2026-11-21T15:05:00+00:00")
+    assert (stored.available, stored.source_updated_at) == (0, datetime.fromisoformat(newest))
     assert restock_events(session) == []
     assert shopify_admin.graphql_requests("VariantStock") == []
 
@@ -78,9 +78,9 @@ def test_older_delivery_does_not_overwrite_a_newer_level(runtime, client, sessio
 def test_out_of_order_deliveries_end_on_the_newest(runtime, client, session, shopify_admin, installed_shop):
     # given Shopify went 0 → 5 (10:01) after an earlier 0 → 2 (10:00); deliveries arrive newest first
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 5})
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 5, "2026-11-21T10:01:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 5, shopify_stamp(60)))
     # when the older one arrives
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, "2026-11-21T10:00:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, shopify_stamp()))
     # then the mirror holds the newest value, and there was one restock
     assert level(session, installed_shop.id, WAREHOUSE).available == 5
     assert [(e.previous_available, e.available) for e in restock_events(session)] == [(0, 5)]
@@ -90,7 +90,7 @@ def test_null_available_records_nothing(runtime, client, session, shopify_admin,
     # given
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 0})
     # when a location reports the item as not tracked there
-    response = deliver(client, TOPIC, level_payload(ITEM, STORE, None, "2026-11-21T10:00:00-05:00"))
+    response = deliver(client, TOPIC, level_payload(ITEM, STORE, None, shopify_stamp()))
     # then
     assert response.status_code == 200
     assert level(session, installed_shop.id, STORE) is None
@@ -104,12 +104,12 @@ def test_sellable_sums_only_the_counted_locations(runtime, client, session, shop
     shop.settings = {"counted_location_ids": [WAREHOUSE]}
     session.commit()
     # when the shop floor's stock arrives
-    deliver(client, TOPIC, level_payload(ITEM, STORE, 7, "2026-11-21T10:00:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, STORE, 7, shopify_stamp()))
     # then nothing is back for this merchant
     assert restock_events(session) == []
     # when the warehouse gets 2
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 2)
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, "2026-11-21T10:01:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 2, shopify_stamp(60)))
     # then the restock counts the warehouse only
     assert [(e.previous_available, e.available) for e in restock_events(session)] == [(0, 2)]
 
@@ -118,7 +118,7 @@ def test_sellable_sums_every_location_by_default(runtime, client, session, shopi
     # given two locations, 3 + 4 in Shopify
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 3, STORE: 4})
     # when one delivery arrives (the re-read brings the other location too)
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, "2026-11-21T10:00:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, shopify_stamp()))
     # then
     assert [e.available for e in restock_events(session)] == [7]
     assert level(session, installed_shop.id, STORE).available == 4
@@ -127,7 +127,7 @@ def test_sellable_sums_every_location_by_default(runtime, client, session, shopi
 def test_flapping_inside_the_cooldown_does_not_alert_again(runtime, client, session, shopify_admin, installed_shop):
     # given a restock just happened
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 3})
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, "2026-11-21T10:00:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 3, shopify_stamp()))
     add_waiting(session, runtime.vault, installed_shop.id, VARIANT, value="late.comer@gmail.com")
     # when it sells out and comes back within minutes (after the re-read the restock made)
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 0)
@@ -143,7 +143,7 @@ def test_shopify_is_the_truth_when_the_webhook_disagrees(runtime, client, sessio
     # given Shopify says 0 (the delivery is behind a sale that already happened)
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 0})
     # when the delivery says 5
-    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 5, "2026-11-21T10:00:00-05:00"))
+    deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 5, shopify_stamp()))
     # then the re-read wins: no restock, mirror corrected
     assert restock_events(session) == []
     assert level(session, installed_shop.id, WAREHOUSE).available == 0
@@ -160,7 +160,7 @@ def test_backorderable_untracked_or_draft_variants_never_alert(runtime, client, 
         add_variant_row(session, installed_shop.id, variant_id, item, 0)
         add_waiting(session, runtime.vault, installed_shop.id, variant_id, value=f"s{number}@gmail.com")
         # when
-        deliver(client, TOPIC, level_payload(item, WAREHOUSE, 5, "2026-11-21T10:00:00-05:00"))
+        deliver(client, TOPIC, level_payload(item, WAREHOUSE, 5, shopify_stamp()))
         # then
         assert decisions(session)[-1] == expected
     assert restock_events(session) == []
@@ -168,7 +168,7 @@ def test_backorderable_untracked_or_draft_variants_never_alert(runtime, client, 
 
 def test_item_nobody_waits_for_costs_one_upsert(client, session, shopify_admin, installed_shop):
     # when an item without a mirrored variant changes
-    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 9, "2026-11-21T10:00:00-05:00"))
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 9, shopify_stamp()))
     # then the level is kept and Shopify is not asked
     assert response.status_code == 200
     assert level(session, installed_shop.id, WAREHOUSE).available == 9
@@ -181,7 +181,7 @@ def test_admin_api_refusal_falls_back_to_the_webhook_figures(runtime, client, se
     watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 4})
     shopify_admin.fail_next(403)
     # when
-    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, "2026-11-21T10:00:00-05:00"))
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, shopify_stamp()))
     # then the webhook is Shopify's word too
     assert response.status_code == 200
     assert [e.available for e in restock_events(session)] == [4]
@@ -193,7 +193,7 @@ def test_uninstalled_shop_webhooks_do_nothing(client, session, shopify_admin, in
     shop.uninstalled_at = shop.installed_at
     session.commit()
     # when
-    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 9, "2026-11-21T10:00:00-05:00"))
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 9, shopify_stamp()))
     # then
     assert response.status_code == 200
     assert level(session, installed_shop.id, WAREHOUSE) is None

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.models import Decision, RestockEvent, Shop, Variant
 from plugin.inventory.restock import detect_restock, record_in_stock_for_waiting, record_restock
 from tests.webhooks.delivery import add_variant_row, add_waiting

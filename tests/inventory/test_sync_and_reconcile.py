@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.models import InventoryLevel, RestockEvent, Shop, Variant, WebhookReceipt
 from plugin.inventory.reconcile import UnknownShop, reconcile_shops
 from plugin.inventory.tasks import prune_receipts, sync_variant

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.models import Shop
 from plugin.shopify.admin_api import AdminApiError, AdminClient
 from plugin.shopify.errors import ShopNotInstalled

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.models import Shop
 from plugin.shopify.errors import ShopNotInstalled
 from plugin.shopify.tokens import ensure_fresh_token

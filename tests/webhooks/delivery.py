@@ -7,9 +7,9 @@ import hashlib
 import hmac
 import itertools
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
-from plugin.db import utcnow
+from plugin.clock import utcnow
 from plugin.models import Contact, Subscription, Variant
 
 SECRET = "hush"  # the app_config fixture's shopify_api_secret
@@ -42,12 +42,19 @@ def deliver(client, topic: str, payload: dict, shop: str = DEMO_SHOP, webhook_id
     return client.post("/webhooks", data=body, headers=headers)
 
 
-def level_payload(item: int, location: int, available: int | None, updated_at: str) -> dict:
+def shopify_stamp(seconds: float = 0, utc_offset_hours: int = -5) -> str:
+    """An ``updated_at`` as Shopify writes it (local offset, second precision), ``seconds`` after
+    the app clock's current second: deliveries are compared with stamps the app took from its clock."""
+    moment = utcnow().replace(microsecond=0) + timedelta(seconds=seconds)
+    return moment.astimezone(timezone(timedelta(hours=utc_offset_hours))).isoformat()
+
+
+def level_payload(item: int, location: int, available: int | None, updated_at: str | None = None) -> dict:
     return {
         "inventory_item_id": item,
         "location_id": location,
         "available": available,
-        "updated_at": updated_at,
+        "updated_at": updated_at or shopify_stamp(),
         "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location}?inventory_item_id={item}",
     }
 

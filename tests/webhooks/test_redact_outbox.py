@@ -23,7 +23,7 @@ def _notify_two_shoppers(client, runtime, shopify_admin) -> None:
                                headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
         assert response.status_code == 201
     shopify_admin.set_level(DEMO_SHOP, ITEM, LOCATION, 3)
-    deliver(client, "inventory_levels/update", level_payload(ITEM, LOCATION, 3, "2026-11-22T10:00:00Z"))
+    deliver(client, "inventory_levels/update", level_payload(ITEM, LOCATION, 3))
     with (runtime.settings.outbox_path / "outbox.jsonl").open("a") as outbox:
         outbox.write(json.dumps(OTHER_SHOP_LINE) + "\n")
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from plugin.dispatch.channels.base import DeliveryResult, OutgoingMessage
-from plugin.db import utcnow
+from plugin.clock import utcnow
 
 OUTBOX_FILE = "outbox.jsonl"
 
