@@ -129,6 +129,13 @@ def reconcile(shop_domain: str | None) -> None:
 @main.command()
 def demo() -> None:
     """Walk through the whole loop on the embedded default, narrated."""
-    from plugin.demo import run_demo
+    from plugin.demo import DemoIncomplete, run_demo
 
-    run_demo(click.echo)
+    try:
+        run_demo(click.echo)
+    except ConfigError as err:
+        click.echo(f"backbell: configuration error: {err}", err=True)
+        sys.exit(2)
+    except DemoIncomplete as err:
+        click.echo(f"backbell demo: the loop did not complete: {err}", err=True)
+        sys.exit(1)

@@ -1,5 +1,6 @@
-"""The Admin GraphQL side of the Shopify double: the official schema, an in-memory shop, resolvers
-that answer on the real schema, and Shopify's query cost rules (requested cost before execution).
+"""The Admin GraphQL side of the Shopify double: the official schema, resolvers that answer on it
+from the in-memory shop (``plugin.demo.store``, shared with the demo's Shopify stand-in), and
+Shopify's query cost rules (requested cost before execution).
 """
 
 from __future__ import annotations
@@ -7,11 +8,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import graphql
+
+from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number, operation_name  # noqa: F401  (re-exported)
 
 SHARED = Path(os.environ.get("BACKBELL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 SCHEMA_PATH = SHARED / "shopify" / "admin_2026-10.json.gz"
@@ -36,43 +38,6 @@ def validate_document(text: str) -> list[str]:
     return [e.message for e in graphql.validate(admin_schema(), document)]
 
 
-def _gid(kind: str, number) -> str:
-    return f"gid://shopify/{kind}/{number}"
-
-
-def _gid_number(value: str, kind: str) -> int | None:
-    prefix = f"gid://shopify/{kind}/"
-    if not isinstance(value, str) or not value.startswith(prefix):
-        return None
-    number = value[len(prefix):].split("?")[0]
-    return int(number) if number.isdigit() else None
-
-
-@dataclass
-class FakeVariant:
-    variant_id: int
-    product_id: int
-    inventory_item_id: int
-    title: str
-    price: str
-    policy: str
-    tracked: bool
-    status: str
-    product_title: str
-    handle: str
-
-
-@dataclass
-class FakeShop:
-    domain: str
-    name: str
-    timezone: str = "America/New_York"
-    currency: str = "USD"
-    locale: str = "en"
-    variants: dict[int, FakeVariant] = field(default_factory=dict)
-    levels: dict[int, dict[int, int]] = field(default_factory=dict)  # item -> location -> available
-
-
 class ShopResolvers:
     """Root fields of ``QueryRoot`` the app reads; results are plain dicts on the real schema."""
 
@@ -86,16 +51,16 @@ class ShopResolvers:
         return self._node(id)
 
     def productVariant(self, info, id):
-        return self._variant(_gid_number(id, "ProductVariant"))
+        return self._variant(gid_number(id, "ProductVariant"))
 
     def inventoryItem(self, info, id):
-        number = _gid_number(id, "InventoryItem")
+        number = gid_number(id, "InventoryItem")
         variant = next((v for v in self._state.variants.values() if v.inventory_item_id == number), None)
         return self._variant(variant.variant_id)["inventoryItem"] if variant else None
 
     def shop(self, info):
         state = self._state
-        return {"__typename": "Shop", "id": _gid("Shop", abs(hash(state.domain)) % 10**9), "name": state.name,
+        return {"__typename": "Shop", "id": gid("Shop", abs(hash(state.domain)) % 10**9), "name": state.name,
                 "myshopifyDomain": state.domain, "ianaTimezone": state.timezone, "currencyCode": state.currency,
                 "contactEmail": "owner@example.com"}
 
@@ -107,35 +72,37 @@ class ShopResolvers:
         if kind is None:
             raise graphql.GraphQLError(f"Invalid global id '{value}'")
         if kind == "ProductVariant":
-            return self._variant(_gid_number(value, kind))
+            return self._variant(gid_number(value, kind))
         return None
 
     def _variant(self, variant_id):
         record = self._state.variants.get(variant_id)
         if record is None:
             return None
-        product = {"__typename": "Product", "id": _gid("Product", record.product_id), "title": record.product_title,
+        product = {"__typename": "Product", "id": gid("Product", record.product_id), "title": record.product_title,
                    "handle": record.handle, "status": record.status}
-        item = {"__typename": "InventoryItem", "id": _gid("InventoryItem", record.inventory_item_id),
+        item = {"__typename": "InventoryItem", "id": gid("InventoryItem", record.inventory_item_id),
                 "tracked": record.tracked, "inventoryLevels": lambda info, first=None, **_: self._levels(record, first),
                 "variant": lambda info: self._variant(variant_id)}
         total = sum(self._state.levels.get(record.inventory_item_id, {}).values())
-        return {"__typename": "ProductVariant", "id": _gid("ProductVariant", record.variant_id),
+        return {"__typename": "ProductVariant", "id": gid("ProductVariant", record.variant_id),
                 "title": record.title, "price": record.price, "inventoryPolicy": record.policy,
                 "displayName": f"{record.product_title} - {record.title}", "inventoryQuantity": total,
                 "availableForSale": total > 0 or record.policy == "CONTINUE", "product": product, "inventoryItem": item}
 
     def _levels(self, record: FakeVariant, first):
-        levels = sorted(self._state.levels.get(record.inventory_item_id, {}).items())[: first or 50]
+        every = sorted(self._state.levels.get(record.inventory_item_id, {}).items())
+        levels = every[: first or 50]
         nodes = [self._level(record.inventory_item_id, location, qty) for location, qty in levels]
         return {"nodes": nodes, "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(nodes)],
-                "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}}
+                "pageInfo": {"hasNextPage": len(every) > len(levels), "hasPreviousPage": False,
+                             "startCursor": None, "endCursor": None}}
 
     @staticmethod
     def _level(item_id: int, location_id: int, qty: int) -> dict:
         level_id = f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item_id}"
         return {"__typename": "InventoryLevel", "id": level_id,
-                "location": {"__typename": "Location", "id": _gid("Location", location_id), "name": f"Location {location_id}"},
+                "location": {"__typename": "Location", "id": gid("Location", location_id), "name": f"Location {location_id}"},
                 "quantities": lambda info, names: [
                     {"id": f"{level_id}&name={name}", "name": name, "quantity": qty if name == "available" else 0}
                     for name in names]}
@@ -198,12 +165,3 @@ def objects_in(value) -> int:
     if isinstance(value, list):
         return sum(objects_in(v) for v in value)
     return 0
-
-
-def operation_name(query: str) -> str | None:
-    try:
-        document = graphql.parse(query)
-    except graphql.GraphQLError:
-        return None
-    operation = next((d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode)), None)
-    return operation.name.value if operation and operation.name else None

@@ -1,26 +1,6 @@
-"""Serve a WSGI app (a provider double) on a free loopback port in a background thread."""
+"""Serve a WSGI app (a provider double) on a free loopback port in a background thread.
 
-from __future__ import annotations
+The helper ships with the demo (``plugin.demo.server``), which serves its Shopify stand-in the same way.
+"""
 
-import threading
-from dataclasses import dataclass
-
-from werkzeug.serving import make_server
-
-
-@dataclass
-class RunningServer:
-    url: str
-    _server: object
-    _thread: threading.Thread
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-
-
-def serve_wsgi(app, host: str = "127.0.0.1") -> RunningServer:
-    server = make_server(host, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"double-{server.port}")
-    thread.start()
-    return RunningServer(url=f"http://{host}:{server.port}", _server=server, _thread=thread)
+from plugin.demo.server import RunningServer, serve_wsgi  # noqa: F401  (the tests' names for them)

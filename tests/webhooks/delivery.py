@@ -1,15 +1,17 @@
-"""Helpers for webhook tests: sign and deliver bodies like Shopify, and seed waiting shoppers."""
+"""Helpers for webhook tests: sign and deliver bodies like Shopify, and seed waiting shoppers.
+
+Signing is ``plugin.demo.signing`` (the demo delivers its webhooks with it); this module adds the
+tests' defaults (secret ``hush``, the demo shop, fresh webhook ids).
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 from datetime import datetime, timedelta, timezone
 
 from plugin.clock import utcnow
+from plugin.demo import signing
 from plugin.models import Contact, Subscription, Variant
 
 SECRET = "hush"  # the app_config fixture's shopify_api_secret
@@ -18,21 +20,13 @@ _ids = itertools.count(1)
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return signing.webhook_hmac(body, secret)
 
 
 def webhook_headers(body: bytes, topic: str, shop: str = DEMO_SHOP, webhook_id: str | None = None,
                     secret: str = SECRET, triggered_at: datetime | None = None) -> dict[str, str]:
-    triggered_at = triggered_at or utcnow()
-    return {
-        "X-Shopify-Hmac-Sha256": sign(body, secret),
-        "X-Shopify-Topic": topic,
-        "X-Shopify-Shop-Domain": shop,
-        "X-Shopify-Webhook-Id": webhook_id or f"wh-{next(_ids)}",
-        "X-Shopify-Triggered-At": triggered_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        "X-Shopify-API-Version": "2026-10",
-        "Content-Type": "application/json",
-    }
+    """Shopify's headers for ``body`` (signed with ``plugin.demo.signing``), with test defaults."""
+    return signing.webhook_headers(body, topic, shop, webhook_id or f"wh-{next(_ids)}", secret, triggered_at)
 
 
 def deliver(client, topic: str, payload: dict, shop: str = DEMO_SHOP, webhook_id: str | None = None,
