@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from plugin.config import Settings
 from plugin.crypto import Vault
+from plugin import clock
 from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import Shop
@@ -46,9 +47,9 @@ def shopify_app_for(settings: Settings) -> ShopifyApp:
 def store_tokens(vault: Vault, shop: Shop, token: TokenExchangeAccessToken) -> None:
     """Write an exchanged or refreshed token pair onto the shop row, encrypted."""
     shop.access_token = vault.encrypt(token.token)
-    shop.access_token_expires_at = _parse_time(token.expires)
+    shop.access_token_expires_at = _on_app_clock(_parse_time(token.expires))
     shop.refresh_token = vault.encrypt(token.refresh_token) if token.refresh_token else None
-    shop.refresh_token_expires_at = _parse_time(token.refresh_token_expires)
+    shop.refresh_token_expires_at = _on_app_clock(_parse_time(token.refresh_token_expires))
     shop.scopes = token.scope or shop.scopes
 
 
@@ -129,7 +130,7 @@ def _call_refresh(runtime, row: Shop) -> TokenExchangeAccessToken:
         # We decide when to refresh (five minutes ahead, or after a 401); an empty expiry
         # stops shopify_app from second-guessing with its own 60-second rule.
         "expires": None,
-        "refresh_token_expires": _format_time(row.refresh_token_expires_at),
+        "refresh_token_expires": _format_time(_on_wall_clock(row.refresh_token_expires_at)),
         "access_mode": "offline",
     }
     with shopify_http_client(runtime.settings) as http:
@@ -149,6 +150,15 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _on_app_clock(wall_time: datetime | None) -> datetime | None:
+    """shopify_app stamps expiries as wall time + ``expires_in``; we compare them with ``plugin.clock``."""
+    return wall_time + clock.offset() if wall_time else None
+
+
+def _on_wall_clock(app_time: datetime | None) -> datetime | None:
+    return app_time - clock.offset() if app_time else None
 
 
 def _format_time(value: datetime | None) -> str | None:

@@ -3,11 +3,12 @@ from datetime import timedelta
 
 import pytest
 
+from plugin import clock
 from plugin.clock import utcnow
 from plugin.models import Shop
 from plugin.shopify.errors import ShopNotInstalled
 from plugin.shopify.tokens import ensure_fresh_token
-from tests.doubles.shopify_admin import DEMO_SHOP, make_session_token
+from tests.doubles.shopify_admin import DEMO_SHOP, install_shop_directly, make_session_token
 
 
 def _expire_in(session, shop_id: int, delta: timedelta) -> None:
@@ -134,3 +135,22 @@ def test_after_a_refused_refresh_the_next_app_load_installs_again(
     session.expire_all()
     token = ensure_fresh_token(runtime, session, DEMO_SHOP)
     assert shopify_admin.token_valid(DEMO_SHOP, token)
+
+
+def test_a_refreshed_pair_expires_on_the_app_clock_when_it_runs_ahead(shopify_admin, runtime, session):
+    # given the app's clock years ahead of the wall clock (shopify_app stamps expiries on the wall clock),
+    # and a shop installed on it whose access token has just expired
+    with clock.travel(timedelta(days=5 * 365)):
+        shop = install_shop_directly(runtime, shopify_admin)
+        _expire_in(session, shop.id, timedelta(minutes=-1))
+
+        # when
+        ensure_fresh_token(runtime, session, DEMO_SHOP)
+        token = ensure_fresh_token(runtime, session, DEMO_SHOP)
+
+        # then one refresh, and the new pair lives an hour and 90 days from the app's now
+        stored = session.get(Shop, shop.id)
+        assert shopify_admin.refreshes == 1
+        assert runtime.vault.decrypt(stored.access_token) == token
+        assert timedelta(minutes=59) < stored.access_token_expires_at - utcnow() <= timedelta(hours=1)
+        assert timedelta(days=89) < stored.refresh_token_expires_at - utcnow() <= timedelta(days=90)
