@@ -18,9 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MEASUREMENTS, ROOT
+from tests.conftest import BACKEND, MEASUREMENTS, ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # The installed demo runs on its own SQLite file whatever the suite's backend: once per `make test`.
+    pytest.mark.skipif(BACKEND == "sqlite", reason="backend-independent; runs in the PostgreSQL stage"),
+]
 
 NOT_SHIPPED = shutil.ignore_patterns(".git", ".venv", "tests", "node_modules", "instance", "build", "*.egg-info",
                                      "__pycache__", ".pytest_cache")
