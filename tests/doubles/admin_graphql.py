@@ -13,7 +13,7 @@ from pathlib import Path
 
 import graphql
 
-from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number, operation_name  # noqa: F401  (re-exported)
+from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number
 
 SHARED = Path(os.environ.get("BACKBELL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 SCHEMA_PATH = SHARED / "shopify" / "admin_2026-10.json.gz"

@@ -9,10 +9,6 @@ pins both (``tests/intake/test_app_proxy.py``).
     client.post(f"/proxy/subscriptions?{query}", json={...})
 """
 
-from plugin.demo.signing import (  # noqa: F401  (the tests' names for them)
-    PATH_PREFIX,
-    proxy_params,
-    proxy_signature,
-    sign_proxy_query,
-    signed_proxy_url,
-)
+from plugin.demo.signing import PATH_PREFIX, proxy_params, proxy_signature, sign_proxy_query, signed_proxy_url
+
+__all__ = ["PATH_PREFIX", "proxy_params", "proxy_signature", "sign_proxy_query", "signed_proxy_url"]

@@ -3,4 +3,6 @@
 The helper ships with the demo (``plugin.demo.server``), which serves its Shopify stand-in the same way.
 """
 
-from plugin.demo.server import RunningServer, serve_wsgi  # noqa: F401  (the tests' names for them)
+from plugin.demo.server import RunningServer, serve_wsgi
+
+__all__ = ["RunningServer", "serve_wsgi"]

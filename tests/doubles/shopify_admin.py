@@ -28,16 +28,14 @@ import graphql
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from plugin.demo.shopify import INVALID_TOKEN_BODY, ShopifyStandIn, json_response  # noqa: F401
+from plugin.demo.shopify import ShopifyStandIn, json_response
 from plugin.demo.signing import make_session_token  # noqa: F401  (re-exported)
+from plugin.demo.store import operation_name
 from tests.doubles.admin_graphql import (  # noqa: F401  (admin_schema, validate_document re-exported)
     MAX_QUERY_COST,
-    FakeShop,
-    FakeVariant,
     ShopResolvers,
     admin_schema,
     objects_in,
-    operation_name,
     query_cost,
     validate_document,
 )
