@@ -41,7 +41,9 @@ SHOPPERS = [("ada.lovelace@gmail.com", "en"), ("chloe.martin@orange.fr", "fr"), 
 # A second try by the first shopper (another spelling: still one subscription), and a typo.
 EXTRA_ATTEMPTS = [(SHOPPERS[0][0].upper(), "en", 200), ("not-an-address@", "es", 422)]
 RESTOCK_UNITS = 3
-# Within the hour the access token lives (see the lead's note on refreshes during a webhook on SQLite).
+# Within the hour the access token lives. Past it, the webhook's re-read refreshes the token on a
+# second connection while the webhook's own transaction holds SQLite's write lock, and fails with
+# "database is locked" (a known bug of the embedded default, reported; not the demo's to hide).
 LATER = timedelta(minutes=30)
 
 Say = Callable[[str], None]
