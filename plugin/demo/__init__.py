@@ -43,7 +43,7 @@ EXTRA_ATTEMPTS = [(SHOPPERS[0][0].upper(), "en", 200), ("not-an-address@", "es",
 RESTOCK_UNITS = 3
 # Within the hour the access token lives. Past it, the webhook's re-read refreshes the token on a
 # second connection while the webhook's own transaction holds SQLite's write lock, and fails with
-# "database is locked" (a known bug of the embedded default, reported; not the demo's to hide).
+# "database is locked": a bug of the embedded default, reported to be fixed in the app, not here.
 LATER = timedelta(minutes=30)
 
 Say = Callable[[str], None]
