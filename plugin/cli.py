@@ -50,6 +50,11 @@ def serve(host: str, port: int, workers: int | None) -> None:
         _gunicorn(host, port, workers)
     else:
         click.echo(f"Backbell is listening on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
+        if settings.tasks_in_process:
+            from plugin.schedule import InProcessScheduler
+
+            # No beat without Redis: the periodic jobs run from a thread of this process.
+            InProcessScheduler(app.extensions["celery"]).start()
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
 
 

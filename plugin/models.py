@@ -219,15 +219,37 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class WebhookReceipt(Base):
-    """Seen ``X-Shopify-Webhook-Id`` values; a repeat is answered 200 and ignored."""
+class InboxDelivery(Base):
+    """A verified Shopify webhook, kept until its topic handler has run: the durable inbox.
 
-    __tablename__ = "webhook_receipts"
+    Written (payload encrypted) in the transaction that answers Shopify 200; the task that handles
+    it carries only ``id``. ``processed_at`` is set in the handler's own transaction, so a delivery
+    takes effect exactly once however often it is driven. ``webhook_id`` is unique: a repeat
+    delivery is answered 200 and not stored again.
+    """
 
-    webhook_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    shop_domain: Mapped[str] = mapped_column(String(255))
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (
+        # The re-drive scan: unprocessed, unparked rows by due time (a small, hot subset).
+        Index("ix_webhook_inbox_due", "next_attempt_at",
+              postgresql_where=text("processed_at IS NULL AND parked_at IS NULL"),
+              sqlite_where=text("processed_at IS NULL AND parked_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(128), unique=True)
+    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
     topic: Mapped[str] = mapped_column(String(64))
+    # The raw body, encrypted with the contact keys; erased after retention once processed.
+    payload_ciphertext: Mapped[str | None] = mapped_column(Text)
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When the re-drive may queue it again (a lease while a task is queued or running).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DataExport(Base):
