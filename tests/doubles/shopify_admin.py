@@ -102,6 +102,7 @@ class ShopifyAdminDouble:
             self.scopes = "read_products,read_inventory,read_orders,write_discounts"
             self.access_token_ttl, self.refresh_token_ttl = 3600, 90 * 24 * 3600
             self.token_delay = 0.0
+            self.graphql_delay = 0.0  # seconds each GraphQL call waits after it is recorded
             self._throttle_next = 0
             self._failures: list[tuple[int, float | None]] = []
             self._bucket, self._bucket_at = MAX_AVAILABLE, time.monotonic()
@@ -200,10 +201,13 @@ class ShopifyAdminDouble:
                                   "host": request.host, "token": token})
             if not self.token_valid(shop, token):
                 return _json(INVALID_TOKEN_BODY, 401)
+            delay = self.graphql_delay
             if self._failures:
                 status, retry_after = self._failures.pop(0)
                 headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
                 return _json({"errors": "Internal Server Error" if status >= 500 else "Exceeded"}, status, headers)
+        if delay:
+            time.sleep(delay)  # a slow Shopify: the caller is mid-request while the test acts
         return self._run_document(shop, query, variables)
 
     def _run_document(self, shop: str, query: str, variables: dict) -> Response:
