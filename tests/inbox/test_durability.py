@@ -5,6 +5,8 @@ the row's lease."""
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -13,11 +15,12 @@ from sqlalchemy import func, select
 
 from plugin import clock
 from plugin.inbox import deliveries
+from plugin.inbox.processing import process_delivery
 from plugin.models import Decision, InboxDelivery, Notification, RestockEvent
 from tests.doubles.worker import wait_for
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, level_payload
 
-pytestmark = [pytest.mark.pg_only, pytest.mark.worker]
+pytestmark = pytest.mark.pg_only
 
 VARIANT, ITEM, WAREHOUSE = 7001, 7101, 71
 SHOPPERS = ["ada@gmail.com", "grace@gmail.com", "linus@gmail.com"]
@@ -77,6 +80,7 @@ def database_fails_once(runtime):
         conn.exec_driver_sql("DROP SEQUENCE inject_failure_once")
 
 
+@pytest.mark.worker
 def test_a_handler_that_fails_once_still_ends_processed(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop, database_fails_once
 ):
@@ -99,6 +103,7 @@ def test_a_handler_that_fails_once_still_ends_processed(
     assert _row(runtime, "fails-once").attempts == 2
 
 
+@pytest.mark.worker
 def test_a_worker_killed_mid_handler_leaves_the_row_to_be_redriven_once(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop
 ):
@@ -128,6 +133,7 @@ def test_a_worker_killed_mid_handler_leaves_the_row_to_be_redriven_once(
     _handled_exactly_once(runtime, sendgrid, "killed")
 
 
+@pytest.mark.worker
 def test_a_flushed_broker_loses_no_accepted_webhook(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop
 ):
@@ -149,3 +155,22 @@ def test_a_flushed_broker_loses_no_accepted_webhook(
     _handled_exactly_once(runtime, sendgrid, "flushed")
     assert _row(runtime, "flushed").attempts == 1
     assert _count(runtime, Decision, Decision.decision == "sent") == len(SHOPPERS)
+
+
+def test_two_runs_of_the_same_row_at_once_take_effect_once(shopify_admin, runtime, session, installed_shop):
+    # given a restock delivery stored in the inbox, and a slow Shopify so both runs overlap
+    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
+    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    shopify_admin.graphql_delay = 1.0
+    with runtime.db.session() as s:
+        inbox_id = deliveries.accept(s, runtime.vault, webhook_id="raced", shop_domain=DEMO_SHOP,
+                                     topic="inventory_levels/update",
+                                     body=json.dumps(level_payload(ITEM, WAREHOUSE, 5)), triggered_at=None).inbox_id
+    # when the original task and a re-drive run it at the same time
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: process_delivery(runtime, inbox_id), range(2)))
+    # then one run declared the restock and the other found the row handled
+    assert sorted(len(r) for r in results) == [0, 1]
+    assert _count(runtime, RestockEvent) == 1
+    row = _row(runtime, "raced")
+    assert (row.attempts, row.last_error) == (2, None) and row.processed_at is not None
