@@ -193,13 +193,35 @@ class Notification(Base):
     # Committed right before the provider call: a stalled row with it set may have been delivered.
     handed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    provider_message_id: Mapped[str | None] = mapped_column(String(255), index=True)  # Twilio callbacks find it
     error: Mapped[str | None] = mapped_column(Text)
     discount_code: Mapped[str | None] = mapped_column(String(64))
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # From the provider's delivery events (SendGrid event webhook, Twilio status callbacks).
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscription: Mapped[Subscription] = relationship()
+
+
+class DeliveryEvent(Base):
+    """One provider event about a notice (delivered, open, click, bounce, …), recorded once:
+    ``provider_event_id`` is SendGrid's ``sg_event_id`` or Twilio's message sid with its status."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_event_id: Mapped[str] = mapped_column(String(160), unique=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"),
+                                                        index=True)
+    provider: Mapped[str] = mapped_column(String(16))  # sendgrid | twilio
+    event: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Decision(Base):
