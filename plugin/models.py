@@ -7,6 +7,7 @@ through the keyed hash in ``Contact.value_hash``.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -221,6 +223,27 @@ class DeliveryEvent(Base):
     event: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(String(300))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attribution(Base):
+    """A purchase recovered by a notice: the first order of the told variant by the told shopper
+    within the window, or any order with the notice's code. One per notice; a cancelled order
+    keeps its row with ``cancelled_at`` set and stops counting."""
+
+    __tablename__ = "attributions"
+    __table_args__ = (UniqueConstraint("notification_id"), Index("ix_attributions_order", "shop_id", "order_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    matched_by: Mapped[str] = mapped_column(String(16))  # customer | contact | code
+    revenue: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    purchased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -28,6 +28,7 @@ from plugin.inbox import deliveries
 from plugin.inbox.deliveries import PRIVACY_TOPICS, Pending
 from plugin.inventory import mirror as inventory
 from plugin.logging import get_logger
+from plugin.measurement import attribution
 from plugin.models import RestockEvent, Shop
 from plugin.privacy import compliance
 
@@ -106,10 +107,18 @@ def on_product_update(delivery: WebhookDelivery) -> list[RestockEvent]:
 
 
 def on_order_created(delivery: WebhookDelivery) -> list[RestockEvent]:
-    # Attribution of recovered sales is built later; until then the order is only noted.
-    line_items = delivery.payload.get("line_items")
-    log.info("order_created", shop_id=delivery.shop.id, order_id=delivery.payload.get("id"),
-             line_items=len(line_items) if isinstance(line_items, list) else 0)
+    order = attribution.parse_order(delivery.payload, delivery.shop.currency)
+    if order is None:
+        raise inventory.BadPayload("the order has no id")
+    attribution.attribute_order(delivery.session, delivery.runtime.vault, delivery.shop, order)
+    return []
+
+
+def on_order_cancelled(delivery: WebhookDelivery) -> list[RestockEvent]:
+    order = attribution.parse_order(delivery.payload, delivery.shop.currency)
+    if order is None:
+        raise inventory.BadPayload("the order has no id")
+    attribution.cancel_order(delivery.session, delivery.shop, order.order_id)
     return []
 
 
@@ -161,6 +170,7 @@ HANDLERS: dict[str, Handler] = {
     "inventory_levels/update": on_inventory_level,
     "products/update": on_product_update,
     "orders/create": on_order_created,
+    "orders/cancelled": on_order_cancelled,
     "app/uninstalled": on_app_uninstalled,
     "shop/redact": on_shop_redact,
     "customers/redact": on_customer_redact,
