@@ -101,13 +101,15 @@ def start_attempt(session: Session, inbox_id: int) -> Claimed | None:
 
 def mark_processed(session: Session, inbox_id: int) -> bool:
     """Mark the row handled inside the handler's transaction; False if another run already did
-    (the caller then rolls its work back). On PostgreSQL a concurrent run waits here for the first
-    one's commit and then finds the row handled."""
+    (the caller then rolls its work back). A row this transaction deleted (``shop/redact`` purges
+    the shop's inbox rows, its own included) counts as handled."""
     statement = (update(InboxDelivery)
                  .where(InboxDelivery.id == inbox_id, InboxDelivery.processed_at.is_(None))
                  .values(processed_at=utcnow(), last_error=None)
                  .returning(InboxDelivery.id))
-    return session.execute(statement).scalar() is not None
+    if session.execute(statement).scalar() is not None:
+        return True
+    return session.scalar(select(InboxDelivery.id).where(InboxDelivery.id == inbox_id)) is None
 
 
 def record_failure(session: Session, inbox_id: int, error: str) -> bool:

@@ -50,22 +50,24 @@ Handler = Callable[[WebhookDelivery], list[RestockEvent]]
 
 
 def handle_delivery(runtime, pending: Pending) -> list[int]:
-    """Mark the inbox row processed and run its topic's handler, in one committed transaction;
-    the ids of restock events to dispatch. A row already processed (a re-drive that raced the first
-    run) does nothing. Other errors propagate: the row stays unprocessed and is driven again."""
+    """Run the topic's handler and mark the inbox row processed, in one committed transaction;
+    the ids of restock events to dispatch. If another run marked the row first (a re-drive that
+    raced the original task) this run's work is rolled back. Other errors propagate: the row
+    stays unprocessed and is driven again."""
     context = {"topic": pending.topic, "shop_domain": pending.shop_domain, "webhook_id": pending.webhook_id}
     with runtime.db.session() as session:
-        # First statement: on PostgreSQL a concurrent run of the same row waits here, then stops.
-        if not deliveries.mark_processed(session, pending.inbox_id):
-            log.info("webhook_already_processed", **context)
-            return []
         try:
             event_ids = _run_handler(runtime, session, pending, context)
         except inventory.BadPayload as err:
             session.rollback()
             log.warning("webhook_payload_invalid", problem=str(err), **context)
-            # Retrying would fail the same way: the delivery counts as handled.
-            deliveries.mark_processed(session, pending.inbox_id)
+            event_ids = []  # retrying would fail the same way: the delivery counts as handled
+        # Last, not first: the handler may re-read Shopify (and refresh a token on another
+        # connection), which must not wait behind a write this transaction already holds.
+        # On PostgreSQL a concurrent run blocks here until the first commits, then finds it done.
+        if not deliveries.mark_processed(session, pending.inbox_id):
+            session.rollback()
+            log.info("webhook_already_processed", **context)
             return []
     log.info("webhook_handled", restock_events=event_ids, **context)
     return event_ids
