@@ -6,10 +6,10 @@ late and requeued if a worker dies, so every task must be short and idempotent.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from celery import Celery, Task
 from flask import Flask
+
+from plugin.schedule import beat_schedule
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -33,11 +33,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         timezone="UTC",
-        beat_schedule={
-            "reconcile-inventory": {"task": "backbell.reconcile_all", "schedule": timedelta(minutes=15)},
-            "recover-stalled-dispatch": {"task": "backbell.recover_dispatch", "schedule": timedelta(minutes=5)},
-            "prune-webhook-receipts": {"task": "backbell.prune_receipts", "schedule": timedelta(hours=6)},
-        },
+        beat_schedule=beat_schedule(),
     )
     celery.set_default()
     app.extensions["celery"] = celery

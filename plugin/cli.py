@@ -1,4 +1,4 @@
-"""The ``backbell`` command: serve, worker, beat, db upgrade, demo, reconcile."""
+"""The ``backbell`` command: serve, worker, beat, db upgrade, demo, reconcile, inbox."""
 
 from __future__ import annotations
 
@@ -50,6 +50,11 @@ def serve(host: str, port: int, workers: int | None) -> None:
         _gunicorn(host, port, workers)
     else:
         click.echo(f"Backbell is listening on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
+        if settings.tasks_in_process:
+            from plugin.schedule import InProcessScheduler
+
+            # No beat without Redis: the periodic jobs run from a thread of this process.
+            InProcessScheduler(app.extensions["celery"]).start()
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
 
 
@@ -124,6 +129,36 @@ def reconcile(shop_domain: str | None) -> None:
             sys.exit(2)
     for line in report.lines():
         click.echo(line)
+
+
+@main.command()
+@click.option("--retry", "retry_id", default=None, type=int, help="un-park this inbox row and handle it now")
+@click.option("--retry-all", is_flag=True, help="un-park every parked row and handle them now")
+def inbox(retry_id: int | None, retry_all: bool) -> None:
+    """List webhooks that are parked or still failing; un-park them to handle them again."""
+    from plugin.inbox import deliveries
+    from plugin.inbox.tasks import redrive_inbox
+
+    app = _app()
+    runtime = app.extensions["backbell"]
+    if retry_id is not None or retry_all:
+        with runtime.db.session() as session:
+            count = deliveries.retry_parked(session, retry_id)
+        if retry_id is not None and not count:
+            click.echo(f"backbell: inbox row {retry_id} is not parked", err=True)
+            sys.exit(2)
+        with app.app_context():
+            redrive_inbox.apply(throw=True)
+        click.echo(f"{count} parked webhook(s) queued again.")
+        return
+    with runtime.db.session() as session:
+        rows = deliveries.unhandled(session)
+    if not rows:
+        click.echo("No parked or failing webhooks.")
+    for row in rows:
+        state = "parked" if row.parked_at else f"retrying at {row.next_attempt_at:%Y-%m-%d %H:%M}Z"
+        click.echo(f"#{row.id} {row.topic} {row.shop_domain} received {row.received_at:%Y-%m-%d %H:%M}Z, "
+                   f"{row.attempts} attempt(s), {state}: {row.last_error or '-'}")
 
 
 @main.command()

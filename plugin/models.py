@@ -7,6 +7,7 @@ through the keyed hash in ``Contact.value_hash``.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -193,13 +195,56 @@ class Notification(Base):
     # Committed right before the provider call: a stalled row with it set may have been delivered.
     handed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    provider_message_id: Mapped[str | None] = mapped_column(String(255), index=True)  # Twilio callbacks find it
     error: Mapped[str | None] = mapped_column(Text)
     discount_code: Mapped[str | None] = mapped_column(String(64))
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # From the provider's delivery events (SendGrid event webhook, Twilio status callbacks).
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscription: Mapped[Subscription] = relationship()
+
+
+class DeliveryEvent(Base):
+    """One provider event about a notice (delivered, open, click, bounce, …), recorded once:
+    ``provider_event_id`` is SendGrid's ``sg_event_id`` or Twilio's message sid with its status."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_event_id: Mapped[str] = mapped_column(String(160), unique=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"),
+                                                        index=True)
+    provider: Mapped[str] = mapped_column(String(16))  # sendgrid | twilio
+    event: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attribution(Base):
+    """A purchase recovered by a notice: the first order of the told variant by the told shopper
+    within the window, or any order with the notice's code. One per notice; a cancelled order
+    keeps its row with ``cancelled_at`` set and stops counting."""
+
+    __tablename__ = "attributions"
+    __table_args__ = (UniqueConstraint("notification_id"), Index("ix_attributions_order", "shop_id", "order_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    matched_by: Mapped[str] = mapped_column(String(16))  # customer | contact | code
+    revenue: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    purchased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Decision(Base):
@@ -219,15 +264,37 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class WebhookReceipt(Base):
-    """Seen ``X-Shopify-Webhook-Id`` values; a repeat is answered 200 and ignored."""
+class InboxDelivery(Base):
+    """A verified Shopify webhook, kept until its topic handler has run: the durable inbox.
 
-    __tablename__ = "webhook_receipts"
+    Written (payload encrypted) in the transaction that answers Shopify 200; the task that handles
+    it carries only ``id``. ``processed_at`` is set in the handler's own transaction, so a delivery
+    takes effect exactly once however often it is driven. ``webhook_id`` is unique: a repeat
+    delivery is answered 200 and not stored again.
+    """
 
-    webhook_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    shop_domain: Mapped[str] = mapped_column(String(255))
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (
+        # The re-drive scan: unprocessed, unparked rows by due time (a small, hot subset).
+        Index("ix_webhook_inbox_due", "next_attempt_at",
+              postgresql_where=text("processed_at IS NULL AND parked_at IS NULL"),
+              sqlite_where=text("processed_at IS NULL AND parked_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(128), unique=True)
+    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
     topic: Mapped[str] = mapped_column(String(64))
+    # The raw body, encrypted with the contact keys; erased after retention once processed.
+    payload_ciphertext: Mapped[str | None] = mapped_column(Text)
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When the re-drive may queue it again (a lease while a task is queued or running).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DataExport(Base):

@@ -114,7 +114,7 @@ def app_config(database_url, instance_path) -> dict:
 
 # Fixtures that write provider origins/keys or the broker into app_config: they must run before
 # the app (and a worker) read it, whatever order a test lists its fixtures in.
-CONFIGURING_FIXTURES = ("shopify_admin", "sendgrid", "celery_worker")
+CONFIGURING_FIXTURES = ("shopify_admin", "sendgrid", "twilio", "celery_worker")
 
 
 @pytest.fixture

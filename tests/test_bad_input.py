@@ -11,7 +11,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from plugin.models import Contact, RestockEvent, Subscription, WebhookReceipt
+from plugin.models import Contact, InboxDelivery, RestockEvent, Subscription
 from tests.doubles.app_proxy import signed_proxy_url
 from tests.webhooks.delivery import DEMO_SHOP, webhook_headers
 
@@ -156,4 +156,4 @@ def test_unsigned_requests_write_nothing(shopify_admin, installed_shop, client, 
     # then
     assert (proxy.status_code, hook.status_code) == (401, 401)
     assert _count(session, Subscription) == 0
-    assert _count(session, WebhookReceipt) == 0
+    assert _count(session, InboxDelivery) == 0

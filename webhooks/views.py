@@ -1,26 +1,28 @@
 """``POST /webhooks``: Shopify's webhooks, every topic (including the privacy topics).
 
-Verify → record the webhook id → queue → answer, in milliseconds: nothing here calls Shopify.
-What a topic means is decided in ``plugin.inbox.topics`` (reached through the
-``handle_webhook`` task), so this package depends on ``plugin`` and never the other way round.
+Verify → store in the inbox → queue the row id → answer, in milliseconds: nothing here calls
+Shopify. What a topic means is decided in ``plugin.inbox.topics`` (reached through the
+``process_webhook`` task), so this package depends on ``plugin`` and never the other way round.
 
 Status codes (pinned in CONTRACT.md): 400 missing header or unusable body, 401 bad HMAC,
 405 other methods, 200 accepted — also for a repeated ``X-Shopify-Webhook-Id``, which is not
-handled again — and 503 when the queue is down, so that Shopify delivers again later.
+handled again. A broker that is down does not lose the delivery: it is already stored, and the
+inbox's re-drive queues it later. A database that is down answers 5xx, so Shopify retries.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request
 from shopify_app.verify.webhook import verify_webhook_req
 
-from plugin.inbox import receipts as webhook_receipts
+from plugin.inbox import deliveries
+from plugin.inbox.tasks import process_webhook
 from plugin.logging import get_logger
 from plugin.web_errors import json_error
-from plugin.inventory.tasks import handle_webhook
 
 log = get_logger(__name__)
 bp = Blueprint("webhooks_views", __name__)
@@ -49,7 +51,7 @@ def receive_webhook():
     if problem:
         return json_error(400, *problem)
     triggered_at = request.headers.get("X-Shopify-Triggered-At", "")[:64] or None
-    return _queue(topic, shop_domain, webhook_id, json.loads(body), triggered_at)
+    return _store_and_queue(topic, shop_domain, webhook_id, body, triggered_at)
 
 
 def _verify_signature(body: str):
@@ -92,21 +94,28 @@ def _body_problem(body: str, shop_domain: str) -> tuple[str, str] | None:
     return None
 
 
-def _queue(topic: str, shop_domain: str, webhook_id: str, payload: dict, triggered_at: str | None):
+def _store_and_queue(topic: str, shop_domain: str, webhook_id: str, body: str, triggered_at: str | None):
+    """Store the delivery in the inbox (committed before Shopify hears 200), then queue its id."""
     runtime = current_app.extensions["backbell"]
     with runtime.db.session() as session:
-        is_new = webhook_receipts.record_receipt(session, webhook_id, shop_domain, topic)
-    if not is_new:
+        accepted = deliveries.accept(session, runtime.vault, webhook_id=webhook_id, shop_domain=shop_domain,
+                                     topic=topic, body=body, triggered_at=_parse_time(triggered_at))
+    if accepted.duplicate:
         log.info("webhook_duplicate", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
         return jsonify(status="duplicate"), 200
     try:
-        handle_webhook.delay(topic, shop_domain, payload, webhook_id, triggered_at=triggered_at)
-    except Exception:
-        # Broker down (or, in-process, the handler failed): forget the id so Shopify's retry is handled.
-        log.exception("webhook_queue_failed", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
-        with runtime.db.session() as session:
-            webhook_receipts.forget_receipt(session, webhook_id)
-        return json_error(503, "unavailable", "The webhook could not be queued; deliver it again later.")
+        process_webhook.delay(accepted.inbox_id)
+    except Exception as err:  # noqa: BLE001 — the row is stored: the re-drive queues it after its lease
+        log.warning("webhook_queue_failed", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id,
+                    error=type(err).__name__)
     log.info("webhook_accepted", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
     return jsonify(status="accepted"), 200
 
+
+def _parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time with an offset ("…Z" included), or None when absent or unusable."""
+    try:
+        parsed = datetime.fromisoformat(value.strip()) if value else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None

@@ -122,8 +122,11 @@ def _prepare(session: Session, ids: list[int], sender: ChannelSender, outcome: B
 
 
 def _skip_reason(notification: Notification, subscription: Subscription, contact: Contact) -> str | None:
-    if subscription.status == UNSUBSCRIBED or contact.suppressed_at is not None:
+    if subscription.status == UNSUBSCRIBED:
         return "skipped: unsubscribed"
+    if contact.suppressed_at is not None:
+        # bounced, spam_report, opted_out, … (see plugin.measurement.events)
+        return f"skipped: address suppressed ({contact.suppressed_reason or 'unknown'})"
     # Two overlapping restocks (a short cool-down, a slow first dispatch) both plan a shopper who
     # was waiting at planning time; whichever batch reaches them second must not tell them again.
     if notification.kind == "restock" and subscription.status == NOTIFIED:

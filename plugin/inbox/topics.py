@@ -1,12 +1,13 @@
 """The ``{topic: handler}`` table behind ``POST /webhooks``.
 
 Why here and not in ``webhooks/``: the ``webhooks`` package imports ``plugin`` and never the
-other way round, yet the Celery task (``plugin.inventory.tasks.handle_webhook``) must reach the
-table. So ``webhooks/views.py`` only verifies, records the receipt and queues; everything a topic
-*means* lives in ``plugin`` and is reached from here.
+other way round, yet the task that handles an inbox row (``plugin.inbox.tasks``) must reach the
+table. So ``webhooks/views.py`` only verifies, stores the delivery in the inbox and queues its id;
+everything a topic *means* lives in ``plugin`` and is reached from here.
 
-Each handler does the minimal idempotent work for its topic inside one transaction and returns
-the restock events it created; ``handle_webhook`` commits first and only then are those events
+Each handler does the minimal idempotent work for its topic inside one transaction — the same
+one that marks the inbox row processed — and returns the restock events it created;
+``handle_delivery`` commits first and only then are those events
 handed to dispatch (a worker must never look for an uncommitted row). Unknown topics are logged
 and ignored. Webhooks for a shop that is unknown or uninstalled do nothing, except the privacy
 topics, which must be honoured after uninstall too (``shop/redact`` only ever comes then).
@@ -14,6 +15,7 @@ topics, which must be honoured after uninstall too (``shop/redact`` only ever co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,11 +23,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.inventory import mirror as inventory
-from plugin.privacy import compliance
 from plugin.dispatch.channels.outbox import erase_lines
+from plugin.inbox import deliveries
+from plugin.inbox.deliveries import PRIVACY_TOPICS, Pending
+from plugin.inventory import mirror as inventory
 from plugin.logging import get_logger
+from plugin.measurement import attribution
 from plugin.models import RestockEvent, Shop
+from plugin.privacy import compliance
 
 log = get_logger(__name__)
 
@@ -44,30 +49,54 @@ class WebhookDelivery:
 Handler = Callable[[WebhookDelivery], list[RestockEvent]]
 
 
-def handle_webhook(runtime, topic: str, shop_domain: str, payload: dict, webhook_id: str | None,
-                   triggered_at: str | None = None) -> list[int]:
-    """Run the topic's handler in one committed transaction; the ids of restock events to dispatch."""
-    handler = HANDLERS.get(topic)
-    if handler is None:
-        log.info("webhook_topic_unknown", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
-        return []
+def handle_delivery(runtime, pending: Pending) -> list[int]:
+    """Run the topic's handler and mark the inbox row processed, in one committed transaction;
+    the ids of restock events to dispatch. If another run marked the row first (a re-drive that
+    raced the original task) this run's work is rolled back. Other errors propagate: the row
+    stays unprocessed and is driven again."""
+    context = {"topic": pending.topic, "shop_domain": pending.shop_domain, "webhook_id": pending.webhook_id}
     with runtime.db.session() as session:
-        shop = session.execute(select(Shop).where(Shop.domain == shop_domain)).scalar_one_or_none()
-        if topic not in PRIVACY_TOPICS and (shop is None or not shop.active):
-            log.info("webhook_for_inactive_shop", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
-            return []
         try:
-            events = handler(WebhookDelivery(runtime, session, shop, shop_domain, payload, webhook_id,
-                                      _parse_time(triggered_at)))
+            event_ids = _run_handler(runtime, session, pending, context)
         except inventory.BadPayload as err:
             session.rollback()
-            log.warning("webhook_payload_invalid", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id,
-                        problem=str(err))
+            log.warning("webhook_payload_invalid", problem=str(err), **context)
+            event_ids = []  # retrying would fail the same way: the delivery counts as handled
+        # Last, not first: the handler may re-read Shopify (and refresh a token on another
+        # connection), which must not wait behind a write this transaction already holds.
+        # On PostgreSQL a concurrent run blocks here until the first commits, then finds it done.
+        if not deliveries.mark_processed(session, pending.inbox_id):
+            session.rollback()
+            log.info("webhook_already_processed", **context)
             return []
-        event_ids = [event.id for event in events]
-    log.info("webhook_handled", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id,
-             restock_events=event_ids)
+    log.info("webhook_handled", restock_events=event_ids, **context)
     return event_ids
+
+
+def _run_handler(runtime, session: Session, pending: Pending, context: dict) -> list[int]:
+    handler = HANDLERS.get(pending.topic)
+    if handler is None:
+        log.info("webhook_topic_unknown", **context)
+        return []
+    shop = session.execute(select(Shop).where(Shop.domain == pending.shop_domain)).scalar_one_or_none()
+    if pending.topic not in PRIVACY_TOPICS and (shop is None or not shop.active):
+        log.info("webhook_for_inactive_shop", **context)
+        return []
+    payload = _payload(pending.body)
+    events = handler(WebhookDelivery(runtime, session, shop, pending.shop_domain, payload, pending.webhook_id,
+                                     pending.triggered_at))
+    session.flush()
+    return [event.id for event in events]
+
+
+def _payload(body: str) -> dict:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise inventory.BadPayload("the body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise inventory.BadPayload("the body is not a JSON object")
+    return payload
 
 
 def on_inventory_level(delivery: WebhookDelivery) -> list[RestockEvent]:
@@ -80,10 +109,18 @@ def on_product_update(delivery: WebhookDelivery) -> list[RestockEvent]:
 
 
 def on_order_created(delivery: WebhookDelivery) -> list[RestockEvent]:
-    # Attribution of recovered sales is built later; until then the order is only noted.
-    line_items = delivery.payload.get("line_items")
-    log.info("order_created", shop_id=delivery.shop.id, order_id=delivery.payload.get("id"),
-             line_items=len(line_items) if isinstance(line_items, list) else 0)
+    order = attribution.parse_order(delivery.payload, delivery.shop.currency)
+    if order is None:
+        raise inventory.BadPayload("the order has no id")
+    attribution.attribute_order(delivery.session, delivery.runtime.vault, delivery.shop, order)
+    return []
+
+
+def on_order_cancelled(delivery: WebhookDelivery) -> list[RestockEvent]:
+    order = attribution.parse_order(delivery.payload, delivery.shop.currency)
+    if order is None:
+        raise inventory.BadPayload("the order has no id")
+    attribution.cancel_order(delivery.session, delivery.shop, order.order_id)
     return []
 
 
@@ -124,15 +161,6 @@ def on_customer_data_request(delivery: WebhookDelivery) -> list[RestockEvent]:
     return []
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 time with an offset ("…Z" included), or None when absent or unusable."""
-    try:
-        parsed = datetime.fromisoformat(value.strip()) if value else None
-    except ValueError:
-        return None
-    return parsed if parsed is not None and parsed.tzinfo is not None else None
-
-
 def _customer(delivery: WebhookDelivery) -> dict:
     customer = delivery.payload.get("customer")
     if not isinstance(customer, dict):
@@ -144,9 +172,9 @@ HANDLERS: dict[str, Handler] = {
     "inventory_levels/update": on_inventory_level,
     "products/update": on_product_update,
     "orders/create": on_order_created,
+    "orders/cancelled": on_order_cancelled,
     "app/uninstalled": on_app_uninstalled,
     "shop/redact": on_shop_redact,
     "customers/redact": on_customer_redact,
     "customers/data_request": on_customer_data_request,
 }
-PRIVACY_TOPICS = frozenset({"shop/redact", "customers/redact", "customers/data_request"})

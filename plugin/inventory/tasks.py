@@ -1,12 +1,11 @@
-"""Inventory and webhook tasks: thin wrappers over ``plugin.inbox.topics``, ``plugin.inventory.mirror``
-and ``plugin.inventory.reconcile`` taking plain values.
+"""Inventory tasks: thin wrappers over ``plugin.inventory.mirror`` and ``plugin.inventory.reconcile``
+taking plain values (webhooks are handled from the inbox, ``plugin.inbox.tasks``).
 
-Every task reloads what it needs and is safe to run twice (receipts, ``updated_at`` ordering and
+Every task reloads what it needs and is safe to run twice (``updated_at`` ordering and
 the row lock in ``plugin.inventory.restock`` make a repeat a no-op). Only transient Admin API errors
 (throttling, 5xx, network) are retried, with exponential backoff; anything else is logged and
 dropped, because retrying would fail the same way. In-process (no Redis) a transient error is
-raised instead: an eager retry would not wait, and the webhook view turns it into a 503 that makes
-Shopify deliver again later.
+raised instead: an eager retry would not wait.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 from flask import current_app
 
-from plugin.inbox import receipts as webhook_receipts
-from plugin.inbox import topics as webhook_topics
 from plugin.inventory import mirror as inventory
 from plugin.logging import get_logger
 from plugin.models import Shop
@@ -53,22 +50,6 @@ def _retry_or_drop(task, err: AdminApiError, **context) -> None:
         log.warning("shopify_retries_exhausted", error=err.message, **context)
 
 
-@shared_task(bind=True, name="backbell.handle_webhook", max_retries=MAX_RETRIES)
-def handle_webhook(self, topic: str, shop_domain: str, payload: dict, webhook_id: str | None = None,
-                   triggered_at: str | None = None) -> None:
-    """Run the topic's handler (see ``plugin.inbox.topics``), then dispatch the restocks it found.
-
-    ``triggered_at`` is Shopify's ``X-Shopify-Triggered-At`` (ISO 8601), when the view had one.
-    """
-    try:
-        event_ids = webhook_topics.handle_webhook(_runtime(), topic, shop_domain, payload, webhook_id,
-                                                  triggered_at=triggered_at)
-    except AdminApiError as err:
-        _retry_or_drop(self, err, topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
-        return
-    _dispatch(event_ids)
-
-
 @shared_task(bind=True, name="backbell.sync_variant", max_retries=MAX_RETRIES)
 def sync_variant(self, shop_id: int, variant_id: int) -> None:
     """Create or refresh the mirror of a variant somebody just subscribed to (restock if in stock)."""
@@ -93,11 +74,3 @@ def reconcile_all() -> None:
 
     report = reconcile_shops(_runtime(), None)
     log.info("reconcile_finished", **report.as_log())
-
-
-@shared_task(name="backbell.prune_receipts")
-def prune_receipts() -> None:
-    """Beat: forget webhook ids older than a week (Shopify stops retrying after ~4 hours)."""
-    with _runtime().db.session() as session:
-        deleted = webhook_receipts.prune_receipts(session)
-    log.info("webhook_receipts_pruned", deleted=deleted)

@@ -24,7 +24,7 @@ from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import (
     PENDING, SENT, SKIPPED, Contact, DataExport, Decision, Notification, RestockEvent, Shop, Subscription,
-    WebhookReceipt,
+    InboxDelivery,
 )
 from plugin.inventory.restock import OPEN_EVENT_STATUSES
 
@@ -56,7 +56,7 @@ def uninstall_shop(session: Session, shop: Shop) -> None:
 def purge_shop(session: Session, shop_domain: str) -> bool:
     """Delete the shop; every table references it with ON DELETE CASCADE. False if it was unknown."""
     deleted = session.execute(delete(Shop).where(Shop.domain == shop_domain)).rowcount
-    session.execute(delete(WebhookReceipt).where(WebhookReceipt.shop_domain == shop_domain))
+    session.execute(delete(InboxDelivery).where(InboxDelivery.shop_domain == shop_domain))
     log.info("shop_purged", shop_domain=shop_domain, found=bool(deleted))
     return bool(deleted)
 

@@ -189,7 +189,7 @@ def test_unsubscribed_and_suppressed_shoppers_are_skipped(app, runtime, session,
     event = make_event(session, shop)
     plan_restock(session, event)
     gone.status = "unsubscribed"
-    bounced.contact.suppressed_at = utcnow()
+    bounced.contact.suppressed_at, bounced.contact.suppressed_reason = utcnow(), "bounced"
     session.commit()
 
     # when
@@ -199,7 +199,7 @@ def test_unsubscribed_and_suppressed_shoppers_are_skipped(app, runtime, session,
     assert [line["to"] for line in _outbox_lines(app_config)] == ["keep@example.com"]
     assert _statuses(session, event.id) == [(keep.id, "sent"), (gone.id, "skipped"), (bounced.id, "skipped")]
     assert sorted(_decisions(session)) == sorted([(keep.id, "sent"), (gone.id, "skipped: unsubscribed"),
-                                                  (bounced.id, "skipped: unsubscribed")])
+                                                  (bounced.id, "skipped: address suppressed (bounced)")])
 
 
 def test_429_then_success_sends_once(sendgrid, app, runtime, session):

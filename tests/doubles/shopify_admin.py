@@ -57,6 +57,7 @@ class ShopifyAdminDouble(ShopifyStandIn):
             self.validation_failures: list[str] = []
             self.execution_errors: list[str] = []
             self.token_delay = 0.0
+            self.graphql_delay = 0.0  # seconds each GraphQL call waits after it is recorded
             self._throttle_next = 0
             self._failures: list[tuple[int, float | None]] = []
             self._bucket, self._bucket_at = MAX_AVAILABLE, time.monotonic()
@@ -85,6 +86,8 @@ class ShopifyAdminDouble(ShopifyStandIn):
 
     # -- documents on the schema -----------------------------------------------------------------
     def _run_document(self, shop: str, query: str, variables: dict) -> Response:
+        if self.graphql_delay:
+            time.sleep(self.graphql_delay)  # a slow Shopify: the caller is mid-request while the test acts
         try:
             document = graphql.parse(query)
         except graphql.GraphQLError as err:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from plugin.clock import utcnow
-from plugin.models import InventoryLevel, RestockEvent, Shop, Variant, WebhookReceipt
+from plugin.models import InventoryLevel, RestockEvent, Shop, Variant
 from plugin.inventory.reconcile import UnknownShop, reconcile_shops
-from plugin.inventory.tasks import prune_receipts, sync_variant
+from plugin.inventory.tasks import sync_variant
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, webhook_headers
 
 VARIANT, ITEM, WAREHOUSE = 5151, 6161, 111
@@ -160,18 +159,3 @@ def test_orders_create_is_accepted_without_changes(client, session, installed_sh
     # then
     assert response.status_code == 200
     assert restocks(session) == []
-
-
-def test_prune_receipts_keeps_the_last_week(app, session):
-    # given
-    session.add_all([
-        WebhookReceipt(webhook_id="old", shop_domain=DEMO_SHOP, topic="t", received_at=utcnow() - timedelta(days=8)),
-        WebhookReceipt(webhook_id="new", shop_domain=DEMO_SHOP, topic="t", received_at=utcnow() - timedelta(days=6)),
-    ])
-    session.commit()
-    # when
-    with app.app_context():
-        prune_receipts.delay()
-    # then
-    session.expire_all()
-    assert list(session.scalars(select(WebhookReceipt.webhook_id))) == ["new"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from plugin import create_app
-from plugin.models import Shop, WebhookReceipt
+from plugin import clock, create_app
+from plugin.inbox import deliveries
+from plugin.models import InboxDelivery, Shop
 from tests.webhooks.delivery import DEMO_SHOP, deliver, sign, webhook_headers
 
 UNINSTALL = {"id": 548380009, "name": "Demo", "myshopify_domain": DEMO_SHOP}
@@ -23,7 +25,12 @@ def shop(session) -> Shop:
 
 
 def receipts(session) -> int:
-    return session.execute(select(func.count()).select_from(WebhookReceipt)).scalar_one()
+    return session.execute(select(func.count()).select_from(InboxDelivery)).scalar_one()
+
+
+def inbox_row(session, webhook_id: str) -> InboxDelivery:
+    session.expire_all()
+    return session.execute(select(InboxDelivery).where(InboxDelivery.webhook_id == webhook_id)).scalar_one()
 
 
 def still_installed(session, shop: Shop) -> bool:
@@ -42,7 +49,7 @@ def test_known_good_signature_vector_is_accepted(client, session, shared_dir):
     # then
     assert response.status_code == 200
     assert response.get_json() == {"status": "accepted"}
-    assert session.get(WebhookReceipt, "vector-1").topic == "inventory_levels/update"
+    assert inbox_row(session, "vector-1").topic == "inventory_levels/update"
 
 
 def test_signed_body_naming_another_shop_is_refused(client, session, shop, shared_dir):
@@ -180,20 +187,32 @@ def test_unknown_topic_is_accepted_and_ignored(client, session, shop):
     response = deliver(client, "carts/update", {"id": 1}, webhook_id="cart-1")
     # then
     assert response.status_code == 200
-    assert session.get(WebhookReceipt, "cart-1").topic == "carts/update"
+    assert inbox_row(session, "cart-1").topic == "carts/update"
+    assert inbox_row(session, "cart-1").processed_at is not None
     assert still_installed(session, shop)
 
 
-def test_queue_down_is_503_and_the_receipt_is_forgotten(app_config, session, shop):
+def test_queue_down_still_accepts_and_the_redrive_handles_it_later(app, app_config, session, shop):
     # given a broker nobody listens on
     client = create_app({**app_config, "redis_url": "redis://127.0.0.1:1/0"}).test_client()
-    # when
+    # when Shopify delivers an uninstall
     response = deliver(client, "app/uninstalled", UNINSTALL, webhook_id="queue-down")
-    # then Shopify is told to retry, and its retry will not be taken for a duplicate
-    assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "unavailable"
-    assert receipts(session) == 0
+    # then it is accepted: stored (encrypted), not yet handled
+    assert response.status_code == 200
+    row = inbox_row(session, "queue-down")
+    assert (row.processed_at, row.attempts) == (None, 0)
+    assert DEMO_SHOP not in row.payload_ciphertext
+    assert json.loads(app.extensions["backbell"].vault.decrypt(row.payload_ciphertext)) == UNINSTALL
     assert still_installed(session, shop)
+    # when the re-drive runs after the row's lease (tasks in-process again: the fixture's app)
+    celery = app.extensions["celery"]
+    celery.set_current()
+    with clock.travel(deliveries.FIRST_LEASE + timedelta(seconds=1)):
+        celery.tasks["backbell.redrive_inbox"].apply(throw=True)
+    # then it was handled once
+    assert inbox_row(session, "queue-down").processed_at is not None
+    assert inbox_row(session, "queue-down").attempts == 1
+    assert not still_installed(session, shop)
 
 
 def test_signature_helper_matches_the_shared_vector(shared_dir):

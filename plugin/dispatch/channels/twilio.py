@@ -15,16 +15,21 @@ log = get_logger(__name__)
 
 OPTED_OUT = 21610
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+# A restock alert stuck in Twilio's queue for hours is stale (the variant may be gone again):
+# Twilio drops it after this many seconds instead of sending it late.
+VALIDITY_SECONDS = 4 * 3600
 
 
 class TwilioChannel:
     name = "sms"
     max_batch = 50
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, origin: str):
+    def __init__(self, account_sid: str, auth_token: str, from_number: str, origin: str,
+                 status_callback: str | None = None):
         self.auth = (account_sid, auth_token)
         self.from_number = from_number
         self.url = f"{origin.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self.status_callback = status_callback  # POST /webhooks/twilio: delivered, undelivered, failed
 
     def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
         with httpx.Client(timeout=TIMEOUT, auth=self.auth) as client:
@@ -32,7 +37,9 @@ class TwilioChannel:
 
     def _send_one(self, client: httpx.Client, message: OutgoingMessage) -> DeliveryResult:
         _, text, _ = message.rendered()
-        form = {"To": message.to, "From": self.from_number, "Body": text}
+        form = {"To": message.to, "From": self.from_number, "Body": text, "ValidityPeriod": str(VALIDITY_SECONDS)}
+        if self.status_callback:
+            form["StatusCallback"] = self.status_callback
         try:
             response = client.post(self.url, data=form)
         except httpx.HTTPError as err:

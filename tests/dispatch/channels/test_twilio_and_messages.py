@@ -52,7 +52,8 @@ def test_twilio_sends_form_encoded_and_suppresses_opted_out_numbers(twilio_endpo
     results = channel.send([_sms(1, "+15550002222"), _sms(2, "+15550009999")])
 
     # then
-    assert received[0] == {"To": "+15550002222", "From": "+15550001111", "Body": "Back: https://app.test/r/t"}
+    assert received[0] == {"To": "+15550002222", "From": "+15550001111", "Body": "Back: https://app.test/r/t",
+                           "ValidityPeriod": "14400"}
     assert (results[0].ok, results[0].provider_message_id) == (True, "SM" + "1".zfill(32))
     assert (results[1].ok, results[1].transient, results[1].suppress) == (False, False, True)
     assert "+15550009999" not in results[1].error

@@ -1,0 +1,182 @@
+"""The webhook inbox: every verified delivery is stored before Shopify gets its 200.
+
+Shopify retries a failed delivery for about four hours and then gives up, and a broker can lose
+a queued task (a flushed Redis, a worker killed mid-task). So the view stores each new delivery —
+payload encrypted with the contact keys, because privacy and order topics carry emails, phones
+and names — in the same transaction that answers 200, and queues only its id. Whatever happens to
+that task, the re-drive (a scheduled job) queues every unhandled row again once its lease is over,
+with backoff; a row that keeps failing is parked for an operator (``backbell inbox``), except
+the privacy topics, which are retried for as long as it takes.
+
+A row is marked processed inside the handler's own transaction (see ``plugin.inbox.topics``), so
+driving it twice — a re-drive racing the original task — takes effect once.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from plugin.clock import utcnow
+from plugin.crypto import Vault
+from plugin.db import insert_for
+from plugin.models import InboxDelivery
+
+PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+# How long a queued or running delivery is left alone before the re-drive queues it again. A
+# handler re-reads Shopify (with its own retries), so give it minutes, not seconds.
+FIRST_LEASE = timedelta(minutes=2)
+BACKOFF_BASE, BACKOFF_CAP = timedelta(seconds=30), timedelta(hours=1)
+MAX_ATTEMPTS = 8  # then parked (privacy topics excepted)
+PAYLOAD_RETENTION = timedelta(days=1)  # after processing
+ROW_RETENTION = timedelta(days=7)  # the duplicate-id memory; Shopify retries for ~4 hours
+REDRIVE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Accepted:
+    inbox_id: int | None  # None for a repeat delivery
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a handler needs from a stored delivery (the payload decrypted)."""
+
+    inbox_id: int
+    webhook_id: str
+    shop_domain: str
+    topic: str
+    body: str
+    triggered_at: datetime | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row whose attempt has started; the payload still encrypted."""
+
+    inbox_id: int
+    webhook_id: str
+    shop_domain: str
+    topic: str
+    payload_ciphertext: str
+    triggered_at: datetime | None
+    attempts: int
+
+    def decrypted(self, vault: Vault) -> Pending:
+        return Pending(self.inbox_id, self.webhook_id, self.shop_domain, self.topic,
+                       vault.decrypt(self.payload_ciphertext), self.triggered_at, self.attempts)
+
+
+def accept(session: Session, vault: Vault, *, webhook_id: str, shop_domain: str, topic: str, body: str,
+           triggered_at: datetime | None) -> Accepted:
+    """Store a verified delivery unless its webhook id was seen; the caller commits, then queues."""
+    now = utcnow()
+    insert = insert_for(session)(InboxDelivery).values(
+        webhook_id=webhook_id, shop_domain=shop_domain, topic=topic, payload_ciphertext=vault.encrypt(body),
+        triggered_at=triggered_at, received_at=now, attempts=0, next_attempt_at=now + FIRST_LEASE,
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT.
+    statement = insert.on_conflict_do_nothing(index_elements=["webhook_id"]).returning(InboxDelivery.id)
+    inbox_id = session.execute(statement).scalar()
+    return Accepted(inbox_id=inbox_id, duplicate=inbox_id is None)
+
+
+def start_attempt(session: Session, inbox_id: int) -> Claimed | None:
+    """Count an attempt and extend the lease (before running, so a killed worker's attempt counts
+    too); None when the row is gone, handled or parked."""
+    row = session.get(InboxDelivery, inbox_id)
+    if row is None or row.processed_at is not None or row.parked_at is not None or row.payload_ciphertext is None:
+        return None
+    row.attempts += 1
+    row.next_attempt_at = utcnow() + _lease_after(row.attempts)
+    return Claimed(row.id, row.webhook_id, row.shop_domain, row.topic, row.payload_ciphertext,
+                   row.triggered_at, row.attempts)
+
+
+def mark_processed(session: Session, inbox_id: int) -> bool:
+    """Mark the row handled inside the handler's transaction; False if another run already did
+    (the caller then rolls its work back). A row this transaction deleted (``shop/redact`` purges
+    the shop's inbox rows, its own included) counts as handled."""
+    statement = (update(InboxDelivery)
+                 .where(InboxDelivery.id == inbox_id, InboxDelivery.processed_at.is_(None))
+                 .values(processed_at=utcnow(), last_error=None)
+                 .returning(InboxDelivery.id))
+    if session.execute(statement).scalar() is not None:
+        return True
+    return session.scalar(select(InboxDelivery.id).where(InboxDelivery.id == inbox_id)) is None
+
+
+def record_failure(session: Session, inbox_id: int, error: str) -> bool:
+    """Keep the reason (no contact data: an error class and a masked message) and park the row
+    after ``MAX_ATTEMPTS``; True when it was parked now."""
+    row = session.get(InboxDelivery, inbox_id)
+    if row is None or row.processed_at is not None:
+        return False
+    row.last_error = error[:300]
+    if row.attempts >= MAX_ATTEMPTS and row.topic not in PRIVACY_TOPICS:
+        row.parked_at, row.next_attempt_at = utcnow(), None
+        return True
+    return False
+
+
+def claim_due(session: Session, limit: int = REDRIVE_BATCH) -> list[int]:
+    """Unhandled rows whose lease is over, leased again for the task about to be queued."""
+    now = utcnow()
+    query = (select(InboxDelivery.id, InboxDelivery.attempts)
+             .where(InboxDelivery.processed_at.is_(None), InboxDelivery.parked_at.is_(None),
+                    InboxDelivery.next_attempt_at <= now)
+             .order_by(InboxDelivery.next_attempt_at).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    for inbox_id, attempts in rows:
+        session.execute(update(InboxDelivery).where(InboxDelivery.id == inbox_id)
+                        .values(next_attempt_at=now + _lease_after(attempts)))
+    return [inbox_id for inbox_id, _ in rows]
+
+
+def retry_parked(session: Session, inbox_id: int | None = None) -> int:
+    """Un-park one row (or all): they are due now and get a fresh set of attempts."""
+    where = [InboxDelivery.parked_at.is_not(None)]
+    if inbox_id is not None:
+        where.append(InboxDelivery.id == inbox_id)
+    return session.execute(update(InboxDelivery).where(*where)
+                           .values(parked_at=None, attempts=0, next_attempt_at=utcnow())).rowcount
+
+
+def prune(session: Session) -> tuple[int, int]:
+    """Erase handled payloads after a day and handled rows after a week; unhandled and parked
+    rows are kept whatever their age. Returns (payloads erased, rows deleted)."""
+    now = utcnow()
+    erased = session.execute(
+        update(InboxDelivery)
+        .where(InboxDelivery.processed_at < now - PAYLOAD_RETENTION, InboxDelivery.payload_ciphertext.is_not(None))
+        .values(payload_ciphertext=None)
+    ).rowcount
+    deleted = session.execute(
+        delete(InboxDelivery).where(InboxDelivery.processed_at < now - ROW_RETENTION)
+    ).rowcount
+    return erased, deleted
+
+
+def unhandled(session: Session, limit: int = 100) -> list[InboxDelivery]:
+    """Parked rows first, then the oldest still failing: what an operator looks at."""
+    query = (select(InboxDelivery)
+             .where(InboxDelivery.processed_at.is_(None),
+                    or_(InboxDelivery.parked_at.is_not(None), InboxDelivery.attempts > 0))
+             .order_by(InboxDelivery.parked_at.is_(None), InboxDelivery.received_at).limit(limit))
+    return list(session.scalars(query))
+
+
+def _lease_after(attempts: int) -> timedelta:
+    """Exponential backoff with full jitter on the second half, capped; the first lease is fixed."""
+    if attempts <= 0:
+        return FIRST_LEASE
+    backoff = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1))
+    return max(FIRST_LEASE, backoff / 2 + backoff / 2 * random.random())

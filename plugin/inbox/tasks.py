@@ -1,0 +1,45 @@
+"""Inbox tasks: thin wrappers taking an inbox row id (never a payload: nothing personal travels
+through the broker)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from flask import current_app
+
+from plugin.inbox import deliveries
+from plugin.inbox.processing import due_for_redrive, process_delivery
+from plugin.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def _runtime():
+    return current_app.extensions["backbell"]
+
+
+@shared_task(name="backbell.process_webhook")
+def process_webhook(inbox_id: int) -> None:
+    """Handle one stored webhook, then dispatch the restocks it found. Never raises for a failing
+    handler: the failure is kept on the row, which the re-drive queues again after its backoff."""
+    from plugin.dispatch.tasks import dispatch_restock
+
+    for event_id in process_delivery(_runtime(), inbox_id):
+        dispatch_restock.delay(event_id)
+
+
+@shared_task(name="backbell.redrive_inbox")
+def redrive_inbox() -> None:
+    """Beat: queue again every unhandled delivery whose lease is over (lost, failed or overdue)."""
+    inbox_ids = due_for_redrive(_runtime())
+    for inbox_id in inbox_ids:
+        process_webhook.delay(inbox_id)
+    if inbox_ids:
+        log.info("inbox_redriven", count=len(inbox_ids))
+
+
+@shared_task(name="backbell.prune_inbox")
+def prune_inbox() -> None:
+    """Beat: erase handled payloads after a day, forget handled ids after a week."""
+    with _runtime().db.session() as session:
+        erased, deleted = deliveries.prune(session)
+    log.info("inbox_pruned", payloads_erased=erased, rows_deleted=deleted)
