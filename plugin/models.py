@@ -6,13 +6,14 @@ through the keyed hash in ``Contact.value_hash``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -30,6 +31,7 @@ from plugin.clock import utcnow
 WAITING, NOTIFIED, UNSUBSCRIBED = "waiting", "notified", "unsubscribed"
 # Notification.status
 PENDING, SENDING, SENT, FAILED, SKIPPED, UNCERTAIN = "pending", "sending", "sent", "failed", "skipped", "uncertain"
+OPEN_NOTIFICATIONS = text("status IN ('pending', 'sending')")
 
 
 class Shop(Base):
@@ -82,6 +84,8 @@ class Variant(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "variant_id"),
         Index("ix_variants_shop_item", "shop_id", "inventory_item_id"),
+        # products/update looks variants up by product.
+        Index("ix_variants_shop_product", "shop_id", "product_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -179,6 +183,11 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "restock_event_id", "channel", "kind"),
         Index("ix_notifications_queue", "restock_event_id", "status", "id"),
+        # The beat's scans (open_batches, recover_stalled) look only at unfinished rows: a small
+        # partial index instead of a scan of every notice ever sent.
+        Index("ix_notifications_open", "status", "restock_event_id", "channel",
+              sqlite_where=OPEN_NOTIFICATIONS, postgresql_where=OPEN_NOTIFICATIONS),
+        Index("ix_notifications_created", "created_at"),  # retention
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -190,8 +199,15 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who holds the claim (one token per claimed batch) and until when: every change after the
+    # claim checks both, so a row recovered and re-claimed cannot be overwritten by a late worker.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Committed right before the provider call: a stalled row with it set may have been delivered.
     handed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Put back after a transient failure: the send chain's Celery retry comes by then, so the
+    # beat's recovery leaves the row alone until it has passed.
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
@@ -206,7 +222,7 @@ class Decision(Base):
     """The merchant-visible decision log ("sent", "skipped: sold out again", …). No contact data."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_shop_time", "shop_id", "id"),)
+    __table_args__ = (Index("ix_decisions_shop_time", "shop_id", "id"), Index("ix_decisions_created", "created_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
@@ -217,6 +233,21 @@ class Decision(Base):
     notification_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DailyCount(Base):
+    """Per-shop, per-day totals of finished notices, rolled up before retention deletes the rows.
+
+    ``plugin.admin.overview`` adds these to what is still in ``notifications``, so the merchant's
+    numbers do not shrink when old rows are pruned (``plugin.privacy.retention``).
+    """
+
+    __tablename__ = "daily_counts"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # notifications_sent, …
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class WebhookReceipt(Base):

@@ -80,7 +80,7 @@ def _variant_label(title: str | None) -> str:
 
 
 def format_money(amount: str | None, currency: str | None, locale: str) -> str | None:
-    """A price as the shopper reads it: ``49,00 €`` in French, ``¥4,900`` in Japanese, ``$49.00`` in English.
+    """A price as the shopper reads it: ``49,00 €`` in French, ``¥4,900`` (JPY) or ``$49.00`` in English.
 
     Babel (CLDR) knows each language's separators, symbol position and the currency's decimals.
     Without a currency (or with a code CLDR does not know) the amount is printed as stored.
