@@ -15,6 +15,8 @@ log = get_logger(__name__)
 
 OPTED_OUT = 21610
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+# connect + write + read: the longest one request can take before httpx gives up.
+REQUEST_SECONDS = 5.0 + 15.0 + 15.0
 
 
 class TwilioChannel:
@@ -25,6 +27,9 @@ class TwilioChannel:
         self.auth = (account_sid, auth_token)
         self.from_number = from_number
         self.url = f"{origin.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+
+    def max_send_seconds(self, count: int) -> float:
+        return count * REQUEST_SECONDS  # one request per message (50 × 35 s for a full batch)
 
     def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
         with httpx.Client(timeout=TIMEOUT, auth=self.auth) as client:
