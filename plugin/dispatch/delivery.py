@@ -133,6 +133,9 @@ def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: Bat
         .order_by(Notification.id)
         .with_for_update(of=Notification)
     ).all()
+    if len(rows) < len(claim.notification_ids):
+        outcome.lost += len(claim.notification_ids) - len(rows)
+        log.warning("dispatch_claim_lost", step="prepare", notices=len(claim.notification_ids) - len(rows))
     messages = []
     for notification, subscription, contact, event, shop in rows:
         reason = _skip_reason(notification, subscription, contact)
