@@ -102,6 +102,9 @@ class ShopifyAdminDouble:
             self.scopes = "read_products,read_inventory,read_orders,write_discounts"
             self.access_token_ttl, self.refresh_token_ttl = 3600, 90 * 24 * 3600
             self.token_delay = 0.0
+            # Called (no arguments) while a GraphQL request is being answered: a test looks at
+            # the database from there, while the app waits for Shopify.
+            self.on_graphql = None
             self._throttle_next = 0
             self._failures: list[tuple[int, float | None]] = []
             self._bucket, self._bucket_at = MAX_AVAILABLE, time.monotonic()
@@ -204,6 +207,8 @@ class ShopifyAdminDouble:
                 status, retry_after = self._failures.pop(0)
                 headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
                 return _json({"errors": "Internal Server Error" if status >= 500 else "Exceeded"}, status, headers)
+        if self.on_graphql is not None:
+            self.on_graphql()
         return self._run_document(shop, query, variables)
 
     def _run_document(self, shop: str, query: str, variables: dict) -> Response:
