@@ -55,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     celery_init_app(app)
     import plugin.dispatch.tasks  # noqa: F401  (registers the tasks)
     import plugin.inventory.tasks  # noqa: F401
+    import plugin.privacy.tasks  # noqa: F401
 
     _register_blueprints(app)
     _register_error_handlers(app)

@@ -36,7 +36,7 @@ def celery_init_app(app: Flask) -> Celery:
         beat_schedule={
             "reconcile-inventory": {"task": "backbell.reconcile_all", "schedule": timedelta(minutes=15)},
             "recover-stalled-dispatch": {"task": "backbell.recover_dispatch", "schedule": timedelta(minutes=5)},
-            "prune-webhook-receipts": {"task": "backbell.prune_receipts", "schedule": timedelta(hours=6)},
+            "prune-history": {"task": "backbell.prune_history", "schedule": timedelta(hours=24)},
         },
     )
     celery.set_default()
