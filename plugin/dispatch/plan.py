@@ -190,18 +190,9 @@ def skip_remaining(session: Session, event_id: int, channel: str, reason: str) -
 
 def recover_stalled(session: Session) -> dict[str, int]:
     """Rows stuck in ``sending`` past their lease: never handed off → pending; handed off → uncertain."""
-    now = utcnow()
-    expired = or_(Notification.lease_until <= now,
-                  and_(Notification.lease_until.is_(None), Notification.claimed_at <= now - LEGACY_LEASE))
-    stalled = (Notification.status == SENDING, expired)
-    requeued = session.execute(
-        update(Notification).where(*stalled, Notification.handed_off_at.is_(None))
-        .values(status=PENDING, claim_token=None, lease_until=None)
-    ).rowcount
-    uncertain = session.execute(
-        update(Notification).where(*stalled).values(status=UNCERTAIN, error="worker stopped mid-send", lease_until=None)
-        .returning(Notification.id, Notification.restock_event_id)
-    ).all()
+    scans = beat_scans(utcnow())
+    requeued = session.execute(scans["recover_stalled: requeue"]).rowcount
+    uncertain = session.execute(scans["recover_stalled: uncertain"]).all()
     uncertain_ids = [notification_id for notification_id, _ in uncertain]
     for chunk in _chunks(uncertain_ids, 1000):
         session.execute(
@@ -229,21 +220,40 @@ def open_batches(session: Session) -> list[tuple[int, str]]:
     that hammers a provider which just asked us to slow down.
     """
     now = utcnow()
-    pending = session.execute(
-        select(Notification.restock_event_id, Notification.channel, func.max(Notification.retry_at))
-        .where(Notification.status == PENDING, Notification.restock_event_id.is_not(None))
-        .group_by(Notification.restock_event_id, Notification.channel)
-        .order_by(Notification.restock_event_id, Notification.channel)
-    ).all()
+    scans = beat_scans(now)
+    pending = session.execute(scans["open_batches: pending"]).all()
     if not pending:
         return []
-    sending = set(session.execute(
-        select(Notification.restock_event_id, Notification.channel)
-        .where(Notification.status == SENDING, Notification.lease_until > now)
-        .group_by(Notification.restock_event_id, Notification.channel)
-    ).all())
+    sending = set(session.execute(scans["open_batches: sending"]).all())
     return [(event_id, channel) for event_id, channel, retry_at in pending
             if (event_id, channel) not in sending and (retry_at is None or retry_at <= now)]
+
+
+def beat_scans(now: datetime) -> dict:
+    """The statements the beat's recovery runs over ``notifications`` (``bench/explain_scans.py``
+    EXPLAINs them): each filters on ``status`` = pending/sending, which the partial index
+    ``ix_notifications_open`` covers, so none reads the finished rows that make up the table."""
+    expired = or_(Notification.lease_until <= now,
+                  and_(Notification.lease_until.is_(None), Notification.claimed_at <= now - LEGACY_LEASE))
+    stalled = (Notification.status == SENDING, expired)
+    return {
+        "open_batches: pending": (
+            select(Notification.restock_event_id, Notification.channel, func.max(Notification.retry_at))
+            .where(Notification.status == PENDING, Notification.restock_event_id.is_not(None))
+            .group_by(Notification.restock_event_id, Notification.channel)
+            .order_by(Notification.restock_event_id, Notification.channel)),
+        "open_batches: sending": (
+            select(Notification.restock_event_id, Notification.channel)
+            .where(Notification.status == SENDING, Notification.lease_until > now)
+            .group_by(Notification.restock_event_id, Notification.channel)),
+        "recover_stalled: requeue": (
+            update(Notification).where(*stalled, Notification.handed_off_at.is_(None))
+            .values(status=PENDING, claim_token=None, lease_until=None)),
+        "recover_stalled: uncertain": (
+            update(Notification).where(*stalled).values(status=UNCERTAIN, error="worker stopped mid-send",
+                                                        lease_until=None)
+            .returning(Notification.id, Notification.restock_event_id)),
+    }
 
 
 def channels_with_pending(session: Session, event_id: int) -> list[str]:
