@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
-from plugin.config import Settings, load_settings
-from plugin.crypto import Vault, instance_keys
+from plugin.config import Settings, derived_secret, load_settings
+from plugin.crypto import Vault, instance_keys, instance_link_secrets
 from plugin.db import Database
 from plugin.logging import configure_logging
 from plugin.web_errors import json_error
@@ -39,9 +39,14 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     keys = settings.encryption_keys or instance_keys(settings.instance_path)
     if not settings.encryption_keys:
         settings = settings.with_overrides(encryption_keys=keys)
+    if not settings.link_secrets:
+        settings = settings.with_overrides(link_secrets=instance_link_secrets(settings.instance_path))
 
     app = Flask("backbell", instance_path=str(settings.instance_path))
-    app.config.update(SECRET_KEY=settings.shopify_api_secret, MAX_CONTENT_LENGTH=1024 * 1024)
+    # Derived from the link secrets, not SHOPIFY_API_SECRET: rotating the Shopify secret must not
+    # log anybody out or change signatures. Older link secrets still verify (fallbacks).
+    flask_keys = [derived_secret(secret, "flask session") for secret in settings.link_secrets]
+    app.config.update(SECRET_KEY=flask_keys[0], SECRET_KEY_FALLBACKS=flask_keys[1:], MAX_CONTENT_LENGTH=1024 * 1024)
     runtime = Runtime(settings=settings, db=Database(settings.database_url), vault=Vault(keys))
     app.extensions["backbell"] = runtime
 
@@ -51,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     import plugin.dispatch.tasks  # noqa: F401  (registers the tasks)
     import plugin.inbox.tasks  # noqa: F401
     import plugin.inventory.tasks  # noqa: F401
+    import plugin.privacy.tasks  # noqa: F401
 
     _register_blueprints(app)
     _register_error_handlers(app)

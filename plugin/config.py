@@ -14,9 +14,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 DEV_API_KEY = "backbell-dev-api-key"
 DEV_API_SECRET = "backbell-dev-api-secret-not-for-production"
+MIN_LINK_SECRET_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -48,6 +51,13 @@ class Settings:
     twilio_from: str | None = None
     twilio_api_origin: str = "https://api.twilio.com"
     encryption_keys: tuple[str, ...] = field(default_factory=tuple)
+    # Sign unsubscribe and tracked links, newest first; older ones still verify (rotation).
+    link_secrets: tuple[str, ...] = field(default_factory=tuple)
+    sendgrid_timeout_seconds: float = 20.0
+    # Added to a channel's own bound when a batch is claimed (see plugin.dispatch.delivery).
+    dispatch_lease_margin_seconds: float = 120.0
+    # Finished notices, decision-log lines and webhook receipts older than this are pruned.
+    retention_days: int = 90
     outbox_path: Path = Path("instance/outbox")
     # True when the credentials are the printed development pair.
     dev_credentials: bool = True
@@ -66,6 +76,19 @@ class Settings:
         if self.shopify_api_secret_old:
             return (self.shopify_api_secret, self.shopify_api_secret_old)
         return (self.shopify_api_secret,)
+
+    @property
+    def link_secret(self) -> str:
+        """The key new links are signed with (the first of ``link_secrets``)."""
+        if not self.link_secrets:
+            raise RuntimeError("no link secret: create_app fills BACKBELL_LINK_SECRETS in from the instance folder")
+        return self.link_secrets[0]
+
+    @property
+    def rate_limit_secret(self) -> str:
+        """Keys the rate-limit HMAC: from the oldest link secret, so neither a rotation of
+        SHOPIFY_API_SECRET nor adding a new link secret resets every shopper's counters."""
+        return derived_secret(self.link_secrets[-1], "rate limit") if self.link_secrets else ""
 
     def admin_origin_for(self, shop: str) -> str:
         return self.shopify_admin_origin.replace("{shop}", shop).rstrip("/")
@@ -117,6 +140,11 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         twilio_from=get("TWILIO_FROM"),
         twilio_api_origin=_origin("TWILIO_API_ORIGIN", get("TWILIO_API_ORIGIN") or "https://api.twilio.com"),
         encryption_keys=_encryption_keys(get("BACKBELL_ENCRYPTION_KEYS"), production),
+        link_secrets=_link_secrets(get("BACKBELL_LINK_SECRETS"), production),
+        sendgrid_timeout_seconds=_positive_number("BACKBELL_SENDGRID_TIMEOUT", get("BACKBELL_SENDGRID_TIMEOUT"), 20.0),
+        dispatch_lease_margin_seconds=_positive_number("BACKBELL_DISPATCH_LEASE_MARGIN",
+                                               get("BACKBELL_DISPATCH_LEASE_MARGIN"), 120.0),
+        retention_days=int(_positive_number("BACKBELL_RETENTION_DAYS", get("BACKBELL_RETENTION_DAYS"), 90, whole=True)),
         outbox_path=Path(get("BACKBELL_OUTBOX") or instance / "outbox").resolve(),
         dev_credentials=key == DEV_API_KEY and secret == DEV_API_SECRET,
     )
@@ -170,6 +198,41 @@ def _encryption_keys(value: str | None, production: bool) -> tuple[str, ...]:
                 "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)",
             ) from None
     return keys
+
+
+def _link_secrets(value: str | None, production: bool) -> tuple[str, ...]:
+    if not value:
+        if production:
+            raise ConfigError("BACKBELL_LINK_SECRETS", "is required in production (comma-separated secrets, newest first)")
+        return ()
+    secrets = tuple(s.strip() for s in value.split(",") if s.strip())
+    for position, secret in enumerate(secrets, start=1):
+        if len(secret) < MIN_LINK_SECRET_LENGTH:
+            raise ConfigError(
+                "BACKBELL_LINK_SECRETS",
+                f"secret #{position} is shorter than {MIN_LINK_SECRET_LENGTH} characters (make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)",
+            )
+    return secrets
+
+
+def _positive_number(name: str, value: str | None, default: float, whole: bool = False) -> float:
+    if value is None:
+        return default
+    try:
+        number = int(value) if whole else float(value)
+    except ValueError:
+        number = -1
+    if number <= 0:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(name, f"'{value}' is not {kind} greater than 0")
+    return number
+
+
+def derived_secret(secret: str, purpose: str) -> str:
+    """A key for one purpose (Flask sessions, rate limits) derived from a link secret (HKDF-SHA256)."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"backbell {purpose}".encode())
+    return key.derive(secret.encode()).hex()
 
 
 def _check_twilio(settings: Settings) -> None:

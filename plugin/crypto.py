@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 log = logging.getLogger(__name__)
 
 KEY_FILE = "encryption.key"
+LINK_SECRETS_FILE = "link-secrets.key"
 
 
 class Vault:
@@ -79,3 +81,23 @@ def instance_keys(instance_path: Path) -> tuple[str, ...]:
         except FileExistsError:
             pass
     return tuple(k.strip() for k in path.read_text(encoding="ascii").split(",") if k.strip())
+
+
+def instance_link_secrets(instance_path: Path) -> tuple[str, ...]:
+    """The embedded default for BACKBELL_LINK_SECRETS: one secret generated once into the instance
+    folder, with a warning (links in sent mail stop working if the file is lost)."""
+    path = instance_path / LINK_SECRETS_FILE
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            path.chmod(0o600)
+            log.warning(
+                "link_secret_generated path=%s — set BACKBELL_LINK_SECRETS in production; "
+                "losing this file breaks the unsubscribe links in every mail already sent",
+                path,
+            )
+        except FileExistsError:
+            pass
+    return tuple(s.strip() for s in path.read_text(encoding="ascii").split(",") if s.strip())

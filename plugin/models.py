@@ -6,7 +6,7 @@ through the keyed hash in ``Contact.value_hash``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -32,6 +33,7 @@ from plugin.clock import utcnow
 WAITING, NOTIFIED, UNSUBSCRIBED = "waiting", "notified", "unsubscribed"
 # Notification.status
 PENDING, SENDING, SENT, FAILED, SKIPPED, UNCERTAIN = "pending", "sending", "sent", "failed", "skipped", "uncertain"
+OPEN_NOTIFICATIONS = text("status IN ('pending', 'sending')")
 
 
 class Shop(Base):
@@ -84,6 +86,8 @@ class Variant(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "variant_id"),
         Index("ix_variants_shop_item", "shop_id", "inventory_item_id"),
+        # products/update looks variants up by product.
+        Index("ix_variants_shop_product", "shop_id", "product_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -181,6 +185,11 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "restock_event_id", "channel", "kind"),
         Index("ix_notifications_queue", "restock_event_id", "status", "id"),
+        # The beat's scans (open_batches, recover_stalled) look only at unfinished rows: a small
+        # partial index instead of a scan of every notice ever sent.
+        Index("ix_notifications_open", "status", "restock_event_id", "channel",
+              sqlite_where=OPEN_NOTIFICATIONS, postgresql_where=OPEN_NOTIFICATIONS),
+        Index("ix_notifications_created", "created_at"),  # retention
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -192,8 +201,15 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who holds the claim (one token per claimed batch) and until when: every change after the
+    # claim checks both, so a row recovered and re-claimed cannot be overwritten by a late worker.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Committed right before the provider call: a stalled row with it set may have been delivered.
     handed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Put back after a transient failure: the send chain's Celery retry comes by then, so the
+    # beat's recovery leaves the row alone until it has passed.
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider_message_id: Mapped[str | None] = mapped_column(String(255), index=True)  # Twilio callbacks find it
     error: Mapped[str | None] = mapped_column(Text)
@@ -236,7 +252,8 @@ class Attribution(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    # Kept when retention deletes the notice (SET NULL): recovered revenue must not shrink.
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
     order_id: Mapped[int] = mapped_column(BigInteger)
     variant_id: Mapped[int] = mapped_column(BigInteger)
     matched_by: Mapped[str] = mapped_column(String(16))  # customer | contact | code
@@ -251,7 +268,7 @@ class Decision(Base):
     """The merchant-visible decision log ("sent", "skipped: sold out again", …). No contact data."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_shop_time", "shop_id", "id"),)
+    __table_args__ = (Index("ix_decisions_shop_time", "shop_id", "id"), Index("ix_decisions_created", "created_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
@@ -262,6 +279,21 @@ class Decision(Base):
     notification_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DailyCount(Base):
+    """Per-shop, per-day totals of finished notices, rolled up before retention deletes the rows.
+
+    ``plugin.admin.overview`` adds these to what is still in ``notifications``, so the merchant's
+    numbers do not shrink when old rows are pruned (``plugin.privacy.retention``).
+    """
+
+    __tablename__ = "daily_counts"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # notifications_sent, …
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class InboxDelivery(Base):

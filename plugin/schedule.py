@@ -26,7 +26,7 @@ JOBS = (
     Job("redrive-inbox", "backbell.redrive_inbox", timedelta(minutes=1)),
     Job("recover-stalled-dispatch", "backbell.recover_dispatch", timedelta(minutes=5)),
     Job("reconcile-inventory", "backbell.reconcile_all", timedelta(minutes=15)),
-    Job("prune-inbox", "backbell.prune_inbox", timedelta(hours=6)),
+    Job("prune-history", "backbell.prune_history", timedelta(hours=24)),
 )
 
 

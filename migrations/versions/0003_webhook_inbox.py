@@ -1,7 +1,7 @@
 """webhook inbox: verified deliveries kept (encrypted) until handled; replaces webhook_receipts
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import plugin.db
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -43,7 +43,7 @@ def upgrade() -> None:
         "attributions",
         sa.Column("id", BIG_ID, nullable=False),
         sa.Column("shop_id", BIG_ID, nullable=False),
-        sa.Column("notification_id", BIG_ID, nullable=False),
+        sa.Column("notification_id", BIG_ID, nullable=True),
         sa.Column("order_id", sa.BigInteger(), nullable=False),
         sa.Column("variant_id", sa.BigInteger(), nullable=False),
         sa.Column("matched_by", sa.String(length=16), nullable=False),
@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], name=op.f("fk_attributions_shop_id_shops"),
                                 ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["notification_id"], ["notifications.id"],
-                                name=op.f("fk_attributions_notification_id_notifications"), ondelete="CASCADE"),
+                                name=op.f("fk_attributions_notification_id_notifications"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attributions")),
         sa.UniqueConstraint("notification_id", name=op.f("uq_attributions_notification_id")),
     )

@@ -1,10 +1,15 @@
-"""Counts for the embedded admin's first screen."""
+"""Counts for the embedded admin's first screen.
+
+Notices past retention are deleted (``plugin.privacy.retention``) after being rolled up into
+``daily_counts``; every count of notices here is the live rows plus those counters.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.measurement.counters import counted
 from plugin.models import SENT, WAITING, Notification, RestockEvent, Subscription
 
 
@@ -17,5 +22,6 @@ def shop_overview(session: Session, shop_id: int) -> dict[str, int]:
     return {
         "waiting_subscriptions": count(Subscription, Subscription.status == WAITING),
         "restock_events": count(RestockEvent),
-        "notifications_sent": count(Notification, Notification.status == SENT),
+        "notifications_sent": count(Notification, Notification.status == SENT)
+        + counted(session, shop_id, "notifications_sent"),
     }

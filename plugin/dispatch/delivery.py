@@ -2,12 +2,14 @@
 
 Each step is its own short transaction, so no database transaction is open during the provider
 call and every step is durable before the next begins: re-check stock and claim → skip
-unsubscribed rows and record the hand-off → call the channel → record the results.
+unsubscribed rows and record the hand-off → call the channel → record the results. The last two
+steps touch only rows still held under the batch's claim token (``plan.held_by``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,12 +18,14 @@ from plugin.dispatch.channels.base import Channel, DeliveryResult, OutgoingMessa
 from plugin.crypto import Vault
 from plugin.db import Database
 from plugin.clock import utcnow
-from plugin.dispatch.plan import claim_batch, find_variant, finish_if_done, skip_remaining, stop_reason
+from plugin.dispatch.plan import (
+    Claim, claim_batch, find_variant, finish_if_done, held_by, skip_remaining, stop_reason,
+)
 from plugin.links.tokens import click_url, unsubscribe_url
 from plugin.logging import get_logger
 from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
 from plugin.models import (
-    FAILED, NOTIFIED, PENDING, SENDING, SENT, SKIPPED, UNSUBSCRIBED, Contact, Decision, Notification, RestockEvent,
+    FAILED, NOTIFIED, PENDING, SENT, SKIPPED, UNSUBSCRIBED, Contact, Decision, Notification, RestockEvent,
     Shop, Subscription, Variant,
 )
 
@@ -29,6 +33,8 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 5
 UNREADABLE_CONTACT = "failed: contact unreadable (key not configured)"
+# Added to the channel's own bound: claiming, decrypting, rendering and recording the batch.
+DEFAULT_LEASE_MARGIN = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,12 @@ class ChannelSender:
     channel: Channel
     vault: Vault
     app_url: str
-    secret: str
+    link_secret: str  # the newest of BACKBELL_LINK_SECRETS
+    lease_margin: timedelta = DEFAULT_LEASE_MARGIN
+
+    def lease_for(self, count: int) -> timedelta:
+        """How long a claim on ``count`` rows lasts: longer than the channel can take to send them."""
+        return timedelta(seconds=self.channel.max_send_seconds(count)) + self.lease_margin
 
 
 @dataclass
@@ -48,14 +59,20 @@ class BatchOutcome:
     failed: int = 0
     skipped: int = 0
     retrying: int = 0  # transient failures put back to pending
+    lost: int = 0  # rows whose claim was taken back before their result could be recorded
     remaining: bool = False  # pending rows left for this event and channel
     stopped: str | None = None  # why the rest was skipped (sold out again, …)
     notification_ids: list[int] = field(default_factory=list)
 
 
-def send_next_batch(db: Database, event_id: int, channel: str, sender: ChannelSender) -> BatchOutcome:
-    """Re-check stock, claim one batch, deliver it, record the results; safe to call repeatedly."""
-    outcome = BatchOutcome()
+def send_next_batch(db: Database, event_id: int, channel: str, sender: ChannelSender,
+                    retry_window: timedelta = timedelta(0)) -> BatchOutcome:
+    """Re-check stock, claim one batch, deliver it, record the results; safe to call repeatedly.
+
+    ``retry_window``: how long the caller's retry may take to come back after a transient failure
+    (stored as the rows' ``retry_at``, so the beat's recovery does not start a second chain).
+    """
+    outcome, claim = BatchOutcome(), None
     with db.session() as session:
         event = session.get(RestockEvent, event_id)
         if event is None:
@@ -65,33 +82,45 @@ def send_next_batch(db: Database, event_id: int, channel: str, sender: ChannelSe
             outcome.skipped = skip_remaining(session, event_id, channel, reason)
             outcome.stopped = reason
         else:
-            outcome.notification_ids = claim_batch(session, event_id, channel, sender.channel.max_batch)
-    outcome.claimed = len(outcome.notification_ids)
-    if outcome.notification_ids:
-        deliver_batch(db, outcome.notification_ids, sender, outcome)
+            claim = claim_batch(session, event_id, channel, sender.channel.max_batch, sender.lease_for)
+    if claim is not None:
+        outcome.notification_ids, outcome.claimed = claim.notification_ids, len(claim.notification_ids)
+        deliver_batch(db, claim, sender, outcome, retry_window)
     with db.session() as session:
         outcome.remaining = _has_pending(session, event_id, channel)
         finish_if_done(session, event_id)
     log.info("dispatch_batch", restock_event_id=event_id, channel=channel, claimed=outcome.claimed,
-             sent=outcome.sent, failed=outcome.failed, skipped=outcome.skipped, retrying=outcome.retrying)
+             sent=outcome.sent, failed=outcome.failed, skipped=outcome.skipped, retrying=outcome.retrying,
+             lost=outcome.lost)
     return outcome
 
 
-def deliver_batch(db: Database, notification_ids: list[int], sender: ChannelSender, outcome: BatchOutcome) -> None:
-    """Deliver claimed (``sending``) rows: skip the unsubscribed, hand off, send, record."""
+def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: BatchOutcome,
+                  retry_window: timedelta = timedelta(0)) -> None:
+    """Deliver claimed rows: skip the unsubscribed, hand off, send, record — all under the claim."""
     with db.session() as session:
-        messages = _prepare(session, notification_ids, sender, outcome)
+        messages = _prepare(session, claim, sender, outcome)
         # Committed on leaving the block, right before the provider call: the hand-off marker.
-        session.execute(update(Notification).where(Notification.id.in_([m.notification_id for m in messages]))
-                        .values(handed_off_at=utcnow()))
+        handed_off = _hand_off(session, claim, [m.notification_id for m in messages])
+    if len(handed_off) < len(messages):
+        outcome.lost += len(messages) - len(handed_off)
+        log.warning("dispatch_claim_lost", step="hand_off", notices=len(messages) - len(handed_off))
+        messages = [m for m in messages if m.notification_id in handed_off]
     if not messages:
         return
     results = sender.channel.send(messages)
     with db.session() as session:
-        _record(session, results, outcome)
+        _record(session, claim, results, outcome, retry_at=utcnow() + retry_window)
 
 
-def _prepare(session: Session, ids: list[int], sender: ChannelSender, outcome: BatchOutcome) -> list[OutgoingMessage]:
+def _hand_off(session: Session, claim: Claim, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    return set(session.scalars(update(Notification).where(Notification.id.in_(ids), *held_by(claim.token))
+                               .values(handed_off_at=utcnow()).returning(Notification.id)))
+
+
+def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: BatchOutcome) -> list[OutgoingMessage]:
     # Everything a message needs in one query: a per-row look-up would also autoflush the
     # previous row's changes, costing several statements per shopper on the fan-out path.
     rows = session.execute(
@@ -100,9 +129,13 @@ def _prepare(session: Session, ids: list[int], sender: ChannelSender, outcome: B
         .join(Contact, Contact.id == Subscription.contact_id)
         .join(RestockEvent, RestockEvent.id == Notification.restock_event_id)
         .join(Shop, Shop.id == Notification.shop_id)
-        .where(Notification.id.in_(ids), Notification.status == SENDING)
+        .where(Notification.id.in_(claim.notification_ids), *held_by(claim.token))
         .order_by(Notification.id)
+        .with_for_update(of=Notification)
     ).all()
+    if len(rows) < len(claim.notification_ids):
+        outcome.lost += len(claim.notification_ids) - len(rows)
+        log.warning("dispatch_claim_lost", step="prepare", notices=len(claim.notification_ids) - len(rows))
     messages = []
     for notification, subscription, contact, event, shop in rows:
         reason = _skip_reason(notification, subscription, contact)
@@ -138,8 +171,8 @@ def _message(session: Session, notification: Notification, subscription: Subscri
              event: RestockEvent, shop: Shop, sender: ChannelSender) -> OutgoingMessage:
     variant = find_variant_cached(session, shop.id, event.variant_id)
     notice = render_restock(_context(shop, variant, subscription.locale), notification.channel)
-    url = click_url(sender.app_url, sender.secret, notification.id)
-    unsubscribe = unsubscribe_url(sender.app_url, sender.secret, subscription.id)
+    url = click_url(sender.app_url, sender.link_secret, notification.id)
+    unsubscribe = unsubscribe_url(sender.app_url, sender.link_secret, subscription.id)
     return OutgoingMessage(
         notification_id=notification.id, channel=notification.channel, to=sender.vault.decrypt(contact.value_ciphertext),
         shop=shop.domain, kind=notification.kind, variant_id=event.variant_id, locale=notice.locale,
@@ -168,21 +201,31 @@ def _context(shop: Shop, variant: Variant, locale: str) -> NoticeContext:
     )
 
 
-def _record(session: Session, results: list[DeliveryResult], outcome: BatchOutcome) -> None:
+def _record(session: Session, claim: Claim, results: list[DeliveryResult], outcome: BatchOutcome,
+            retry_at: datetime) -> None:
+    # Locked and re-checked: a row recovered (lease run out) or claimed again by another worker
+    # meanwhile belongs to somebody else now, and this late result must not overwrite it.
     rows = {n.id: (n, s) for n, s in session.execute(
         select(Notification, Subscription).join(Subscription, Subscription.id == Notification.subscription_id)
-        .where(Notification.id.in_([r.notification_id for r in results])))}
+        .where(Notification.id.in_([r.notification_id for r in results]), *held_by(claim.token))
+        .with_for_update(of=Notification))}
     for result in results:
+        if result.notification_id not in rows:
+            outcome.lost += 1
+            continue
         notification, subscription = rows[result.notification_id]
         if result.ok:
             _mark_sent(session, notification, subscription, result)
             outcome.sent += 1
         elif result.transient and notification.attempts < MAX_ATTEMPTS:
-            notification.status, notification.error, notification.handed_off_at = PENDING, result.error, None
+            notification.status, notification.error, notification.retry_at = PENDING, result.error, retry_at
+            notification.handed_off_at = notification.claim_token = notification.lease_until = None
             outcome.retrying += 1
         else:
             _mark_failed(session, notification, subscription, result)
             outcome.failed += 1
+    if len(rows) < len(results):
+        log.warning("dispatch_claim_lost", step="record", notices=len(results) - len(rows))
 
 
 def _mark_sent(session: Session, notification: Notification, subscription: Subscription,

@@ -4,26 +4,38 @@ Planning is one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into 
 (the outbox), so 100,000 waiting shoppers cost one statement and constant memory, and planning
 twice adds nothing. ChannelSender then walks the outbox a batch at a time (``plugin.dispatch.delivery``).
 
-Never twice on the same channel for the same restock, even when a worker dies mid-send:
+Never twice on the same channel for the same restock, even when a worker dies mid-send or a
+provider is slow:
 
-1. A batch is *claimed* (``pending → sending``, ``claimed_at``, ``attempts + 1``) and committed
-   before anything is sent; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps two workers apart.
+1. A batch is *claimed* (``pending → sending``, ``attempts + 1``) with a fresh ``claim_token``
+   and a ``lease_until`` sized to the batch — the channel's upper bound for sending that many
+   messages (its request timeouts) plus a margin — and committed before anything is sent; on
+   PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps two workers apart.
 2. Right before the provider call, ``handed_off_at`` is set and committed in its own statement.
-3. After the call the result is committed (``sent`` / ``failed`` / back to ``pending``).
+3. After the call the result is committed (``sent`` / ``failed`` / back to ``pending`` with a
+   ``retry_at`` by which the chain's Celery retry comes back).
 
-A worker that dies leaves rows in ``sending``. After a lease, :func:`recover_stalled` sorts
-them by step 2: without ``handed_off_at`` the provider was never called, so the row is simply
-``pending`` again; with it, the provider may have accepted the message (SendGrid has no
-idempotency key, so asking again could send a second mail). Those rows become ``uncertain`` —
-a shopper who possibly missed one notice is better than one who surely got two — and the
-merchant sees "skipped: delivery uncertain (worker stopped mid-send)".
+Steps 2 and 3 change only rows that are still ``sending`` under the same ``claim_token`` (the
+rows are locked while they are checked), so a row that recovery took back and another worker
+claimed again is never overwritten by the first worker's late result.
+
+A worker that dies leaves rows in ``sending``. Once their lease has run out — never while the
+worker could still be inside the provider call — :func:`recover_stalled` sorts them by step 2:
+without ``handed_off_at`` the provider was never called, so the row is simply ``pending`` again;
+with it, the provider may have accepted the message (SendGrid has no idempotency key, so asking
+again could send a second mail). Those rows become ``uncertain`` — a shopper who possibly missed
+one notice is better than one who surely got two — and the merchant sees "skipped: delivery
+uncertain (worker stopped mid-send)".
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from plugin.db import UTCDateTime, insert_for
@@ -37,7 +49,8 @@ from plugin.shop_settings import settings_for
 
 log = get_logger(__name__)
 
-LEASE = timedelta(minutes=10)
+# Rows claimed before leases were stored per row (migration 0002) have no lease_until.
+LEGACY_LEASE = timedelta(minutes=10)
 SOLD_OUT_AGAIN = "skipped: sold out again"
 UNCERTAIN_DECISION = "skipped: delivery uncertain (worker stopped mid-send)"
 
@@ -107,8 +120,21 @@ def _cancel(session: Session, event: RestockEvent, reason: str) -> None:
     log.info("restock_cancelled", restock_event_id=event.id, shop_id=event.shop_id, reason=reason)
 
 
-def claim_batch(session: Session, event_id: int, channel: str, size: int) -> list[int]:
-    """Claim up to ``size`` pending rows in plan order; the caller commits before sending."""
+@dataclass(frozen=True)
+class Claim:
+    """One claimed batch: only the holder of ``token`` may change these rows until ``lease_until``."""
+
+    token: str
+    notification_ids: list[int]
+    lease_until: datetime
+
+
+def claim_batch(session: Session, event_id: int, channel: str, size: int,
+                lease_for: Callable[[int], timedelta]) -> Claim | None:
+    """Claim up to ``size`` pending rows in plan order; the caller commits before sending.
+
+    ``lease_for(n)`` is how long sending ``n`` messages may take at most (see ``ChannelSender``).
+    """
     candidates = (
         select(Notification.id)
         .where(Notification.restock_event_id == event_id, Notification.channel == channel,
@@ -120,15 +146,24 @@ def claim_batch(session: Session, event_id: int, channel: str, size: int) -> lis
         candidates = candidates.with_for_update(skip_locked=True)
     ids = list(session.scalars(candidates))
     if not ids:
-        return []
+        return None
+    now, token = utcnow(), uuid.uuid4().hex
+    lease_until = now + lease_for(len(ids))
     # The status guard makes the claim safe where SKIP LOCKED does not exist (SQLite).
     claimed = session.scalars(
         update(Notification)
         .where(Notification.id.in_(ids), Notification.status == PENDING)
-        .values(status=SENDING, claimed_at=utcnow(), attempts=Notification.attempts + 1, handed_off_at=None)
+        .values(status=SENDING, claimed_at=now, attempts=Notification.attempts + 1, handed_off_at=None,
+                claim_token=token, lease_until=lease_until, retry_at=None)
         .returning(Notification.id)
     )
-    return sorted(claimed)
+    claimed_ids = sorted(claimed)
+    return Claim(token, claimed_ids, lease_until) if claimed_ids else None
+
+
+def held_by(token: str) -> tuple:
+    """WHERE terms: the row is still ``sending`` under this claim (nobody recovered or re-claimed it)."""
+    return (Notification.status == SENDING, Notification.claim_token == token)
 
 
 def skip_remaining(session: Session, event_id: int, channel: str, reason: str) -> int:
@@ -153,17 +188,11 @@ def skip_remaining(session: Session, event_id: int, channel: str, reason: str) -
     return skipped or 0
 
 
-def recover_stalled(session: Session, lease: timedelta = LEASE) -> dict[str, int]:
-    """Rows stuck in ``sending`` past the lease: never handed off → pending; handed off → uncertain."""
-    cutoff = utcnow() - lease
-    stalled = (Notification.status == SENDING, Notification.claimed_at <= cutoff)
-    requeued = session.execute(
-        update(Notification).where(*stalled, Notification.handed_off_at.is_(None)).values(status=PENDING)
-    ).rowcount
-    uncertain = session.execute(
-        update(Notification).where(*stalled).values(status=UNCERTAIN, error="worker stopped mid-send")
-        .returning(Notification.id, Notification.restock_event_id)
-    ).all()
+def recover_stalled(session: Session) -> dict[str, int]:
+    """Rows stuck in ``sending`` past their lease: never handed off → pending; handed off → uncertain."""
+    scans = beat_scans(utcnow())
+    requeued = session.execute(scans["recover_stalled: requeue"]).rowcount
+    uncertain = session.execute(scans["recover_stalled: uncertain"]).all()
     uncertain_ids = [notification_id for notification_id, _ in uncertain]
     for chunk in _chunks(uncertain_ids, 1000):
         session.execute(
@@ -184,14 +213,47 @@ def recover_stalled(session: Session, lease: timedelta = LEASE) -> dict[str, int
 
 
 def open_batches(session: Session) -> list[tuple[int, str]]:
-    """(restock event id, channel) pairs that still have pending rows."""
-    rows = session.execute(
-        select(Notification.restock_event_id, Notification.channel)
-        .where(Notification.status == PENDING, Notification.restock_event_id.is_not(None))
-        .group_by(Notification.restock_event_id, Notification.channel)
-        .order_by(Notification.restock_event_id)
-    )
-    return [(event_id, channel) for event_id, channel in rows]
+    """(restock event id, channel) pairs with pending rows and no send chain looking after them.
+
+    A chain is alive while one of its batches is ``sending`` inside its lease, or while its rows
+    wait out a backoff (``retry_at`` still ahead): re-queueing those would start a second chain
+    that hammers a provider which just asked us to slow down.
+    """
+    now = utcnow()
+    scans = beat_scans(now)
+    pending = session.execute(scans["open_batches: pending"]).all()
+    if not pending:
+        return []
+    sending = set(session.execute(scans["open_batches: sending"]).all())
+    return [(event_id, channel) for event_id, channel, retry_at in pending
+            if (event_id, channel) not in sending and (retry_at is None or retry_at <= now)]
+
+
+def beat_scans(now: datetime) -> dict:
+    """The statements the beat's recovery runs over ``notifications`` (``bench/explain_scans.py``
+    EXPLAINs them): each filters on ``status`` = pending/sending, which the partial index
+    ``ix_notifications_open`` covers, so none reads the finished rows that make up the table."""
+    expired = or_(Notification.lease_until <= now,
+                  and_(Notification.lease_until.is_(None), Notification.claimed_at <= now - LEGACY_LEASE))
+    stalled = (Notification.status == SENDING, expired)
+    return {
+        "open_batches: pending": (
+            select(Notification.restock_event_id, Notification.channel, func.max(Notification.retry_at))
+            .where(Notification.status == PENDING, Notification.restock_event_id.is_not(None))
+            .group_by(Notification.restock_event_id, Notification.channel)
+            .order_by(Notification.restock_event_id, Notification.channel)),
+        "open_batches: sending": (
+            select(Notification.restock_event_id, Notification.channel)
+            .where(Notification.status == SENDING, Notification.lease_until > now)
+            .group_by(Notification.restock_event_id, Notification.channel)),
+        "recover_stalled: requeue": (
+            update(Notification).where(*stalled, Notification.handed_off_at.is_(None))
+            .values(status=PENDING, claim_token=None, lease_until=None)),
+        "recover_stalled: uncertain": (
+            update(Notification).where(*stalled).values(status=UNCERTAIN, error="worker stopped mid-send",
+                                                        lease_until=None)
+            .returning(Notification.id, Notification.restock_event_id)),
+    }
 
 
 def channels_with_pending(session: Session, event_id: int) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from celery import shared_task
 from flask import current_app
 
-from plugin.inbox import deliveries
 from plugin.inbox.processing import due_for_redrive, process_delivery
 from plugin.logging import get_logger
 
@@ -35,11 +34,3 @@ def redrive_inbox() -> None:
         process_webhook.delay(inbox_id)
     if inbox_ids:
         log.info("inbox_redriven", count=len(inbox_ids))
-
-
-@shared_task(name="backbell.prune_inbox")
-def prune_inbox() -> None:
-    """Beat: erase handled payloads after a day, forget handled ids after a week."""
-    with _runtime().db.session() as session:
-        erased, deleted = deliveries.prune(session)
-    log.info("inbox_pruned", payloads_erased=erased, rows_deleted=deleted)

@@ -45,7 +45,7 @@ class RateLimiter:
 
     @classmethod
     def for_settings(cls, settings) -> "RateLimiter":
-        return cls(settings.redis_url or "memory://", settings.shopify_api_secret)
+        return cls(settings.redis_url or "memory://", settings.rate_limit_secret)
 
     def hit(self, **keys: str) -> RateDecision:
         """Count one request against each ``scope=key`` given; refuse if any scope is over its limit.

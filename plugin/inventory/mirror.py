@@ -9,6 +9,12 @@ The mirror is a cache. Before a restock is declared — and whenever the mirrore
 read or is stale — the variant is re-read through the Admin API and the mirror is replaced by that
 read: Shopify is the truth when the two disagree, and a false "back in stock" mail cannot be
 taken back.
+
+The read happens *before* the variant row is locked (it may wait out throttling for up to a
+minute, and every other delivery for the variant would queue behind the lock meanwhile); the lock
+only applies the result. Applying re-checks staleness: the read carries the time it began, and a
+level or variant that changed after that (a delivery handled while we were reading) is not
+overwritten by it.
 """
 
 from __future__ import annotations
@@ -60,10 +66,28 @@ def parse_level_update(payload: dict) -> LevelUpdate:
     return LevelUpdate(item, location, available, updated_at)
 
 
+@dataclass(frozen=True)
+class AdminRead:
+    """What the Admin API said about a variant, and when we started asking."""
+
+    read_at: datetime
+    snapshots: list[VariantSnapshot] | None  # None: Shopify refused (permanently); go on without
+
+
+class ReadRaced(AdminApiError):
+    """The variant changed between the unlocked look and the lock, and now needs a read: try again."""
+
+    def __init__(self, variant_id: int):
+        super().__init__(f"variant {variant_id} changed while it was being looked at; read it again", transient=True)
+
+
 def apply_inventory_webhook(runtime, session: Session, shop: Shop, payload: dict) -> RestockEvent | None:
     """Mirror one delivery and, when it makes a watched variant sellable again, record the restock."""
     update = parse_level_update(payload)
     variant = find_variant_by_item(session, shop, update.inventory_item_id)
+    read = None
+    if variant is not None and update.available is not None and _read_wanted(session, shop, variant, update):
+        read = read_variant_unlocked(runtime, session, shop, variant.variant_id)
     if variant is not None:
         # Serialise deliveries for one variant: the sum below must see every committed level.
         variant = lock_variant(session, variant.id)
@@ -77,27 +101,50 @@ def apply_inventory_webhook(runtime, session: Session, shop: Shop, payload: dict
         return None
     if variant is None:
         return None  # nobody waits for this item
-    return settle_variant(runtime, session, shop, variant, source="webhook")
+    return settle_variant(session, shop, variant, source="webhook", read=read)
 
 
-def settle_variant(runtime, session: Session, shop: Shop, variant: Variant, source: str) -> RestockEvent | None:
-    """Compute the variant's sellable quantity (re-reading Shopify when needed) and record it."""
+def read_variant_unlocked(runtime, session: Session, shop: Shop, variant_id: int) -> AdminRead:
+    """Read one variant from the Admin API; call it before locking anything (see the module doc)."""
+    read_at = utcnow()
+    try:
+        return AdminRead(read_at, read_variants(runtime, session, shop, [variant_id]))
+    except AdminApiError as err:
+        if err.transient:
+            raise
+        # Without a read the webhook's own figures are still Shopify's; go on with them.
+        log.warning("variant_reread_failed", shop_id=shop.id, variant_id=variant_id, error=err.message)
+        return AdminRead(read_at, None)
+
+
+def _read_wanted(session: Session, shop: Shop, variant: Variant, update: LevelUpdate) -> bool:
+    """Would this delivery, once applied, need a read? Looked at without a lock."""
+    stored = session.get(InventoryLevel, (shop.id, update.inventory_item_id, update.location_id))
+    if stored is not None and stored.source_updated_at is not None and stored.source_updated_at > update.updated_at:
+        return False  # older than what we hold: upsert_level will drop it
+    settings = settings_for(shop)
+    prospective = sellable_quantity(session, shop.id, variant.inventory_item_id, settings,
+                                    replacing={update.location_id: update.available})
+    return _needs_reread(variant, prospective, settings)
+
+
+def settle_variant(session: Session, shop: Shop, variant: Variant, source: str,
+                   read: AdminRead | None = None) -> RestockEvent | None:
+    """Compute the locked variant's sellable quantity (applying ``read`` when needed) and record it.
+
+    Raises ``ReadRaced`` (transient: the task runs again and reads first) when a read is needed
+    that was not made: another delivery changed the levels after the unlocked look.
+    """
     settings = settings_for(shop)
     current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings)
     if _needs_reread(variant, current, settings):
-        try:
-            snapshots = read_variants(runtime, session, shop, [variant.variant_id])
-        except AdminApiError as err:
-            if err.transient:
-                raise
-            # Without a read the webhook's own figures are still Shopify's; go on with them.
-            log.warning("variant_reread_failed", shop_id=shop.id, variant_id=variant.variant_id, error=err.message)
-            snapshots = None
-        if snapshots == []:
+        if read is None:
+            raise ReadRaced(variant.variant_id)
+        if read.snapshots == []:
             log.info("variant_gone", shop_id=shop.id, variant_id=variant.variant_id)
             return None
-        if snapshots:
-            apply_snapshot(session, shop, variant, snapshots[0])
+        if read.snapshots:
+            apply_snapshot(session, shop, variant, read.snapshots[0], read.read_at)
             current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings)
     if current is None:
         return None
@@ -110,11 +157,12 @@ def sync_variant_from_shopify(runtime, session: Session, shop: Shop, variant_id:
     A variant found in stock with shoppers waiting is a restock for them even without a crossing:
     the shopper who subscribed a second before the stock came back must not wait for the next one.
     """
+    read_at = utcnow()
     snapshots = read_variants(runtime, session, shop, [variant_id])
     if not snapshots:
         log.info("variant_gone", shop_id=shop.id, variant_id=variant_id)
         return None
-    variant = mirror_snapshot(session, shop, snapshots[0])
+    variant = mirror_snapshot(session, shop, snapshots[0], read_at)
     current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings_for(shop))
     event = record_restock(session, shop, variant, current, "sync") if current is not None else None
     return event or record_in_stock_for_waiting(session, shop, variant, "sync")
@@ -126,26 +174,31 @@ def read_variants(runtime, session: Session, shop: Shop, variant_ids: list[int])
         return fetch_variants(client, variant_ids)
 
 
-def mirror_snapshot(session: Session, shop: Shop, snapshot: VariantSnapshot) -> Variant:
-    """The locked ``Variant`` row for a snapshot (created if new), refreshed from it."""
+def mirror_snapshot(session: Session, shop: Shop, snapshot: VariantSnapshot, read_at: datetime) -> Variant:
+    """The locked ``Variant`` row for a snapshot read at ``read_at`` (created if new), refreshed from it."""
     insert = insert_for(session)(Variant).values(shop_id=shop.id, variant_id=snapshot.variant_id)
     session.execute(insert.on_conflict_do_nothing(index_elements=["shop_id", "variant_id"]))
     row_id = session.execute(
         select(Variant.id).where(Variant.shop_id == shop.id, Variant.variant_id == snapshot.variant_id)
     ).scalar_one()
     variant = lock_variant(session, row_id)
-    apply_snapshot(session, shop, variant, snapshot)
+    apply_snapshot(session, shop, variant, snapshot, read_at)
     return variant
 
 
-def apply_snapshot(session: Session, shop: Shop, variant: Variant, snapshot: VariantSnapshot) -> None:
-    """Replace the mirrored variant and its levels with what the Admin API just said."""
+def apply_snapshot(session: Session, shop: Shop, variant: Variant, snapshot: VariantSnapshot,
+                   read_at: datetime) -> None:
+    """Replace the locked variant and its levels with what the Admin API said at ``read_at``,
+    unless a newer read was applied meanwhile; levels changed after ``read_at`` are kept."""
+    if variant.synced_at is not None and variant.synced_at > read_at:
+        log.info("variant_read_superseded", shop_id=shop.id, variant_id=variant.variant_id)
+        return
     variant.product_id = snapshot.product_id
     variant.inventory_item_id = snapshot.inventory_item_id
     variant.title, variant.product_title = snapshot.title, snapshot.product_title
     variant.product_handle, variant.price = snapshot.product_handle, snapshot.price
     variant.inventory_policy, variant.tracked = snapshot.inventory_policy, snapshot.tracked
-    variant.product_status, variant.synced_at = snapshot.product_status, utcnow()
+    variant.product_status, variant.synced_at = snapshot.product_status, read_at
     if snapshot.inventory_item_id is None:
         return
     levels = {int(location): available for location, available in snapshot.levels.items() if available is not None}
@@ -154,52 +207,53 @@ def apply_snapshot(session: Session, shop: Shop, variant: Variant, snapshot: Var
             InventoryLevel.shop_id == shop.id,
             InventoryLevel.inventory_item_id == snapshot.inventory_item_id,
             InventoryLevel.location_id.not_in(list(levels) or [-1]),
+            or_(InventoryLevel.source_updated_at.is_(None), InventoryLevel.source_updated_at <= read_at),
         )
     )
     for location_id, available in levels.items():
-        update = LevelUpdate(snapshot.inventory_item_id, location_id, int(available), None)
+        update = LevelUpdate(snapshot.inventory_item_id, location_id, int(available), read_at)
         upsert_level(session, shop.id, update, from_admin_api=True)
 
 
 def upsert_level(session: Session, shop_id: int, update: LevelUpdate, from_admin_api: bool = False) -> bool:
     """Store one level unless the stored one is newer; True when it was stored.
 
-    A level read from the Admin API always wins (it is at least as new as every delivery so far)
-    and stamps the level with the read time, so a delivery Shopify retries hours later cannot
-    undo the read (a stale "0" would stop a dispatch as "sold out again"). The stamp is our clock
-    minus ``ADMIN_READ_SKEW``: a delivery stamped by Shopify's clock just after the read must
-    still get through when the two clocks disagree a little.
+    For a level read from the Admin API, ``update.updated_at`` is when the read began. It replaces
+    every level Shopify stamped up to then — but not one a delivery handled while we were reading
+    says changed later — and is stored stamped ``ADMIN_READ_SKEW`` earlier: a delivery Shopify
+    retries hours later cannot undo the read (a stale "0" would stop a dispatch as "sold out
+    again"), while one stamped by Shopify's clock just after the read still gets through when the
+    two clocks disagree a little.
     """
-    read_at = utcnow() - ADMIN_READ_SKEW
+    stamp = update.updated_at - ADMIN_READ_SKEW if from_admin_api else update.updated_at
     insert = insert_for(session)(InventoryLevel).values(
         shop_id=shop_id,
         inventory_item_id=update.inventory_item_id,
         location_id=update.location_id,
         available=update.available,
-        source_updated_at=read_at if from_admin_api else update.updated_at,
+        source_updated_at=stamp,
     )
+    stored = InventoryLevel.source_updated_at
     if from_admin_api:
-        stamp, read_stamp = InventoryLevel.source_updated_at, literal(read_at, UTCDateTime())
+        as_of, read_stamp = literal(update.updated_at, UTCDateTime()), literal(stamp, UTCDateTime())
         statement = insert.on_conflict_do_update(
             index_elements=["shop_id", "inventory_item_id", "location_id"],
             set_={"available": insert.excluded.available,
-                  "source_updated_at": case((or_(stamp.is_(None), stamp < read_stamp), read_stamp), else_=stamp)},
+                  "source_updated_at": case((or_(stored.is_(None), stored < read_stamp), read_stamp), else_=stored)},
+            where=or_(stored.is_(None), stored <= as_of),
         )
     else:
         statement = insert.on_conflict_do_update(
             index_elements=["shop_id", "inventory_item_id", "location_id"],
             set_={"available": insert.excluded.available, "source_updated_at": insert.excluded.source_updated_at},
-            where=or_(
-                InventoryLevel.source_updated_at.is_(None),
-                InventoryLevel.source_updated_at <= insert.excluded.source_updated_at,
-            ),
+            where=or_(stored.is_(None), stored <= insert.excluded.source_updated_at),
         )
     # RETURNING yields the row only when it was inserted or the WHERE let the update through.
     return session.execute(statement.returning(InventoryLevel.location_id)).first() is not None
 
 
 def sellable_quantity(session: Session, shop_id: int, inventory_item_id: int | None,
-                      settings: ShopSettings) -> int | None:
+                      settings: ShopSettings, replacing: dict[int, int] | None = None) -> int | None:
     """Sum of ``available`` over the counted locations; None when no counted location reports one.
 
     Negative levels (oversold) count too: Shopify sums them the same way when it decides whether
@@ -214,7 +268,8 @@ def sellable_quantity(session: Session, shop_id: int, inventory_item_id: int | N
             InventoryLevel.available.is_not(None),
         )
     ).all()
-    counted = [available for location_id, available in rows if settings.counts_location(location_id)]
+    levels = {location_id: available for location_id, available in rows} | (replacing or {})
+    counted = [available for location_id, available in levels.items() if settings.counts_location(location_id)]
     return sum(counted) if counted else None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.clock import utcnow
 from plugin.inventory.mirror import mirror_snapshot, read_variants, sellable_quantity
 from plugin.logging import get_logger
 from plugin.models import WAITING, RestockEvent, Shop, Subscription, Variant
@@ -89,6 +90,8 @@ def _reconcile_shop(runtime, shop_id: int, report: ReconcileReport) -> None:
 
 
 def _reconcile_batch(runtime, session: Session, shop: Shop, variant_ids: list[int]) -> list[RestockEvent]:
+    # Read first, lock after (mirror_snapshot): nothing is locked while Shopify is asked.
+    read_at = utcnow()
     snapshots = read_variants(runtime, session, shop, variant_ids)
     missing = set(variant_ids) - {s.variant_id for s in snapshots}
     if missing:
@@ -96,7 +99,7 @@ def _reconcile_batch(runtime, session: Session, shop: Shop, variant_ids: list[in
     settings, events = settings_for(shop), []
     could_alert = _mirrored_can_alert(session, shop, variant_ids)
     for snapshot in snapshots:
-        variant = mirror_snapshot(session, shop, snapshot)
+        variant = mirror_snapshot(session, shop, snapshot, read_at)
         current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings)
         event = record_restock(session, shop, variant, current, "reconcile") if current is not None else None
         if event is None and could_alert.get(variant.variant_id) is False and variant.can_alert:

@@ -3,15 +3,15 @@ taking plain values (webhooks are handled from the inbox, ``plugin.inbox.tasks``
 
 Every task reloads what it needs and is safe to run twice (``updated_at`` ordering and
 the row lock in ``plugin.inventory.restock`` make a repeat a no-op). Only transient Admin API errors
-(throttling, 5xx, network) are retried, with exponential backoff; anything else is logged and
-dropped, because retrying would fail the same way. In-process (no Redis) a transient error is
-raised instead: an eager retry would not wait.
+(throttling, 429, 5xx, network) are retried — by Celery, as ``ShopifyBusy`` through
+``autoretry_for`` with exponential backoff and full jitter; anything else (a 4xx, an invalid
+document, a revoked grant) is logged and dropped, because retrying would fail the same way.
+In-process (no Redis) a transient error is raised instead: an eager retry would not wait.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
-from celery.exceptions import MaxRetriesExceededError
 from flask import current_app
 
 from plugin.inventory import mirror as inventory
@@ -21,9 +21,15 @@ from plugin.shopify.admin_api import AdminApiError
 
 log = get_logger(__name__)
 
-BACKOFF_BASE_SECONDS = 15
-BACKOFF_MAX_SECONDS = 900
-MAX_RETRIES = 8
+
+
+class ShopifyBusy(Exception):
+    """A transient Admin API failure; Celery retries the task (after the retries, the periodic
+    reconciliation re-reads every watched variant anyway)."""
+
+
+RETRY_POLICY = dict(autoretry_for=(ShopifyBusy,), retry_backoff=15, retry_backoff_max=900, retry_jitter=True,
+                    max_retries=8)
 
 
 def _runtime():
@@ -43,14 +49,11 @@ def _retry_or_drop(task, err: AdminApiError, **context) -> None:
         return
     if task.request.is_eager:
         raise err
-    try:
-        raise task.retry(exc=err, countdown=min(BACKOFF_BASE_SECONDS * 2**task.request.retries, BACKOFF_MAX_SECONDS))
-    except MaxRetriesExceededError:
-        # The periodic reconciliation re-reads every watched variant anyway.
-        log.warning("shopify_retries_exhausted", error=err.message, **context)
+    log.info("shopify_read_retrying", error=err.message, retries=task.request.retries, **context)
+    raise ShopifyBusy(err.message) from err
 
 
-@shared_task(bind=True, name="backbell.sync_variant", max_retries=MAX_RETRIES)
+@shared_task(bind=True, name="backbell.sync_variant", **RETRY_POLICY)
 def sync_variant(self, shop_id: int, variant_id: int) -> None:
     """Create or refresh the mirror of a variant somebody just subscribed to (restock if in stock)."""
     runtime = _runtime()

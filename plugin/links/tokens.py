@@ -1,11 +1,18 @@
 """Signed tokens for the links in a message: ids only, never contact data.
 
 Unsubscribe links must keep working for as long as the mail sits in an inbox (RFC 8058 clients
-call them unattended), so the tokens do not expire; the signature (the app secret, a per-purpose
+call them unattended), so the tokens do not expire; the signature (a link secret, a per-purpose
 salt) is what makes them unforgeable.
+
+The secrets are ``BACKBELL_LINK_SECRETS``, newest first, and nothing else: rotating
+``SHOPIFY_API_SECRET`` leaves every link working. New links are signed with the newest secret;
+a token verifies under any listed one, so a rotation puts the new secret first and keeps the old
+one listed for as long as mail signed with it may still be read.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -14,11 +21,16 @@ _UNSUBSCRIBE_SALT = "backbell.unsubscribe"
 
 
 class InvalidLinkToken(ValueError):
-    """The token was not made by this app (tampered, truncated or for another purpose)."""
+    """The token was not made by this app (tampered, truncated, for another purpose or under a
+    secret no longer listed)."""
 
 
-def _serializer(secret: str, salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt=salt)
+def _serializer(secrets: str | Sequence[str], salt: str) -> URLSafeSerializer:
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    if not keys:
+        raise ValueError("no link secret configured")
+    # itsdangerous signs with the LAST key and verifies with any; our lists are newest first.
+    return URLSafeSerializer(list(reversed(keys)), salt=salt)
 
 
 def click_token(secret: str, notification_id: int) -> str:
@@ -29,17 +41,17 @@ def unsubscribe_token(secret: str, subscription_id: int) -> str:
     return _serializer(secret, _UNSUBSCRIBE_SALT).dumps({"s": subscription_id})
 
 
-def read_click_token(secret: str, token: str) -> int:
-    return _load(secret, _CLICK_SALT, token, "n")
+def read_click_token(secrets: str | Sequence[str], token: str) -> int:
+    return _load(secrets, _CLICK_SALT, token, "n")
 
 
-def read_unsubscribe_token(secret: str, token: str) -> int:
-    return _load(secret, _UNSUBSCRIBE_SALT, token, "s")
+def read_unsubscribe_token(secrets: str | Sequence[str], token: str) -> int:
+    return _load(secrets, _UNSUBSCRIBE_SALT, token, "s")
 
 
-def _load(secret: str, salt: str, token: str, key: str) -> int:
+def _load(secrets: str | Sequence[str], salt: str, token: str, key: str) -> int:
     try:
-        payload = _serializer(secret, salt).loads(token)
+        payload = _serializer(secrets, salt).loads(token)
     except BadSignature:
         raise InvalidLinkToken("this link is not valid (it may have been altered or cut short)") from None
     value = payload.get(key) if isinstance(payload, dict) else None

@@ -29,8 +29,11 @@ _PAGE = """<!DOCTYPE html>
 </body></html>"""
 
 
-def _secret() -> str:
-    return current_app.extensions["backbell"].settings.shopify_api_secret
+def _secrets() -> tuple[str, ...]:
+    """Every key a link may be signed with: BACKBELL_LINK_SECRETS, newest first, then the Shopify
+    secrets that signed links before the link secrets existed (mail sent before the upgrade)."""
+    settings = current_app.extensions["backbell"].settings
+    return settings.link_secrets + settings.shopify_secrets
 
 
 def _db():
@@ -106,6 +109,6 @@ def _unsubscribe(session, subscription: Subscription) -> None:
 
 def _read(reader, token: str) -> int:
     try:
-        return reader(_secret(), token)
+        return reader(_secrets(), token)
     except InvalidLinkToken as err:
         abort(400, description=str(err))

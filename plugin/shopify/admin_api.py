@@ -6,8 +6,11 @@ off, because they sleep with ``time.sleep`` and ignore Shopify's cost-based thro
 
 - cost logging from ``extensions.cost`` (requested, actual, still available);
 - waiting out ``THROTTLED`` (HTTP 200) for exactly as long as the restore rate needs to refill
-  the requested cost, and exponential backoff on 429, 5xx and network errors, bounded in
+  the requested cost, and a 429 for its ``Retry-After`` — Shopify's own numbers, bounded in
   attempts and in total time; ``sleep`` is injectable so tests run fast without patching;
+- a 5xx, a network error, or a 429 / ``THROTTLED`` without numbers raises a transient
+  ``AdminApiError`` at once: the task's Celery retry (``autoretry_for``, exponential backoff with
+  jitter) tries again later, instead of a hand-written backoff sleeping inside the request;
 - one token refresh and retry after a 401;
 - ``AdminApiError(message, transient)`` for everything else.
 """
@@ -33,8 +36,6 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 5
 MAX_TOTAL_WAIT = 60.0
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 8.0
 
 
 class AdminClient:
@@ -83,10 +84,10 @@ class AdminClient:
                 self._token = refresh_rejected_token(self.runtime, self.session, self.shop, self._token or "")
                 continue
             self._log_cost(operation, status, payload)
-            delay = self._retry_delay(operation, status, payload, attempt, retry_after)
+            delay = self._retry_delay(operation, status, payload, retry_after)
             if delay is None:
                 return payload.get("data") or {}
-            if attempt >= self._max_attempts or waited + delay > self._max_total_wait:
+            if delay < 0 or attempt >= self._max_attempts or waited + delay > self._max_total_wait:
                 raise AdminApiError(
                     f"Shopify kept refusing {operation} for {self.shop} (HTTP {status}) after {attempt} attempts",
                     transient=True, status=status, errors=payload.get("errors") or [],
@@ -122,15 +123,17 @@ class AdminClient:
         raw = result.http_logs[-1].res if result.http_logs else result.response
         return result.response.status, _json_object(raw.body), _retry_after(raw.headers)
 
-    def _retry_delay(self, operation, status, payload, attempt, retry_after) -> float | None:
-        """None when the answer is final and good; a delay when worth retrying; raises otherwise."""
+    def _retry_delay(self, operation, status, payload, retry_after) -> float | None:
+        """None when the answer is final and good; the wait Shopify asks for before trying again
+        here; -1 for a transient failure left to the caller's retry; raises when permanent."""
         errors = payload.get("errors")
         if status == 200 and not errors:
             return None
         if status == 200 and _is_throttled(errors):
-            return _throttle_wait(payload) or _backoff(attempt, None)
+            wait = _throttle_wait(payload)
+            return -1 if wait is None else wait
         if status == 429 or status >= 500 or status == 0:
-            return _backoff(attempt, retry_after)
+            return retry_after if status == 429 and retry_after is not None else -1
         message = _error_message(errors) or f"HTTP {status}"
         log.warning("shopify_graphql_failed", shop=self.shop, operation=operation, status=status, error=message)
         raise AdminApiError(f"{operation} failed for {self.shop}: {message}", transient=False,
@@ -181,11 +184,6 @@ def _throttle_wait(payload: dict) -> float | None:
     if not all(isinstance(v, (int, float)) for v in (requested, available, rate)) or rate <= 0:
         return None
     return max(0.05, (requested - available) / rate)
-
-
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-    return max(delay, retry_after or 0.0)
 
 
 def _error_message(errors) -> str:

@@ -246,7 +246,7 @@ def test_400_fails_without_retry(sendgrid, app, runtime, session):
 
 
 def test_recover_stalled_requeues_unsent_rows_and_marks_handed_off_rows_uncertain(app, runtime, session):
-    # given: two rows claimed 11 minutes ago; only the second reached the provider call
+    # given: two rows whose lease ran out a minute ago; only the second reached the provider call
     shop = make_shop(session)
     make_variant(session, shop)
     never_sent = subscribe(session, runtime.vault, shop, "a@example.com")
@@ -256,7 +256,8 @@ def test_recover_stalled_requeues_unsent_rows_and_marks_handed_off_rows_uncertai
     long_ago = utcnow() - timedelta(minutes=11)
     rows = session.scalars(select(Notification).order_by(Notification.id)).all()
     for row in rows:
-        row.status, row.claimed_at, row.attempts = "sending", long_ago, 1
+        row.status, row.claimed_at, row.attempts, row.claim_token = "sending", long_ago, 1, "first-worker"
+        row.lease_until = utcnow() - timedelta(minutes=1)
     rows[1].handed_off_at = long_ago
     session.commit()
 
@@ -278,7 +279,9 @@ def test_recover_stalled_leaves_rows_inside_the_lease(app, runtime, session):
     event = make_event(session, shop)
     plan_restock(session, event)
     row = session.scalars(select(Notification)).one()
-    row.status, row.claimed_at, row.handed_off_at = "sending", utcnow(), utcnow()
+    # claimed 11 minutes ago (the old fixed lease was 10) for a slow batch leased for 20
+    row.status, row.claimed_at, row.handed_off_at = "sending", utcnow() - timedelta(minutes=11), utcnow()
+    row.claim_token, row.lease_until = "slow-worker", utcnow() + timedelta(minutes=9)
     session.commit()
 
     # when
@@ -379,7 +382,8 @@ def _statements_to_send(runtime, app_config, session, shoppers: int) -> int:
     event = make_event(session, shop)
     plan_restock(session, event)
     session.commit()
-    delivery = ChannelSender(OutboxChannel(app_config["outbox_path"]), runtime.vault, "http://127.0.0.1:8000", "hush")
+    delivery = ChannelSender(OutboxChannel(app_config["outbox_path"]), runtime.vault, "http://127.0.0.1:8000",
+                             runtime.settings.link_secret)
     statements: list[str] = []
     listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
     sa_event.listen(runtime.db.engine, "before_cursor_execute", listener)
@@ -407,6 +411,9 @@ class _OptedOutChannel:
 
     name, max_batch = "sms", 50
 
+    def max_send_seconds(self, count):
+        return 1.0
+
     def send(self, messages):
         return [DeliveryResult(m.notification_id, ok=False, error="twilio 400 code 21610", suppress=True)
                 for m in messages]
@@ -420,7 +427,7 @@ def test_a_number_that_opted_out_is_failed_and_suppressed(app, runtime, session)
     event = make_event(session, shop)
     plan_restock(session, event)
     session.commit()
-    delivery = ChannelSender(_OptedOutChannel(), runtime.vault, "http://127.0.0.1:8000", "hush")
+    delivery = ChannelSender(_OptedOutChannel(), runtime.vault, "http://127.0.0.1:8000", runtime.settings.link_secret)
 
     # when
     outcome = send_next_batch(runtime.db, event.id, "sms", delivery)

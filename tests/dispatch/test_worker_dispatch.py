@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from plugin.models import SENDING, PENDING, Notification, RestockEvent
+from plugin.clock import travel
+from plugin.dispatch.plan import recover_stalled
+from plugin.models import PENDING, SENDING, Decision, Notification, RestockEvent, Subscription
 from plugin.dispatch.tasks import dispatch_restock, recover_dispatch
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe_many
 from tests.doubles.worker import wait_for
@@ -82,12 +86,13 @@ def test_worker_killed_mid_send_never_sends_twice(sendgrid, celery_worker, app, 
         dispatch_restock.delay(event_id)
     wait_for(lambda: len(sendgrid.requests) == 1, worker=celery_worker)
 
-    # when: the worker dies during the call, a new one starts and the beat's recovery runs
+    # when: the worker dies during the call, a new one starts and, once the batch's lease has run
+    # out (an hour on: the lease of 1,000 SendGrid recipients is 38 minutes), the beat's recovery runs
     celery_worker.kill()
     sendgrid.delay_seconds = 0
     celery_worker.start()
-    with app.app_context():
-        recover_dispatch.delay(lease_seconds=0)
+    with app.app_context(), travel(timedelta(hours=1)):
+        recover_dispatch.apply()
     wait_for(lambda: _event_status(runtime, event_id) == "done", timeout=60, worker=celery_worker)
 
     # then
@@ -96,3 +101,70 @@ def test_worker_killed_mid_send_never_sends_twice(sendgrid, celery_worker, app, 
     assert sorted(received) == emails
     assert _statuses(runtime, event_id) == {"uncertain": 1000, "sent": 500}
     assert PENDING not in _statuses(runtime, event_id) and SENDING not in _statuses(runtime, event_id)
+
+
+def _decisions(runtime, event_id: int) -> list[tuple[str, dict | None]]:
+    with runtime.db.session() as s:
+        return [(d.decision, d.detail) for d in s.scalars(
+            select(Decision).where(Decision.restock_event_id == event_id).order_by(Decision.id))]
+
+
+def test_one_address_sendgrid_rejects_fails_alone_and_the_other_999_are_sent(sendgrid, celery_worker, app, runtime,
+                                                                             session):
+    # given: 1,000 shoppers (one SendGrid batch); SendGrid refuses one address
+    event_id, emails = _seed(session, runtime, 1000)
+    bad = emails[637]
+    sendgrid.reject(bad)
+
+    # when
+    with app.app_context():
+        dispatch_restock.delay(event_id)
+    wait_for(lambda: _event_status(runtime, event_id) == "done", timeout=60, worker=celery_worker)
+
+    # then
+    received = Counter(sendgrid.recipients())
+    assert sorted(received) == sorted(set(emails) - {bad})
+    assert set(received.values()) == {1}
+    assert _statuses(runtime, event_id) == {"sent": 999, "failed": 1}
+    failed = [(decision, detail) for decision, detail in _decisions(runtime, event_id) if decision != "sent"]
+    assert failed == [("failed: rejected by provider",
+                       {"channel": "email", "attempts": 1, "error": "sendgrid 400: Does not contain a valid address."})]
+    with runtime.db.session() as s:
+        failed_row = s.scalars(select(Notification).where(Notification.status == "failed")).one()
+        assert s.get(Subscription, failed_row.subscription_id).status == "waiting"
+
+
+@pytest.fixture
+def short_lease(app_config):
+    """A 1 s lease margin: what a fixed lease would be, shortened so the test stays short."""
+    app_config.update(dispatch_lease_margin_seconds=1, sendgrid_timeout_seconds=6)
+
+
+def test_a_provider_slower_than_the_old_lease_is_waited_for_and_nothing_is_sent_twice(
+        sendgrid, short_lease, celery_worker, app, runtime, session):
+    # given: SendGrid answers each request after 3 s (three times the margin); 1,500 shoppers
+    # make two batches
+    sendgrid.delay_seconds = 3
+    event_id, emails = _seed(session, runtime, 1500)
+
+    # when: the beat's recovery runs every half second while the worker sends
+    with app.app_context():
+        dispatch_restock.delay(event_id)
+    seen, recovered = set(), []
+    deadline = time.monotonic() + 60
+    while _event_status(runtime, event_id) != "done" and time.monotonic() < deadline:
+        with runtime.db.session() as s:
+            recovered.append(recover_stalled(s))
+        with app.app_context():
+            recover_dispatch.apply()
+        seen |= set(_statuses(runtime, event_id))
+        time.sleep(0.5)
+
+    # then
+    assert _event_status(runtime, event_id) == "done", celery_worker.log_tail()
+    assert "sending" in seen and "uncertain" not in seen
+    assert all(counts == {"requeued": 0, "uncertain": 0} for counts in recovered) and len(recovered) >= 6
+    received = Counter(sendgrid.recipients())
+    assert sorted(received) == emails and set(received.values()) == {1}
+    assert [r["status"] for r in sendgrid.requests] == [202, 202]
+    assert _statuses(runtime, event_id) == {"sent": 1500}

@@ -9,7 +9,10 @@ does not express (a subject and content for every message, ``text/plain`` before
 Answers 202 with ``X-Message-Id`` and records one received message per recipient, with the
 personalization's substitutions applied — or a SendGrid-style 400/401. ``fail_next(n, status)``
 makes the next requests fail; ``delay_seconds`` holds the answer back *after* recording (the
-provider got the mail, the caller never heard back: a worker killed mid-send).
+provider got the mail, the caller never heard back: a worker killed mid-send, or a slow provider).
+``reject(address)`` makes SendGrid refuse every request that has that recipient the way the live
+API does: the whole request is 400 (nothing is sent to anybody in it), with one error per bad
+address naming its ``personalizations.N.to.0.email`` field.
 
 Fixture ``sendgrid``: request it BEFORE ``app``/``client``/``runtime`` so the app is built with
 ``sendgrid_api_origin`` and ``sendgrid_api_key`` pointing here. Teardown asserts that no request
@@ -63,6 +66,7 @@ class SendGridDouble:
     api_key: str = API_KEY
     url: str = ""
     delay_seconds: float = 0.0
+    rejected: set[str] = field(default_factory=set)
     messages: list[dict] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     validation_failures: list[str] = field(default_factory=list)
@@ -72,6 +76,9 @@ class SendGridDouble:
     def fail_next(self, count: int = 1, status: int = 503) -> None:
         with self._lock:
             self._failures.extend([status] * count)
+
+    def reject(self, *addresses: str) -> None:
+        self.rejected.update(addresses)
 
     def recipients(self) -> list[str]:
         return [m["to"] for m in self.messages]
@@ -98,6 +105,11 @@ class SendGridDouble:
         problems = self.problems(body)
         if problems:
             return self._invalid(body, problems)
+        refused = self._refused(body)
+        if refused:
+            with self._lock:
+                self.requests.append({"body": body, "status": 400, "refused": [e["field"] for e in refused]})
+            return Response(json.dumps({"errors": refused}), status=400, content_type="application/json")
         message_id = uuid.uuid4().hex[:22]
         with self._lock:
             self.requests.append({"body": body, "status": 202, "message_id": message_id})
@@ -112,6 +124,12 @@ class SendGridDouble:
         if found or not isinstance(body, dict):
             return found
         return _live_api_rules(body)
+
+    def _refused(self, body: dict) -> list[dict]:
+        return [{"message": "Does not contain a valid address.", "field": f"personalizations.{i}.to.{j}.email",
+                 "help": "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.personalizations.to"}
+                for i, p in enumerate(body["personalizations"]) for j, to in enumerate(p["to"])
+                if to["email"] in self.rejected]
 
     def _invalid(self, body, problems: list[str]) -> Response:
         with self._lock:

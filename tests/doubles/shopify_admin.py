@@ -58,6 +58,9 @@ class ShopifyAdminDouble(ShopifyStandIn):
             self.execution_errors: list[str] = []
             self.token_delay = 0.0
             self.graphql_delay = 0.0  # seconds each GraphQL call waits after it is recorded
+            # Called (no arguments) while a GraphQL request is being answered: a test looks at
+            # the database from there, while the app waits for Shopify.
+            self.on_graphql = None
             self._throttle_next = 0
             self._failures: list[tuple[int, float | None]] = []
             self._bucket, self._bucket_at = MAX_AVAILABLE, time.monotonic()
@@ -86,6 +89,8 @@ class ShopifyAdminDouble(ShopifyStandIn):
 
     # -- documents on the schema -----------------------------------------------------------------
     def _run_document(self, shop: str, query: str, variables: dict) -> Response:
+        if self.on_graphql is not None:
+            self.on_graphql()
         if self.graphql_delay:
             time.sleep(self.graphql_delay)  # a slow Shopify: the caller is mid-request while the test acts
         try:

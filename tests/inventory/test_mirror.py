@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from plugin.clock import utcnow
 from plugin.models import Decision, InventoryLevel, RestockEvent, Shop, Variant
@@ -214,3 +216,32 @@ def test_delivery_older_than_an_admin_api_read_does_not_undo_it(app, runtime, cl
     assert response.status_code == 200
     assert level(session, installed_shop.id, WAREHOUSE).available == 4
     assert session.scalar(select(Variant.available)) == 4
+
+
+@pytest.mark.pg_only
+def test_the_variant_row_is_not_locked_while_shopify_is_asked(runtime, client, session, shopify_admin, installed_shop):
+    # given a crossing that needs a re-read; while Shopify answers, another worker tries to lock the row
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 4})
+    variant_pk = session.scalar(select(Variant.id))
+    session.commit()
+    attempts = []
+
+    def lock_the_variant_elsewhere():
+        with runtime.db.engine.connect() as other:
+            try:
+                other.execute(text("SET LOCAL lock_timeout = '100ms'"))
+                other.execute(select(Variant.id).where(Variant.id == variant_pk).with_for_update())
+                attempts.append("locked")
+            except OperationalError:
+                attempts.append("blocked")
+            other.rollback()
+
+    shopify_admin.on_graphql = lock_the_variant_elsewhere
+
+    # when
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4, shopify_stamp()))
+
+    # then the row was free during the read, and the read still decided the restock
+    assert response.status_code == 200
+    assert attempts == ["locked"]
+    assert [(e.previous_available, e.available) for e in restock_events(session)] == [(0, 4)]

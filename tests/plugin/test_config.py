@@ -18,7 +18,8 @@ def test_embedded_default_needs_no_configuration(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "missing", ["SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "DATABASE_URL", "APP_URL", "BACKBELL_ENCRYPTION_KEYS"]
+    "missing", ["SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "DATABASE_URL", "APP_URL", "BACKBELL_ENCRYPTION_KEYS",
+                "BACKBELL_LINK_SECRETS"]
 )
 def test_production_names_the_missing_variable(missing, tmp_path):
     env = {
@@ -28,6 +29,7 @@ def test_production_names_the_missing_variable(missing, tmp_path):
         "DATABASE_URL": "postgresql://u@h/db",
         "APP_URL": "https://backbell.example",
         "BACKBELL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "BACKBELL_LINK_SECRETS": "l" * 32,
     }
     del env[missing]
     with pytest.raises(ConfigError) as err:
@@ -63,3 +65,24 @@ def test_postgres_url_gets_the_psycopg_driver(tmp_path):
 def test_old_secret_is_accepted_during_rotation(tmp_path):
     settings = load_settings({"SHOPIFY_API_SECRET": "new", "SHOPIFY_API_SECRET_OLD": "old"}, instance_path=tmp_path)
     assert settings.shopify_secrets == ("new", "old")
+
+
+def test_link_secrets_are_read_newest_first(tmp_path):
+    settings = load_settings({"BACKBELL_LINK_SECRETS": f"{'n' * 32}, {'o' * 40}"}, instance_path=tmp_path)
+    assert settings.link_secrets == ("n" * 32, "o" * 40)
+    assert settings.link_secret == "n" * 32
+
+
+def test_a_short_link_secret_is_named(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"BACKBELL_LINK_SECRETS": f"{'n' * 32},short"}, instance_path=tmp_path)
+    assert err.value.variable == "BACKBELL_LINK_SECRETS"
+    assert str(err.value).startswith("BACKBELL_LINK_SECRETS: secret #2 is shorter than 32 characters")
+
+
+@pytest.mark.parametrize("variable", ["BACKBELL_SENDGRID_TIMEOUT", "BACKBELL_DISPATCH_LEASE_MARGIN",
+                                      "BACKBELL_RETENTION_DAYS"])
+def test_a_non_positive_number_is_named(variable, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings({variable: "0"}, instance_path=tmp_path)
+    assert err.value.variable == variable

@@ -17,7 +17,7 @@ def channel_for(settings: Settings, channel: str) -> Channel:
     if channel == "email":
         if settings.sendgrid_api_key:
             return SendGridChannel(settings.sendgrid_api_key, settings.sendgrid_api_origin,
-                                   settings.sendgrid_from_email)
+                                   settings.sendgrid_from_email, timeout_seconds=settings.sendgrid_timeout_seconds)
         return OutboxChannel(settings.outbox_path, name="email")
     if channel == "sms":
         if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:

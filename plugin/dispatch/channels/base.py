@@ -62,3 +62,9 @@ class Channel(Protocol):
     def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
         """Deliver the messages; one result per message, in any order. Never raises for provider errors."""
         ...
+
+    def max_send_seconds(self, count: int) -> float:
+        """An upper bound on how long ``send`` takes for ``count`` messages (its requests × their
+        timeouts): a claimed batch's lease is longer than this, so recovery never takes back rows
+        whose worker may still be inside the provider call."""
+        ...

@@ -6,6 +6,12 @@ RFC 8058 one-click ``List-Unsubscribe`` headers and ``custom_args`` (ids as stri
 personalization — the message-level field is mistyped in SendGrid's own spec). A request is
 all-or-nothing: 202 accepted; 429/5xx/network errors are transient; other 4xx are permanent.
 Plain httpx with a timeout, because the ``sendgrid`` package waits forever by default.
+
+One address SendGrid refuses (400, e.g. "Does not contain a valid address") fails the whole
+request, so a 400 splits the group in halves and sends each again: the bad address(es) end up
+failing alone with SendGrid's reason while everybody else is sent. The splitting is bounded
+(``MAX_REQUESTS`` per batch), and a 400 that names a field outside ``personalizations`` — a
+problem of the body itself — is not split at all.
 """
 
 from __future__ import annotations
@@ -20,7 +26,11 @@ from plugin.logging import get_logger, mask_contacts
 log = get_logger(__name__)
 
 MAX_PERSONALIZATIONS = 1000
-TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+DEFAULT_TIMEOUT_SECONDS = 20.0
+CONNECT_SECONDS = 5.0
+# Requests one send() may make: the groups plus the halves of split ones. Isolating one bad
+# address among 1000 takes 1 + 2 × 10; two take at most 39.
+MAX_REQUESTS = 48
 
 
 class SendGridChannel:
@@ -28,21 +38,32 @@ class SendGridChannel:
     max_batch = MAX_PERSONALIZATIONS
 
     def __init__(self, api_key: str, origin: str, from_email: str, from_name: str | None = None,
-                 unsubscribe_mailto: str | None = None):
+                 unsubscribe_mailto: str | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS):
         self.api_key = api_key
+        self.timeout = httpx.Timeout(timeout_seconds, connect=CONNECT_SECONDS)
+        # connect, then writing the body and waiting for the answer (each bounded by the timeout).
+        self.request_seconds = CONNECT_SECONDS + 2 * timeout_seconds
         self.url = f"{origin.rstrip('/')}/v3/mail/send"
         self.from_email = from_email
         self.from_name = from_name
         self.unsubscribe_mailto = unsubscribe_mailto or from_email
 
+    def max_send_seconds(self, count: int) -> float:
+        # A split tree over ``count`` recipients has at most 2 × count - 1 requests.
+        return min(MAX_REQUESTS, 2 * count - 1) * self.request_seconds
+
     def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
         results: list[DeliveryResult] = []
-        with httpx.Client(timeout=TIMEOUT) as client:
+        budget = [MAX_REQUESTS]
+        with httpx.Client(timeout=self.timeout) as client:
             for group in _groups(messages):
-                results.extend(self._send_group(client, group))
+                results.extend(self._send_group(client, group, budget))
         return results
 
-    def _send_group(self, client: httpx.Client, group: list[OutgoingMessage]) -> list[DeliveryResult]:
+    def _send_group(self, client: httpx.Client, group: list[OutgoingMessage], budget: list[int]) -> list[DeliveryResult]:
+        if budget[0] <= 0:
+            return _all(group, ok=False, transient=True, error="sendgrid: request budget of the batch used up")
+        budget[0] -= 1
         headers = {"Authorization": f"Bearer {self.api_key}"}
         try:
             response = client.post(self.url, json=self.request_body(group), headers=headers)
@@ -52,8 +73,13 @@ class SendGridChannel:
         if response.status_code == 202:
             message_id = response.headers.get("X-Message-Id")
             return _all(group, ok=True, provider_message_id=message_id)
+        text, fields = _error_details(response)
+        if response.status_code == 400 and len(group) > 1 and budget[0] >= 2 and _may_be_a_recipient(fields):
+            half = len(group) // 2
+            log.info("sendgrid_batch_split", messages=len(group), notification_ids=[m.notification_id for m in group][:5])
+            return (self._send_group(client, group[:half], budget) + self._send_group(client, group[half:], budget))
         transient = response.status_code == 429 or response.status_code >= 500
-        error = mask_contacts(f"sendgrid {response.status_code}: {_error_text(response)}")
+        error = mask_contacts(f"sendgrid {response.status_code}: {text}")
         log.warning("sendgrid_rejected", status=response.status_code, transient=transient,
                     notification_ids=[m.notification_id for m in group][:20], error=error[:500])
         return _all(group, ok=False, transient=transient, error=error)
@@ -97,10 +123,17 @@ def _all(group: list[OutgoingMessage], **fields) -> list[DeliveryResult]:
     return [DeliveryResult(m.notification_id, **fields) for m in group]
 
 
-def _error_text(response: httpx.Response) -> str:
-    """SendGrid's error messages (they name fields, not recipients)."""
+def _error_details(response: httpx.Response) -> tuple[str, list[str | None]]:
+    """SendGrid's error messages (they name fields, not recipients) and the fields they name."""
     try:
-        errors = response.json().get("errors") or []
-        return "; ".join(str(e.get("message")) for e in errors if isinstance(e, dict)) or response.text[:200]
+        body = response.json()
+        errors = [e for e in (body.get("errors") or []) if isinstance(e, dict)] if isinstance(body, dict) else []
     except ValueError:
-        return response.text[:200]
+        return response.text[:200], []
+    text = "; ".join(str(e.get("message")) for e in errors) or response.text[:200]
+    return text, [e.get("field") if isinstance(e.get("field"), str) else None for e in errors]
+
+
+def _may_be_a_recipient(fields: list[str | None]) -> bool:
+    """False when every error names a field of the body itself (subject, from, content …)."""
+    return not fields or any(f is None or f.startswith("personalizations") for f in fields)

@@ -18,6 +18,8 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 # A restock alert stuck in Twilio's queue for hours is stale (the variant may be gone again):
 # Twilio drops it after this many seconds instead of sending it late.
 VALIDITY_SECONDS = 4 * 3600
+# connect + write + read: the longest one request can take before httpx gives up.
+REQUEST_SECONDS = 5.0 + 15.0 + 15.0
 
 
 class TwilioChannel:
@@ -30,6 +32,9 @@ class TwilioChannel:
         self.from_number = from_number
         self.url = f"{origin.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.status_callback = status_callback  # POST /webhooks/twilio: delivered, undelivered, failed
+
+    def max_send_seconds(self, count: int) -> float:
+        return count * REQUEST_SECONDS  # one request per message (50 × 35 s for a full batch)
 
     def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
         with httpx.Client(timeout=TIMEOUT, auth=self.auth) as client:

@@ -7,8 +7,10 @@ variant and locale shares one rendered body; the channel fills in each shopper's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from babel.numbers import UnknownCurrencyError, format_currency
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from plugin.dispatch.messages.locales import normalise_locale
@@ -62,7 +64,7 @@ def render_restock(context: NoticeContext, channel: str) -> RenderedNotice:
         "shop_name": context.shop_name,
         "intro": strings["intro"].format(**words),
         "footer": strings["footer"].format(**words),
-        "price": _price(context.price, context.currency),
+        "price": format_money(context.price, context.currency, locale),
         "url": URL_TAG,
         "unsubscribe_url": UNSUBSCRIBE_TAG,
     }
@@ -77,7 +79,17 @@ def _variant_label(title: str | None) -> str:
     return title if title and title != "Default Title" else ""
 
 
-def _price(price: str | None, currency: str | None) -> str | None:
-    if not price:
+def format_money(amount: str | None, currency: str | None, locale: str) -> str | None:
+    """A price as the shopper reads it: ``49,00 €`` in French, ``¥4,900`` (JPY) or ``$49.00`` in English.
+
+    Babel (CLDR) knows each language's separators, symbol position and the currency's decimals.
+    Without a currency (or with a code CLDR does not know) the amount is printed as stored.
+    """
+    if not amount:
         return None
-    return f"{price} {currency}" if currency else price
+    if not currency:
+        return amount
+    try:
+        return format_currency(Decimal(amount), currency.upper(), locale=locale.replace("-", "_"))
+    except (InvalidOperation, UnknownCurrencyError, ValueError):
+        return f"{amount} {currency}"

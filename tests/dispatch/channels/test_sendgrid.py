@@ -8,6 +8,7 @@ from plugin.dispatch.channels import channel_for
 from plugin.dispatch.channels.base import OutgoingMessage
 from plugin.dispatch.channels.sendgrid import SendGridChannel
 from plugin.config import Settings
+from tests.doubles.server import serve_wsgi
 
 
 def _message(notification_id: int, to: str, text: str = "Back: -bb_url-", **fields) -> OutgoingMessage:
@@ -158,3 +159,67 @@ def test_channel_for_picks_sendgrid_only_with_a_key(tmp_path):
     assert type(channel_for(without, "sms")).__name__ == "OutboxChannel"
     assert type(channel_for(Settings(twilio_account_sid="AC1", twilio_auth_token="t", twilio_from="+15550001111"),
                             "sms")).__name__ == "TwilioChannel"
+
+
+def test_a_rejected_address_is_split_out_and_fails_alone_with_sendgrids_reason(sendgrid):
+    # given: eight shoppers in one request; SendGrid refuses the sixth address
+    messages = [_message(i, f"s{i}@example.com") for i in range(1, 9)]
+    sendgrid.reject("s6@example.com")
+
+    # when
+    results = _channel(sendgrid).send(messages)
+
+    # then: halves of 8, 4 and 2 until the bad address stands alone (1 + 2 + 2 + 2 requests):
+    # 1-8 refused, 1-4 sent, 5-8 refused, 5-6 refused, 5 sent, 6 refused, 7-8 sent
+    by_id = {r.notification_id: r for r in results}
+    assert sorted(by_id) == list(range(1, 9))
+    assert [i for i, r in sorted(by_id.items()) if r.ok] == [1, 2, 3, 4, 5, 7, 8]
+    assert (by_id[6].ok, by_id[6].transient) == (False, False)
+    assert by_id[6].error == "sendgrid 400: Does not contain a valid address."
+    assert sorted(sendgrid.recipients()) == sorted(f"s{i}@example.com" for i in (1, 2, 3, 4, 5, 7, 8))
+    assert [r["status"] for r in sendgrid.requests] == [400, 202, 400, 400, 202, 400, 202]
+
+
+def test_a_400_about_the_body_itself_is_not_split():
+    # given: a provider answering 400 about the sender, whoever the recipients are
+    calls = []
+
+    def refuse_sender(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        body = b'{"errors": [{"message": "The from address does not match a verified Sender Identity.", "field": "from"}]}'
+        start_response("400 Bad Request", [("Content-Type", "application/json")])
+        return [body]
+
+    server = serve_wsgi(refuse_sender)
+    try:
+        # when
+        results = SendGridChannel("SG.key", server.url, "alerts@backbell.app").send(
+            [_message(i, f"s{i}@example.com") for i in range(1, 5)])
+    finally:
+        server.stop()
+
+    # then
+    assert len(calls) == 1
+    assert {(r.ok, r.transient, r.error) for r in results} == {
+        (False, False, "sendgrid 400: The from address does not match a verified Sender Identity.")}
+
+
+def test_an_answer_slower_than_the_timeout_is_transient(sendgrid):
+    # given
+    sendgrid.delay_seconds = 1.5
+    channel = SendGridChannel(sendgrid.api_key, sendgrid.url, "alerts@backbell.app", timeout_seconds=0.3)
+
+    # when
+    results = channel.send([_message(1, "ana@example.com")])
+
+    # then
+    assert [(r.ok, r.transient, r.error) for r in results] == [(False, True, "sendgrid unreachable: ReadTimeout")]
+
+
+def test_the_time_bound_covers_every_request_a_batch_may_make():
+    channel = SendGridChannel("SG.key", "https://api.sendgrid.test", "alerts@backbell.app", timeout_seconds=10)
+
+    # one recipient: one request of connect (5) + write and read (10 each); 1000: the split budget
+    assert channel.max_send_seconds(1) == 25
+    assert channel.max_send_seconds(3) == 5 * 25
+    assert channel.max_send_seconds(1000) == 48 * 25

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Request, Response
 
 from plugin.dispatch.channels.base import OutgoingMessage
 from plugin.dispatch.channels.twilio import TwilioChannel
-from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
+from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, format_money, render_restock
 from plugin.dispatch.messages.locales import LOCALES, normalise_locale
 from tests.doubles.server import serve_wsgi
 
@@ -73,7 +73,25 @@ def test_every_locale_renders_subject_text_html_and_both_links(locale):
     assert URL_TAG in notice.text and UNSUBSCRIBE_TAG in notice.text
     assert f'href="{URL_TAG}"' in notice.html and f'href="{UNSUBSCRIBE_TAG}"' in notice.html
     assert "Linen &lt;Shirt&gt;" in notice.html and "Linen <Shirt>" not in notice.html
-    assert "49.00 EUR" in notice.text
+    assert PRICE_IN_EUR[locale] in notice.text
+
+
+# Babel (CLDR) formats; \xa0 is the no-break space CLDR puts between amount and symbol.
+PRICE_IN_EUR = {"en": "€49.00", "zh-CN": "€49.00", "es": "49,00\xa0€", "fr": "49,00\xa0€", "de": "49,00\xa0€",
+                "ja": "€49.00"}
+
+
+@pytest.mark.parametrize(("amount", "currency", "locale", "expected"), [
+    ("49.00", "EUR", "fr", "49,00\xa0€"),
+    ("4900.00", "JPY", "en", "¥4,900"),
+    ("4900.00", "JPY", "ja", "￥4,900"),
+    ("49.00", "USD", "en", "$49.00"),
+    ("49.00", "USD", "de", "49,00\xa0$"),
+    ("49.00", None, "fr", "49.00"),
+    ("not-a-number", "EUR", "fr", "not-a-number EUR"),
+])
+def test_prices_print_in_the_shoppers_locale(amount, currency, locale, expected):
+    assert format_money(amount, currency, locale) == expected
 
 
 @pytest.mark.parametrize(("requested", "expected"), [
