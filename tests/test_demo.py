@@ -16,9 +16,9 @@ from plugin.cli import main
 from plugin.demo import DemoIncomplete, run_demo
 from plugin.demo.shopify import ShopifyStandIn
 
-# The contract's outbox fields, less expires_at: the outbox does not write it yet (told to the lead).
+# The contract's outbox fields (CONTRACT.md).
 CONTRACT_FIELDS = {"channel", "to", "shop", "kind", "variant_id", "subject", "text", "html", "url",
-                   "discount_code", "locale", "sent_at"}
+                   "discount_code", "expires_at", "locale", "sent_at"}
 SETTINGS_PREFIXES = ("BACKBELL_", "SHOPIFY_", "SENDGRID_", "TWILIO_", "DATABASE_URL", "REDIS_URL")
 
 

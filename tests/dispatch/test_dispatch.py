@@ -74,11 +74,11 @@ def test_outbox_line_has_every_contract_field(app, runtime, session, app_config)
     # then
     (line,) = _outbox_lines(app_config)
     assert set(line) >= {"channel", "to", "shop", "kind", "variant_id", "subject", "text", "html", "url",
-                         "discount_code", "locale", "sent_at", "notification_id"}
+                         "discount_code", "expires_at", "locale", "sent_at", "notification_id"}
     assert (line["channel"], line["to"], line["shop"], line["kind"], line["variant_id"], line["locale"]) == (
         "email", "ana@example.com", "bell-test.myshopify.com", "restock", 44001, "de")
     assert line["subject"] == "Linen Shirt ist wieder verfügbar bei Bell Test"
-    assert line["discount_code"] is None
+    assert (line["discount_code"], line["expires_at"]) == (None, None)
     assert line["url"].startswith("http://127.0.0.1:8000/r/")
     assert line["url"] in line["text"] and line["url"] in line["html"]
     assert line["unsubscribe_url"] in line["html"]

@@ -8,6 +8,7 @@ a thousand small substitution maps; channels without substitutions call :meth:`r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 
@@ -26,6 +27,8 @@ class OutgoingMessage:
     subject: str | None = None
     html: str | None = None
     discount_code: str | None = None
+    # When the offer in the message ends (the code's expiry, or a held unit's), if it has one.
+    expires_at: datetime | None = None
     substitutions: dict[str, str] = field(default_factory=dict)
     # Carried along with the message and its provider events (ids only).
     tracking: dict[str, str] = field(default_factory=dict)

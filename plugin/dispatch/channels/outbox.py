@@ -78,10 +78,15 @@ def _line(message: OutgoingMessage) -> dict:
         "url": message.url,
         "unsubscribe_url": message.unsubscribe_url,
         "discount_code": message.discount_code,
+        "expires_at": _iso(message.expires_at),
         "locale": message.locale,
         "notification_id": message.notification_id,
-        "sent_at": utcnow().isoformat().replace("+00:00", "Z"),
+        "sent_at": _iso(utcnow()),
     }
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def erase_lines(folder: Path, shop: str, recipients: set[str] | None = None) -> int:
