@@ -245,3 +245,20 @@ def test_the_variant_row_is_not_locked_while_shopify_is_asked(runtime, client, s
     assert response.status_code == 200
     assert attempts == ["locked"]
     assert [(e.previous_available, e.available) for e in restock_events(session)] == [(0, 4)]
+
+
+def test_a_restock_webhook_when_the_access_token_has_expired_refreshes_it_and_restocks(
+        runtime, client, session, shopify_admin, installed_shop):
+    # given a waiting shopper and a token that expired an hour ago (a shop running for a while);
+    # on SQLite the refresh writes on another connection, so the webhook's transaction must not
+    # be holding the database's write lock while it re-reads Shopify
+    watched_variant(session, runtime, installed_shop, shopify_admin, {WAREHOUSE: 4})
+    shop = session.get(Shop, installed_shop.id)
+    shop.access_token_expires_at = utcnow() - timedelta(hours=1)
+    session.commit()
+    # when the restock arrives
+    response = deliver(client, TOPIC, level_payload(ITEM, WAREHOUSE, 4))
+    # then the token was refreshed once and the restock declared from the webhook
+    assert response.status_code == 200
+    assert shopify_admin.refreshes == 1
+    assert [(e.available, e.source) for e in restock_events(session)] == [(4, "webhook")]
