@@ -18,8 +18,8 @@ from tests.widget.liquid_theme import (
     load_product,
     make_environment,
     render_block,
-    render_product_page,
 )
+from tests.widget.theme_pages import render_product_page
 
 SMALL, MEDIUM, LARGE, XLARGE = 44100000000001, 44100000000002, 44100000000003, 44100000000004
 ALLOWED = {

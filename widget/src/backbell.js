@@ -9,6 +9,7 @@
   const plainId = (id) => String(id == null ? '' : id).split('/').pop();
   const urlVariant = () => new URLSearchParams(location.search).get('variant');
   const CART_FORM = 'form[action*="/cart/add"]';
+  const PRODUCT_FORM = '[data-type="add-to-cart-form"], product-form form, product-form-component form';
   // Server field → the input showing its message.
   const FIELD_INPUT = { email: 'email', phone: 'phone', country: 'phone', consent: 'consent' };
 
@@ -186,11 +187,38 @@
   // Only a payload that carries the key speaks for the variant (other themes reuse these event names).
   const followKey = (obj, key, alt) => obj instanceof Object && key in obj && follow((obj[key] || alt)?.id);
 
+  const isAddButton = (el) => el.name === 'add' && el.type === 'submit';
+
+  // The form holding the Add to cart button. Not simply the first cart form: Dawn 15 and Horizon render
+  // Shopify's installments form ({% form 'product' %} + payment_terms) in the price block, above the
+  // variant picker. Dawn: product-form > form; Horizon: product-form-component > form; both
+  // data-type="add-to-cart-form" with button[name=add]. form.elements also counts a button tied by form=.
+  function productForm() {
+    let forms = [...document.querySelectorAll(`main ${CART_FORM}`)];
+    if (!forms.length) forms = [...document.querySelectorAll(CART_FORM)];
+    return (
+      forms.find((f) => [...f.elements].some(isAddButton)) ||
+      forms.find((f) => f.matches(PRODUCT_FORM)) ||
+      forms.find((f) => !f.querySelector('shopify-payment-terms')) ||
+      forms[0]
+    );
+  }
+
+  // Right under the Add to cart button: after the product form, or after the button when the theme
+  // keeps it outside the form (form=). After the form's custom-element wrapper (product-form,
+  // product-form-component) when the form ends it: such elements are inline unless the theme styles
+  // them, and Chromium hit-tests a block inside an inline element as that element, swallowing clicks.
+  function embedAnchor(form) {
+    const add = [...form.elements].find(isAddButton);
+    if (add && !form.contains(add)) return add;
+    const wrapper = form.parentElement;
+    return wrapper.localName.includes('-') && wrapper.lastElementChild === form ? wrapper : form;
+  }
+
   function placeEmbed() {
     const template = document.querySelector('template[data-backbell-embed]');
-    if (!template || document.querySelector('[data-backbell]')) return;
-    const form = document.querySelector(`main ${CART_FORM}`) || document.querySelector(CART_FORM);
-    if (form) form.after(template.content.cloneNode(true));
+    const form = template && !document.querySelector('[data-backbell]') && productForm();
+    if (form) embedAnchor(form).after(template.content.cloneNode(true));
   }
 
   function listenToTheme() {
