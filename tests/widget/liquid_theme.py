@@ -169,10 +169,6 @@ def variant_for(product: dict, values: dict[str, str]) -> dict | None:
     return next((v for v in product["variants"] if all(v.get(k) == x for k, x in values.items())), None)
 
 
-def selected_variant(product: dict, variant_id: int | None = None, option_values: tuple = ()) -> dict | None:
-    return variant_for(product, selected_values(product, variant_id, option_values))
-
-
 def options_with_values(product: dict, chosen: dict[str, str]) -> list[dict]:
     """Shopify's ``product.options_with_values``: each value knows its id, whether it is selected, and the
     variant it leads to with the other options as selected (``value.variant``, nil when none) and

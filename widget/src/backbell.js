@@ -207,7 +207,8 @@
   // Right under the Add to cart button: after the product form, or after the button when the theme
   // keeps it outside the form (form=). After the form's custom-element wrapper (product-form,
   // product-form-component) when the form ends it: such elements are inline unless the theme styles
-  // them, and Chromium hit-tests a block inside an inline element as that element, swallowing clicks.
+  // them, and Chromium can hit-test blocks inside an inline element as that element, so clicks on the
+  // widget's form would miss it (seen on an unstyled <product-info>).
   function embedAnchor(form) {
     const add = [...form.elements].find(isAddButton);
     if (add && !form.contains(add)) return add;
