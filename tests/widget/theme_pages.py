@@ -81,11 +81,17 @@ def theme_context(request: PageRequest, product: dict) -> dict:
         # ?json= the widget's block is rendered with).
         "selected_json": json.dumps(selected).translate(ShopifyJSON.ESCAPES),
         "section_id": MAIN_SECTION[request.theme],
-        "installment": f"${float(selected['price'].lstrip('$')) / 4:.2f}" if selected else "",
+        "installment": installment(selected) if selected else "",
+        "payment_terms_meta": json.dumps({"installments": {str(v["id"]): installment(v) for v in product["variants"]}}),
         "view_event_payload": json.dumps(product_view_payload(request, product, selected)),
         "lang": request.locale,
         "direction": request.direction,
     }
+
+
+def installment(variant: dict) -> str:
+    """One of four Shop Pay installments of the variant's price ("$89.00" → "$22.25")."""
+    return f"${float(variant['price'].lstrip('$')) / 4:.2f}"
 
 
 def product_view_payload(request: PageRequest, product: dict, selected: dict | None) -> dict:
