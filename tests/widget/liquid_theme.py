@@ -127,29 +127,62 @@ class Block:
 
 
 def load_product(handle: str = "merino-crew") -> dict:
-    return json.loads((FIXTURES / f"{handle}.json").read_text())
+    product = json.loads((FIXTURES / f"{handle}.json").read_text())
+    return {**product, "url": f"/products/{handle}"}
 
 
-def selected_variant(product: dict, variant_id: int | None) -> dict:
-    """Shopify's ``selected_or_first_available_variant`` (``?variant=`` wins when it exists)."""
+def option_value_id(product: dict, position: int, index: int) -> int:
+    """A stable id for each option value, like Shopify's ProductOptionValue ids (``?option_values=`` carries them)."""
+    return product["id"] * 1000 + position * 100 + index
+
+
+def option_values_of(product: dict) -> dict[int, tuple[str, str]]:
+    """Every option value id → (``option1``…, value)."""
+    ids = {}
+    for position, _name in enumerate(product["options"], start=1):
+        key = f"option{position}"
+        for index, value in enumerate(dict.fromkeys(v[key] for v in product["variants"])):
+            ids[option_value_id(product, position, index)] = (key, value)
+    return ids
+
+
+def first_available(product: dict, variant_id: int | None) -> dict:
+    """Shopify's ``selected_or_first_available_variant`` for ``?variant=`` (which wins when it exists)."""
     by_id = {v["id"]: v for v in product["variants"]}
     if variant_id in by_id:
         return by_id[variant_id]
     return next((v for v in product["variants"] if v["available"]), product["variants"][0])
 
 
-def options_with_values(product: dict, selected: dict) -> list[dict]:
-    """Shopify's ``product.options_with_values``: each value knows whether it is selected and whether
-    the variant it leads to (with the other options as selected) exists and is available."""
+def selected_values(product: dict, variant_id: int | None = None, option_values: tuple = ()) -> dict[str, str]:
+    """The selected value of each option: ``?option_values=`` (what Dawn 15 and Horizon fetch with)
+    overrides the values of the ``?variant=`` / first available variant."""
+    base = first_available(product, variant_id)
+    chosen = {k: base[k] for k in base if k.startswith("option")}
+    known = option_values_of(product)
+    chosen.update(dict(known[i] for i in option_values if i in known))
+    return chosen
+
+
+def variant_for(product: dict, values: dict[str, str]) -> dict | None:
+    """The variant with exactly these option values; None when that combination does not exist."""
+    return next((v for v in product["variants"] if all(v.get(k) == x for k, x in values.items())), None)
+
+
+def options_with_values(product: dict, chosen: dict[str, str]) -> list[dict]:
+    """Shopify's ``product.options_with_values``: each value knows its id, whether it is selected, and the
+    variant it leads to with the other options as selected (``value.variant``, nil when none) and
+    whether that variant is available."""
     options = []
     for position, name in enumerate(product["options"], start=1):
         key = f"option{position}"
         values = []
-        for value in dict.fromkeys(v[key] for v in product["variants"]):
-            wanted = {**{k: selected[k] for k in selected if k.startswith("option")}, key: value}
-            match = next((v for v in product["variants"] if all(v.get(k) == x for k, x in wanted.items())), None)
-            values.append({"name": value, "selected": selected[key] == value, "available": bool(match and match["available"])})
-        options.append({"name": name, "position": position, "values": values})
+        for index, value in enumerate(dict.fromkeys(v[key] for v in product["variants"])):
+            match = variant_for(product, {**chosen, key: value})
+            values.append({"name": value, "id": option_value_id(product, position, index), "selected": chosen[key] == value,
+                           "available": bool(match and match["available"]), "variant": match, "product_url": ""})
+        options.append({"name": name, "position": position, "values": values,
+                        "selected_value": chosen[key]})
     return options
 
 
@@ -157,25 +190,27 @@ def options_with_values(product: dict, selected: dict) -> list[dict]:
 class PageRequest:
     """What a storefront page render depends on."""
 
-    theme: str = "dawn"  # dawn | horizon | horizon-update | select | url — the theme's variant signal
+    theme: str = "dawn"  # dawn | horizon | horizon-update | select | url — see theme_pages.py
     handle: str = "merino-crew"  # the product fixture in fixtures/<handle>.json
     json_filter: str = "shopify"  # shopify | plain — see ShopifyJSON and PlainJSON
     install: str = "block"  # block | embed | none
     locale: str = "en"
     direction: str = "ltr"
     variant_id: int | None = None
+    option_values: tuple = ()  # ?option_values=<id>,<id> — option value ids, as Dawn 15 and Horizon send
+    section_id: str | None = None  # ?section_id= — Shopify's Section Rendering API: that section alone
     settings: dict = field(default_factory=dict)
     countries: tuple = (("US", "United States"), ("GB", "United Kingdom"), ("BA", "Bosnia & Herzegovina"),
                         ("FR", "France"), ("DE", "Germany"))
 
 
 def globals_for(request: PageRequest, product: dict) -> dict:
-    selected = selected_variant(product, request.variant_id)
+    chosen = selected_values(product, request.variant_id, request.option_values)
     return {
         "product": {
             **product,
-            "selected_or_first_available_variant": selected,
-            "options_with_values": options_with_values(product, selected),
+            "selected_or_first_available_variant": variant_for(product, chosen),
+            "options_with_values": options_with_values(product, chosen),
         },
         "request": {"locale": {"iso_code": request.locale}},
         "localization": {
@@ -190,31 +225,3 @@ def render_block(env: Environment, block: Block, request: PageRequest, product: 
     settings = {**block.default_settings(), **request.settings}
     context = {**globals_for(request, product), "block": {"id": block_id, "settings": settings, "shopify_attributes": ""}}
     return env.from_string(block.path.read_text()).render(**context)
-
-
-def render_product_page(request: PageRequest, product: dict | None = None) -> str:
-    """The whole product page: a Dawn-like layout with the app block or app embed installed (or not)."""
-    product = product or load_product(request.handle)
-    env = make_environment(FIXTURES, json_filter=request.json_filter)
-    block_html = embed_html = head = ""
-    if request.install == "block":
-        block = Block.load("notify-me")
-        block_html = render_block(env, block, request, product, "AbCd123")
-        head = block.head_tags()
-    elif request.install == "embed":
-        block = Block.load("notify-me-embed")
-        embed_html = render_block(env, block, request, product, "EmBd456")
-        head = block.head_tags()
-    page = env.get_template("product_page")
-    selected = selected_variant(product, request.variant_id)
-    return page.render(
-        **globals_for(request, product),
-        selected=selected,
-        product_json=json.dumps(product).translate(ShopifyJSON.ESCAPES),  # the theme's own data, script-safe
-        theme=request.theme,
-        app_head=head,
-        app_block=block_html,
-        app_embed=embed_html,
-        lang=request.locale,
-        direction=request.direction,
-    )

@@ -12,15 +12,19 @@ import json
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from werkzeug.wrappers import Request, Response
 
 from tests.doubles.app_proxy import PATH_PREFIX, proxy_params, sign_proxy_query
 from tests.doubles.server import RunningServer, serve_wsgi
-from tests.widget.liquid_theme import EXTENSION, FIXTURES, JSON_FILTERS, PageRequest, render_product_page
+from tests.widget.liquid_theme import EXTENSION, FIXTURES, JSON_FILTERS, PageRequest
+from tests.widget.theme_pages import render_product_page
 
 STATIC = {"/assets/": EXTENSION / "assets", "/theme/": FIXTURES / "theme"}
+THEME_FETCH = ("section_id", "option_values")  # what Dawn 15's and Horizon 4's variant fetches carry
+PAGE_COOKIE = "storefront_page"
 
 
 @dataclass
@@ -36,6 +40,9 @@ class Exchange:
 
 @dataclass
 class Storefront:
+    """Product pages (``?theme=…``, ``?variant=``, ``?option_values=``, ``?section_id=`` as Shopify
+    answers them; see theme_pages.py), the extension's assets, the test theme's files, and the proxy."""
+
     app_url: str
     shop_domain: str
     secret: str
@@ -53,22 +60,22 @@ class Storefront:
         return response(environ, start_response)
 
     def product_page(self, request: Request) -> Response:
-        args = request.args
-        settings = {k[len("setting."):]: _setting_value(v) for k, v in args.items() if k.startswith("setting.")}
-        page = PageRequest(
-            theme=args.get("theme", "dawn"),
-            handle=request.path[len("/products/"):],
-            json_filter=args.get("json", "shopify"),
-            install=args.get("install", "block"),
-            locale=args.get("locale", "en"),
-            direction=args.get("dir", "ltr"),
-            variant_id=int(args["variant"]) if args.get("variant", "").isdigit() else None,
-            settings=settings,
-        )
+        # A theme script's fetch (?section_id= / ?option_values=) carries none of the page's own
+        # settings (?theme=, ?install=, …): like Shopify, which remembers a previewed theme in a cookie,
+        # the storefront keeps the last page's settings in one and renders the fetch with them.
+        fetched = any(key in request.args for key in THEME_FETCH)
+        args = dict(parse_qsl(request.cookies.get(PAGE_COOKIE, ""))) if fetched else {}
+        args.update(request.args.items())
+        page = page_request(request.path[len("/products/"):], args)
         known = page.handle.replace("-", "").isalnum() and (FIXTURES / f"{page.handle}.json").is_file()
-        if not known or page.json_filter not in JSON_FILTERS:
+        html = render_product_page(page) if known and page.json_filter in JSON_FILTERS else None
+        if html is None:
             return Response("not found", status=404)
-        return Response(render_product_page(page), content_type="text/html; charset=utf-8")
+        response = Response(html, content_type="text/html; charset=utf-8")
+        if not fetched:
+            settings = [(k, v) for k, v in request.args.items(multi=True) if k != "variant"]
+            response.set_cookie(PAGE_COOKIE, urlencode(settings), path="/", httponly=True)
+        return response
 
     def static(self, path: str) -> Response:
         for prefix, folder in STATIC.items():
@@ -90,6 +97,22 @@ class Storefront:
         body = answer.json() if content_type.startswith("application/json") else None
         self.exchanges.append(Exchange(request.method, request.path, answer.status_code, content_type, body))
         return Response(answer.content, status=answer.status_code, content_type=content_type)
+
+
+def page_request(handle: str, args) -> PageRequest:
+    settings = {k[len("setting."):]: _setting_value(v) for k, v in args.items() if k.startswith("setting.")}
+    return PageRequest(
+        theme=args.get("theme", "dawn"),
+        handle=handle,
+        json_filter=args.get("json", "shopify"),
+        install=args.get("install", "block"),
+        locale=args.get("locale", "en"),
+        direction=args.get("dir", "ltr"),
+        variant_id=int(args["variant"]) if args.get("variant", "").isdigit() else None,
+        option_values=tuple(int(i) for i in args.get("option_values", "").split(",") if i.isdigit()),
+        section_id=args.get("section_id"),
+        settings=settings,
+    )
 
 
 def _setting_value(raw: str):

@@ -3,7 +3,6 @@ local signing app proxy. Screenshots of each state go to tests/artifacts/widget/
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
@@ -11,34 +10,12 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from plugin.models import Subscription, Variant
-from tests.widget.storefront_server import page_path
+from tests.widget.shopper import LARGE, MEDIUM, NAVY_SMALL, SMALL, WHITE_MEDIUM, XLARGE, choose, open_product, pick
 
 pytestmark = pytest.mark.browser
 
-SMALL, MEDIUM, LARGE, XLARGE = 44100000000001, 44100000000002, 44100000000003, 44100000000004
-TITLES = {SMALL: "Small", MEDIUM: "Medium", LARGE: "Large", XLARGE: "X-Large"}
 THEMES = ["dawn", "horizon", "horizon-update", "select", "url"]
-WHITE_MEDIUM, NAVY_SMALL = 44200000000002, 44200000000003  # linen-shirt; Navy / Medium does not exist
 MARKUP_TITLE = "</script><script>alert(1)</script>"  # script-title's sold-out variant
-
-
-def open_product(page, storefront, **query):
-    page.goto(storefront.url + page_path(**query))
-    page.wait_for_load_state("load")
-    return page.locator(".bb")
-
-
-def pick(page, theme: str, variant_id: int) -> None:
-    """Choose a variant the way a shopper does on that theme."""
-    if theme == "select":
-        page.select_option('select[name="id"]', str(variant_id))
-    else:
-        page.locator(".variant-picker label", has_text=TITLES[variant_id]).first.click()
-
-
-def choose(page, value: str) -> None:
-    """Click one option value (exact label text) on a multi-option product."""
-    page.locator(".variant-picker label", has_text=re.compile(f"^{re.escape(value)}$")).click()
 
 
 def subscriptions(session) -> list[Subscription]:
@@ -76,7 +53,7 @@ def test_a_combination_that_does_not_exist_hides_the_button(page, storefront, th
     choose(page, "Navy")
 
     # then the theme shows "Unavailable" and the button for White / Medium is gone
-    expect(page.locator("[data-add]")).to_have_text("Unavailable")
+    expect(page.locator('button[name="add"]')).to_have_text("Unavailable")
     expect(widget).to_be_hidden()
     page.screenshot(path=artifacts / f"{theme}-no-such-combination.png")
 
@@ -228,14 +205,22 @@ def test_server_messages_come_in_the_shoppers_language(page, storefront, session
 
 
 def test_the_whole_flow_works_with_the_keyboard_alone(page, storefront, session, artifacts):
-    # given a Dawn page, the shopper using only the keyboard
+    # given a Dawn 15 page, the shopper using only the keyboard
     open_product(page, storefront, theme="dawn")
-    page.locator("#opt-1-1").focus()  # the Size radio group (Small checked)
+    page.locator('input[type="radio"][value="Small"]').focus()  # the Size radio group (Small checked)
 
-    # when they arrow to Medium (sold out), tab to the button and open the form
+    # when they arrow to Medium (sold out): Dawn re-renders the picker and focuses the new Medium radio
     page.keyboard.press("ArrowRight")
     expect(page.locator(".bb")).to_be_visible()
-    page.keyboard.press("Tab")  # leaves the radio group: the disabled "Sold out" button is skipped
+    expect(page.locator('input[type="radio"][value="Medium"]:visible')).to_be_focused()
+
+    # and tab past the quantity selector (the disabled Sold out and Buy it now buttons are skipped)
+    passed = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        passed.append(page.evaluate("document.activeElement.name"))
+    assert passed == ["minus", "quantity", "plus"]
+    page.keyboard.press("Tab")
     expect(page.locator(".bb__open")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator(".bb__open")).to_have_attribute("aria-expanded", "true")
