@@ -25,10 +25,14 @@ from plugin.migrate import upgrade
 from plugin.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every module in tests/doubles/ may define fixtures (the provider doubles, the worker).
-pytest_plugins = sorted(
-    f"tests.doubles.{p.stem}" for p in (Path(__file__).parent / "doubles").glob("*.py") if p.stem != "__init__"
+# Every module in tests/doubles/ may define fixtures (the provider doubles, the worker). The ones the
+# others import come first, so pytest registers (and assert-rewrites) each before anything imports it.
+_IMPORTED_BY_OTHER_DOUBLES = ["server", "shopify_schema", "provider_specs"]
+pytest_plugins = [f"tests.doubles.{name}" for name in _IMPORTED_BY_OTHER_DOUBLES] + sorted(
+    f"tests.doubles.{p.stem}" for p in (Path(__file__).parent / "doubles").glob("*.py")
+    if p.stem != "__init__" and p.stem not in _IMPORTED_BY_OTHER_DOUBLES
 )
+# ../shared holds the official provider specs only; tests reach it through tests/doubles/provider_specs.py.
 SHARED = Path(os.environ.get("BACKBELL_SHARED", ROOT.parent / "shared"))
 BACKEND = os.environ.get("BACKBELL_TEST_BACKEND", "postgres")
 PG_ADMIN = os.environ.get("BACKBELL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -47,7 +51,14 @@ def pytest_sessionstart(session):
         MEASUREMENTS.unlink(missing_ok=True)
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter, config):
+    from tests.doubles import provider_specs  # registered as a plugin by pytest_plugins above
+
+    line = None if hasattr(config, "workerinput") else provider_specs.summary_line()
+    if line:
+        MEASUREMENTS.parent.mkdir(parents=True, exist_ok=True)
+        with MEASUREMENTS.open("a") as out:
+            out.write(line + "\n")
     if MEASUREMENTS.is_file():
         terminalreporter.section("measurements")
         terminalreporter.write(MEASUREMENTS.read_text())
@@ -59,12 +70,6 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "pg_only" in item.keywords or "worker" in item.keywords:
                 item.add_marker(skip)
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    assert SHARED.is_dir(), f"shared/ not found at {SHARED}; set BACKBELL_SHARED"
-    return SHARED
 
 
 @pytest.fixture(scope="session")

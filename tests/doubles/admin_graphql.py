@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from functools import cache
 from pathlib import Path
 
 import graphql
 
 from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number
+from tests.doubles.shopify_schema import schema_path
 
-SHARED = Path(os.environ.get("BACKBELL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-SCHEMA_PATH = SHARED / "shopify" / "admin_2026-10.json.gz"
 MAX_QUERY_COST = 1000  # Shopify refuses a single query whose requested cost is higher
 
 
 @cache
-def admin_schema(path: Path = SCHEMA_PATH) -> graphql.GraphQLSchema:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
+def admin_schema(path: Path | None = None) -> graphql.GraphQLSchema:
+    """The official schema; by default the npm package's file (tests/doubles/shopify_schema.py)."""
+    with gzip.open(path or schema_path(), "rt", encoding="utf-8") as handle:
         schema = graphql.build_client_schema(json.load(handle)["data"])
     # graphql-core 3.3 rejects a few of Shopify's deprecation annotations; the schema is official.
     schema._validation_errors = []

@@ -1,6 +1,7 @@
 """An HTTP double of Twilio's Messages API (``POST /2010-04-01/Accounts/{sid}/Messages.json``).
 
-Every form is validated against the CreateMessage request schema of Twilio's official OpenAPI
+Every form is validated — when ``../shared`` is there (tests/doubles/provider_specs.py) — against the
+CreateMessage request schema of Twilio's official OpenAPI
 spec (``shared/twilio/twilio_api_v2010.json.gz``; form values arrive as strings, so each is read
 as the type the schema declares before validating), plus the rules the spec states in words
 (``To``, and ``From`` or ``MessagingServiceSid``, and ``Body``/``MediaUrl``/``ContentSid``; a
@@ -28,6 +29,7 @@ from openapi_schema_validator import OAS30Validator
 from twilio.request_validator import RequestValidator
 from werkzeug.wrappers import Request, Response
 
+from tests.doubles.provider_specs import provider_spec
 from tests.doubles.server import serve_wsgi
 
 ACCOUNT_SID, AUTH_TOKEN, FROM = "AC" + "1" * 32, "twilio-test-token", "+15005550006"
@@ -60,7 +62,7 @@ def _inline(node, spec):
 
 @dataclass
 class TwilioDouble:
-    schema: dict
+    schema: dict | None  # None without ../shared: only the rules stated below are checked
     url: str = ""
     messages: list[dict] = field(default_factory=list)
     validation_failures: list[str] = field(default_factory=list)
@@ -90,11 +92,15 @@ class TwilioDouble:
                         content_type="application/json")
 
     def problems(self, form: dict[str, str]) -> list[str]:
-        typed = {name: _typed(value, self.schema["properties"].get(name, {})) for name, value in form.items()}
-        found = [f"{'/'.join(map(str, e.absolute_path)) or '(form)'}: {e.message}"
-                 for e in OAS30Validator(self.schema, format_checker=OAS30Validator.FORMAT_CHECKER).iter_errors(typed)]
-        unknown = sorted(set(form) - set(self.schema["properties"]))
-        found += [f"{name}: not a CreateMessage parameter" for name in unknown]
+        properties = self.schema["properties"] if self.schema else {}
+        typed = {name: _typed(value, properties.get(name, {"type": "integer"} if name == "ValidityPeriod" else {}))
+                 for name, value in form.items()}
+        found = []
+        if self.schema:
+            validator = OAS30Validator(self.schema, format_checker=OAS30Validator.FORMAT_CHECKER)
+            found += [f"{'/'.join(map(str, e.absolute_path)) or '(form)'}: {e.message}"
+                      for e in validator.iter_errors(typed)]
+            found += [f"{name}: not a CreateMessage parameter" for name in sorted(set(form) - set(properties))]
         if "To" not in form or not ({"From", "MessagingServiceSid"} & set(form)):
             found.append("To and From (or MessagingServiceSid) are required")
         if not ({"Body", "MediaUrl", "ContentSid"} & set(form)):
@@ -139,8 +145,9 @@ def _error(status: int, code: int, message: str) -> Response:
 
 
 @pytest.fixture
-def twilio(app_config, shared_dir):
-    double = TwilioDouble(schema=create_message_schema(shared_dir / "twilio" / "twilio_api_v2010.json.gz"))
+def twilio(request, app_config):
+    spec = provider_spec(request, "twilio/twilio_api_v2010.json.gz")
+    double = TwilioDouble(schema=create_message_schema(spec) if spec else None)
     server = serve_wsgi(double)
     double.url = server.url
     app_config.update(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_from=FROM,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from plugin.clock import utcnow
 from plugin.models import InventoryLevel, RestockEvent, Shop, Variant
 from plugin.inventory.reconcile import UnknownShop, reconcile_shops
 from plugin.inventory.tasks import sync_variant
+from tests.webhooks import payloads
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, webhook_headers
 
 VARIANT, ITEM, WAREHOUSE = 5151, 6161, 111
@@ -152,9 +154,9 @@ def test_products_update_refreshes_the_mirror(client, session, installed_shop):
             variant.tracked) == ("Renamed", "ARCHIVED", "XL", "30.00", "CONTINUE", False)
 
 
-def test_orders_create_is_accepted_without_changes(client, session, installed_shop, shared_dir):
+def test_orders_create_is_accepted_without_changes(client, session, installed_shop):
     # when
-    body = (shared_dir / "shopify" / "payloads" / "orders_create.json").read_text()
+    body = json.dumps(payloads.orders_create(product_id=788032119674292922))
     response = client.post("/webhooks", data=body.encode(), headers=webhook_headers(body.encode(), "orders/create"))
     # then
     assert response.status_code == 200

@@ -12,15 +12,11 @@ from plugin.models import (
     PENDING, SENT, SKIPPED, Contact, DataExport, Decision, InventoryLevel, Notification, RestockEvent, Shop,
     Subscription, Variant,
 )
+from tests.webhooks import payloads
 from tests.webhooks.delivery import add_variant_row, add_waiting, deliver
 
 SHOP, OTHER = "bells.myshopify.com", "boots.myshopify.com"
-CUSTOMER_ID = 191167
-
-
-def shared_payload(shared_dir, name: str, shop: str = SHOP) -> dict:
-    text = (shared_dir / "shopify" / "payloads" / f"{name}.json").read_text()
-    return json.loads(text.replace("{shop}.myshopify.com", shop))
+CUSTOMER_ID = payloads.CUSTOMER_ID
 
 
 def count(session, model, **where) -> int:
@@ -52,7 +48,7 @@ def notice(session, subscription: Subscription, status: str = PENDING) -> Notifi
     return row
 
 
-def test_customer_redact_deletes_that_customers_contacts_only(client, session, runtime, shops, shared_dir):
+def test_customer_redact_deletes_that_customers_contacts_only(client, session, runtime, shops):
     # given the customer by id, by email (as a guest) and by phone, and another shopper
     bells, boots = shops
     by_id = add_waiting(session, runtime.vault, bells.id, 1, value="someone@gmail.com", customer_id=CUSTOMER_ID)
@@ -61,9 +57,7 @@ def test_customer_redact_deletes_that_customers_contacts_only(client, session, r
     stranger = add_waiting(session, runtime.vault, bells.id, 1, value="jane.doe@gmail.com")
     same_email_other_shop = add_waiting(session, runtime.vault, boots.id, 1, value="john@example.com")
     notice(session, by_email, status=SENT)
-    payload = shared_payload(shared_dir, "customers_redact")
-    payload["customer"]["email"] = "John@Example.com"
-    payload["customer"]["phone"] = "+1 415-555-0123"
+    payload = payloads.customers_redact(SHOP, email="John@Example.com", phone="+1 415-555-0123")
     kept = {stranger.id, same_email_other_shop.id}
     redacted = {by_id.id, by_email.id, by_phone.id}
     assert (count(session, Contact), count(session, Subscription), count(session, Notification)) == (5, 5, 1)
@@ -77,7 +71,7 @@ def test_customer_redact_deletes_that_customers_contacts_only(client, session, r
     assert (count(session, Contact), count(session, Notification)) == (2, 0)
 
 
-def test_shop_redact_deletes_the_shop_and_everything_of_it(client, session, runtime, shops, shared_dir):
+def test_shop_redact_deletes_the_shop_and_everything_of_it(client, session, runtime, shops):
     # given data in both shops
     bells, boots = shops
     bells_id, boots_id = bells.id, boots.id
@@ -89,7 +83,7 @@ def test_shop_redact_deletes_the_shop_and_everything_of_it(client, session, runt
     session.commit()
     add_waiting(session, runtime.vault, boots.id, 1)
     # when
-    response = deliver(client, "shop/redact", shared_payload(shared_dir, "shop_redact"), shop=SHOP)
+    response = deliver(client, "shop/redact", payloads.shop_redact(SHOP), shop=SHOP)
     # then
     assert response.status_code == 200
     assert [s.domain for s in session.scalars(select(Shop))] == [OTHER]
@@ -98,14 +92,14 @@ def test_shop_redact_deletes_the_shop_and_everything_of_it(client, session, runt
     assert count(session, Subscription, shop_id=boots_id) == 1
 
 
-def test_data_request_exports_the_customers_data_encrypted(client, session, runtime, shops, shared_dir):
+def test_data_request_exports_the_customers_data_encrypted(client, session, runtime, shops):
     # given
     bells, _ = shops
     subscription = add_waiting(session, runtime.vault, bells.id, 77, value="john@example.com")
     notice(session, subscription, status=SENT)
     add_waiting(session, runtime.vault, bells.id, 78, value="jane.doe@gmail.com")
     # when
-    response = deliver(client, "customers/data_request", shared_payload(shared_dir, "customers_data_request"),
+    response = deliver(client, "customers/data_request", payloads.customers_data_request(SHOP),
                        shop=SHOP)
     # then
     assert response.status_code == 200
@@ -119,13 +113,12 @@ def test_data_request_exports_the_customers_data_encrypted(client, session, runt
     assert [(n["kind"], n["channel"]) for n in exported["notifications_sent"]] == [("restock", "email")]
 
 
-def test_uninstall_drops_tokens_and_skips_pending_notices(client, session, runtime, shops, shared_dir):
+def test_uninstall_drops_tokens_and_skips_pending_notices(client, session, runtime, shops):
     # given a pending notice
     bells, _ = shops
     pending = notice(session, add_waiting(session, runtime.vault, bells.id, 1))
     # when
-    response = deliver(client, "app/uninstalled", shared_payload(shared_dir, "app_uninstalled") | {
-        "myshopify_domain": SHOP}, shop=SHOP)
+    response = deliver(client, "app/uninstalled", payloads.app_uninstalled(SHOP), shop=SHOP)
     # then
     assert response.status_code == 200
     session.expire_all()
@@ -137,25 +130,25 @@ def test_uninstall_drops_tokens_and_skips_pending_notices(client, session, runti
     assert list(session.scalars(select(Decision.decision))) == ["skipped: app uninstalled"]
 
 
-def test_privacy_webhook_for_an_unknown_shop_changes_nothing(client, session, runtime, shops, shared_dir):
+def test_privacy_webhook_for_an_unknown_shop_changes_nothing(client, session, runtime, shops):
     # given
     add_waiting(session, runtime.vault, shops[0].id, 1, value="john@example.com")
     # when
-    payload = shared_payload(shared_dir, "customers_redact", "nobody.myshopify.com")
+    payload = payloads.customers_redact("nobody.myshopify.com")
     response = deliver(client, "customers/redact", payload, shop="nobody.myshopify.com")
     # then
     assert response.status_code == 200
     assert count(session, Contact) == 1
 
 
-def test_uninstall_triggered_before_a_reinstall_is_ignored(client, session, runtime, shops, shared_dir):
+def test_uninstall_triggered_before_a_reinstall_is_ignored(client, session, runtime, shops):
     # given the shop was uninstalled an hour ago and installed again since; Shopify's delivery of
     # that uninstall was late (retried) and arrives now
     bells, _ = shops
     waiting = add_waiting(session, runtime.vault, bells.id, 1)
     pending = notice(session, waiting)
     triggered_at = bells.installed_at - timedelta(hours=1)
-    payload = shared_payload(shared_dir, "app_uninstalled") | {"myshopify_domain": SHOP}
+    payload = payloads.app_uninstalled(SHOP)
     # when
     response = deliver(client, "app/uninstalled", payload, shop=SHOP, triggered_at=triggered_at)
     # then the new installation stands: tokens kept, notices still pending, nothing logged
@@ -168,10 +161,10 @@ def test_uninstall_triggered_before_a_reinstall_is_ignored(client, session, runt
     assert count(session, Decision) == 0
 
 
-def test_uninstall_triggered_after_the_install_is_applied(client, session, runtime, shops, shared_dir):
+def test_uninstall_triggered_after_the_install_is_applied(client, session, runtime, shops):
     # given
     bells, _ = shops
-    payload = shared_payload(shared_dir, "app_uninstalled") | {"myshopify_domain": SHOP}
+    payload = payloads.app_uninstalled(SHOP)
     # when
     response = deliver(client, "app/uninstalled", payload, shop=SHOP,
                        triggered_at=bells.installed_at + timedelta(seconds=1))
@@ -184,7 +177,7 @@ def test_uninstall_triggered_after_the_install_is_applied(client, session, runti
 
 
 def test_customer_redact_deletes_the_customers_decisions_and_subscriptions_under_a_shared_contact(
-        client, session, runtime, shops, shared_dir):
+        client, session, runtime, shops):
     # given the customer's notice was sent and logged; logged in, they also waited with an address
     # another customer had registered first; a stranger's decisions stay
     bells, _ = shops
@@ -202,7 +195,7 @@ def test_customer_redact_deletes_the_customers_decisions_and_subscriptions_under
     ])
     session.commit()
     # when
-    response = deliver(client, "customers/redact", shared_payload(shared_dir, "customers_redact"), shop=SHOP)
+    response = deliver(client, "customers/redact", payloads.customers_redact(SHOP), shop=SHOP)
     # then
     assert response.status_code == 200
     assert set(session.scalars(select(Subscription.id))) == {stranger.id}
