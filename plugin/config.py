@@ -7,6 +7,7 @@ required; a missing or malformed setting stops start-up with one line naming the
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -49,6 +50,9 @@ class Settings:
     twilio_api_origin: str = "https://api.twilio.com"
     encryption_keys: tuple[str, ...] = field(default_factory=tuple)
     outbox_path: Path = Path("instance/outbox")
+    # Our own proxies in front of the app (load balancer), as CIDRs: X-Forwarded-For entries they
+    # appended are believed (plugin.intake.client_address). Default: none.
+    trusted_proxies: tuple[str, ...] = ()
     # True when the credentials are the printed development pair.
     dev_credentials: bool = True
 
@@ -118,6 +122,7 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         twilio_api_origin=_origin("TWILIO_API_ORIGIN", get("TWILIO_API_ORIGIN") or "https://api.twilio.com"),
         encryption_keys=_encryption_keys(get("BACKBELL_ENCRYPTION_KEYS"), production),
         outbox_path=Path(get("BACKBELL_OUTBOX") or instance / "outbox").resolve(),
+        trusted_proxies=_networks("BACKBELL_TRUSTED_PROXIES", get("BACKBELL_TRUSTED_PROXIES")),
         dev_credentials=key == DEV_API_KEY and secret == DEV_API_SECRET,
     )
     _check_twilio(settings)
@@ -152,6 +157,16 @@ def _redis_url(value: str | None) -> str | None:
     if value and not re.match(r"^rediss?://", value):
         raise ConfigError("REDIS_URL", f"'{value}' is not a redis:// URL")
     return value
+
+
+def _networks(name: str, value: str | None) -> tuple[str, ...]:
+    networks = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(name, f"'{network}' is not an IP network like 10.0.0.0/8") from None
+    return networks
 
 
 def _encryption_keys(value: str | None, production: bool) -> tuple[str, ...]:

@@ -35,6 +35,8 @@ class ShopSettings:
     quiet_hours_start: int | None = None  # hour 0–23 in the shop's time zone
     quiet_hours_end: int | None = None
     frequency_cap_hours: int | None = None
+    # Intake: valid sign-ups a minute before the shop's form answers 429 (a product drop needs thousands).
+    intake_per_minute: int = 6000
     extra: dict[str, Any] = field(default_factory=dict)
 
     def counts_location(self, location_id: int) -> bool:
@@ -121,4 +123,5 @@ _VALIDATORS = {
     "quiet_hours_start": _int_in(0, 23, optional=True),
     "quiet_hours_end": _int_in(0, 23, optional=True),
     "frequency_cap_hours": _int_in(1, 24 * 90, optional=True),
+    "intake_per_minute": _int_in(10, 1_000_000),
 }
