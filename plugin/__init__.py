@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
+from plugin import security_headers
 from plugin.config import Settings, load_settings
 from plugin.crypto import Vault, instance_keys
 from plugin.db import Database
@@ -40,7 +41,8 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     if not settings.encryption_keys:
         settings = settings.with_overrides(encryption_keys=keys)
 
-    app = Flask("backbell", instance_path=str(settings.instance_path))
+    # No static folder: the app serves no files (Flask would serve the working directory's static/).
+    app = Flask("backbell", instance_path=str(settings.instance_path), static_folder=None)
     app.config.update(SECRET_KEY=settings.shopify_api_secret, MAX_CONTENT_LENGTH=1024 * 1024)
     runtime = Runtime(settings=settings, db=Database(settings.database_url), vault=Vault(keys))
     app.extensions["backbell"] = runtime
@@ -53,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
 
     _register_blueprints(app)
     _register_error_handlers(app)
+    security_headers.init_app(app, production=settings.production)
     return app
 
 

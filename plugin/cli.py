@@ -50,7 +50,10 @@ def serve(host: str, port: int, workers: int | None) -> None:
         _gunicorn(host, port, workers)
     else:
         click.echo(f"Backbell is listening on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        from plugin.security_headers import QuietRequestHandler
+
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
+                request_handler=QuietRequestHandler)
 
 
 def _gunicorn(host: str, port: int, workers: int) -> None:
