@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,11 +51,24 @@ class Credentials:
     def session_token(self, **claims) -> str:
         return make_session_token(self.shop, self.api_key, self.secret, **claims)
 
+    def forged_session_token(self, **claims) -> str:
+        """Signed with the app's secret, with claims of any type (PyJWT refuses to encode some;
+        Shopify never would send them): what someone holding the secret, or a bug, could send."""
+        now = int(time.time())
+        payload = {"iss": f"https://{self.shop}/admin", "dest": f"https://{self.shop}", "aud": self.api_key,
+                   "sub": "42", "exp": now + 60, "nbf": now - 5, "iat": now - 5, "jti": "j", "sid": "s", **claims}
+        signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{_b64(json.dumps(payload).encode())}"
+        return f"{signing_input}.{_b64(hmac.new(self.secret.encode(), signing_input.encode(), hashlib.sha256).digest())}"
+
     def click_token(self, notification_id: int | None = None) -> str:
         return click_token(self.secret, self.notification_id if notification_id is None else notification_id)
 
     def unsubscribe_token(self, subscription_id: int | None = None) -> str:
         return unsubscribe_token(self.secret, self.subscription_id if subscription_id is None else subscription_id)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def seed_shop_activity(session, vault, shop: Shop, credentials: Credentials) -> None:

@@ -3,12 +3,7 @@ but signed session tokens, and a browser that opens /app outside Shopify admin."
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import socket
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +11,7 @@ from sqlalchemy import func, select
 from plugin.models import Shop
 from tests.doubles.server import serve_wsgi
 from tests.doubles.shopify_admin import DEMO_SHOP
+from tests.route_requests import Credentials
 
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"
 FIXED_POLICY = "frame-ancestors https://admin.shopify.com;"
@@ -89,14 +85,7 @@ def test_opening_the_app_outside_shopify_admin_explains_where_to_open_it(client,
 
 
 def _signed_token(shop: str, api_key: str, secret: str, **claims) -> str:
-    """An HS256 token with any claims (PyJWT refuses to encode some of these, Shopify never would)."""
-    now = int(time.time())
-    payload = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": api_key, "sub": "42",
-               "exp": now + 60, "nbf": now - 5, "iat": now - 5, "jti": "j", "sid": "s", **claims}
-    encode = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
-    signing_input = f"{encode({'alg': 'HS256', 'typ': 'JWT'})}.{encode(payload)}"
-    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+    return Credentials(api_key, secret, shop=shop).forged_session_token(**claims)
 
 
 BAD_CLAIMS = {
