@@ -157,6 +157,8 @@ def _variant(variant: dict) -> str | None:
 
 def order(body: dict) -> str | None:
     return (_shopify_id(body, "id") or _text(body, "email", max_length=320)
+            or _text(body, "contact_email", max_length=320) or _text(body, "phone", max_length=64)
+            or _text(body, "currency", max_length=8)
             or _object(body, "customer", _customer, optional=True)
             or _objects(body, "line_items", _line_item)
             or _objects(body, "discount_codes", lambda code: _text(code, "code"), optional=True))
@@ -197,6 +199,7 @@ TOPIC_SHAPES: dict[str, Check] = {
     "inventory_levels/update": inventory_level,
     "products/update": product,
     "orders/create": order,
+    "orders/cancelled": order,  # the cancelled order, same shape (attribution takes its credit back)
     "app/uninstalled": shop_object,
     "shop/redact": shop_redact,
     "customers/redact": customer_redact,

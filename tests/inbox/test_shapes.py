@@ -57,7 +57,7 @@ OFFICIAL_FILES = {
 def test_every_handled_topic_has_a_shape():
     from plugin.inbox.topics import HANDLERS
 
-    assert set(TOPIC_SHAPES) == set(HANDLERS)
+    assert set(HANDLERS) <= set(TOPIC_SHAPES)
 
 
 @pytest.mark.parametrize("topic", sorted(SHOPIFY_BODIES))
