@@ -1,4 +1,5 @@
-"""The embedded admin: ``GET /app`` (App Home, installs on first load) and the ``/api`` JSON endpoints."""
+"""The embedded admin: ``GET /app`` (App Home, installs on first load) and the session-token guard of
+the ``/api`` JSON endpoints (``plugin.admin.api``)."""
 
 from __future__ import annotations
 
@@ -95,11 +96,3 @@ def session_token_required(view):
 
     return wrapper
 
-
-@bp.get("/api/overview")
-@session_token_required
-def api_overview():
-    """Counts for the dashboard: waiting shoppers, restock events, notifications sent."""
-    with _runtime().db.session() as session:
-        counts = shop_overview(session, g.shop.id)
-    return jsonify(shop=g.shop.domain, **counts)
