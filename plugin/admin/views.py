@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from sqlalchemy import select
 
 from plugin.admin.overview import shop_overview

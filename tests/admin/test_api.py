@@ -3,8 +3,8 @@ import time
 from sqlalchemy import func, select
 
 from plugin.clock import utcnow
-from plugin.models import SENT, WAITING, Contact, Notification, RestockEvent, Shop, Subscription
-from tests.doubles.shopify_admin import DEMO_SHOP, install_shop_directly, make_session_token
+from plugin.models import Shop
+from tests.doubles.shopify_admin import DEMO_SHOP, make_session_token
 
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"
 
