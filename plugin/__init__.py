@@ -56,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     import plugin.dispatch.tasks  # noqa: F401  (registers the tasks)
     import plugin.inbox.tasks  # noqa: F401
     import plugin.inventory.tasks  # noqa: F401
+    import plugin.measurement.tasks  # noqa: F401
     import plugin.privacy.tasks  # noqa: F401
 
     _register_blueprints(app)

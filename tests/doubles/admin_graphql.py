@@ -14,6 +14,7 @@ from pathlib import Path
 import graphql
 
 from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number
+from tests.doubles.customers import CustomerResolvers
 
 SHARED = Path(os.environ.get("BACKBELL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 SCHEMA_PATH = SHARED / "shopify" / "admin_2026-10.json.gz"
@@ -38,11 +39,13 @@ def validate_document(text: str) -> list[str]:
     return [e.message for e in graphql.validate(admin_schema(), document)]
 
 
-class ShopResolvers:
-    """Root fields of ``QueryRoot`` the app reads; results are plain dicts on the real schema."""
+class ShopResolvers(CustomerResolvers):
+    """Root fields the app uses (``QueryRoot``, and ``CustomerResolvers``' mutations); results are
+    plain dicts on the real schema."""
 
-    def __init__(self, state: FakeShop):
+    def __init__(self, state: FakeShop, double=None):
         self._state = state
+        self._double = double
 
     def nodes(self, info, ids):
         return [self._node(i) for i in ids]
@@ -73,6 +76,8 @@ class ShopResolvers:
             raise graphql.GraphQLError(f"Invalid global id '{value}'")
         if kind == "ProductVariant":
             return self._variant(gid_number(value, kind))
+        if kind == "BulkOperation":
+            return self._bulk_operation(value)
         return None
 
     def _variant(self, variant_id):
