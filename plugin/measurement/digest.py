@@ -58,7 +58,10 @@ def is_due(shop: Shop, now: datetime) -> bool:
 
 def build_digest(session: Session, shop: Shop, now: datetime) -> Digest:
     settings = settings_for(shop)
-    since = shop.digest_sent_at or now - PERIODS[settings.digest]
+    # Counters are per day: after a digest, growth counts from the next day on (a crossing on the
+    # day of the last digest shows in the one after only if the day after adds to it); the first
+    # digest looks back one period, that day included.
+    since = shop.digest_sent_at + timedelta(days=1) if shop.digest_sent_at else now - PERIODS[settings.digest]
     rows = session.execute(
         select(VariantTotal.variant_id, VariantTotal.waiting, Variant.product_title, Variant.title, Variant.available)
         .outerjoin(Variant, and_(Variant.shop_id == VariantTotal.shop_id, Variant.variant_id == VariantTotal.variant_id))
@@ -119,7 +122,7 @@ def send_digest(runtime, shop_id: int, now: datetime) -> bool:
 
 
 def _growth_since(session: Session, shop: Shop, since: datetime) -> dict[int, int]:
-    """Net new waiting shoppers per variant from the day of ``since`` on (day granularity)."""
+    """Net new waiting shoppers per variant from the day of ``since`` on."""
     first_day = shop_day(session, shop.id, since)
     rows = session.execute(select(VariantDay.variant_id, func.sum(VariantDay.subscribed - VariantDay.unwaited))
                            .where(VariantDay.shop_id == shop.id, VariantDay.day >= first_day)
