@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     import plugin.dispatch.tasks  # noqa: F401  (registers the tasks)
     import plugin.inbox.tasks  # noqa: F401
     import plugin.inventory.tasks  # noqa: F401
+    import plugin.measurement.tasks  # noqa: F401
     import plugin.privacy.tasks  # noqa: F401
 
     _register_blueprints(app)
@@ -70,11 +71,12 @@ def _register_blueprints(app: Flask) -> None:
     from plugin import health
     from plugin.intake import views as storefront
     from plugin.links import views as links
+    from plugin.admin import api as admin_api
     from plugin.admin import views as admin_views
     from webhooks import providers as provider_webhooks
     from webhooks import views as webhook_views
 
-    for module in (health, webhook_views, provider_webhooks, storefront, links, admin_views):
+    for module in (health, webhook_views, provider_webhooks, storefront, links, admin_views, admin_api):
         app.register_blueprint(module.bp)
 
 

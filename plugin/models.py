@@ -45,6 +45,9 @@ class Shop(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     primary_locale: Mapped[str] = mapped_column(String(16), default="en")
+    # The shop's contact address (Shop.contactEmail at install): where the merchant digest goes.
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Expiring offline token (token exchange); ciphertext.
     access_token: Mapped[str | None] = mapped_column(Text)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -66,7 +69,11 @@ class Contact(Base):
     """A shopper's email address or phone number, encrypted, per shop."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("shop_id", "channel", "value_hash"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "channel", "value_hash"),
+        Index("ix_contacts_sync_due", "shop_id", "id", postgresql_where=text("customer_sync_due"),
+              sqlite_where=text("customer_sync_due")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
@@ -77,6 +84,10 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suppressed_reason: Mapped[str | None] = mapped_column(String(64))
+    # Customer sync (plugin.measurement.customers): set when a wait starts or ends, cleared once
+    # the Shopify customer carries the tag, the waited variants and the consent given.
+    customer_sync_due: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    customer_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Variant(Base):
@@ -141,6 +152,9 @@ class Subscription(Base):
             postgresql_where=text("status = 'waiting'"),
         ),
         Index("ix_subscriptions_variant_queue", "shop_id", "variant_id", "status", "id"),
+        # The admin's subscriber list: newest first, optionally by status.
+        Index("ix_subscriptions_shop_list", "shop_id", "id"),
+        Index("ix_subscriptions_shop_status", "shop_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -260,6 +274,8 @@ class Attribution(Base):
     revenue: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
     purchased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the credited notice was sent: time to purchase outlives the pruned notice.
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -268,7 +284,13 @@ class Decision(Base):
     """The merchant-visible decision log ("sent", "skipped: sold out again", …). No contact data."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_shop_time", "shop_id", "id"), Index("ix_decisions_created", "created_at"))
+    __table_args__ = (
+        Index("ix_decisions_shop_time", "shop_id", "id"),
+        Index("ix_decisions_created", "created_at"),
+        # The activity log's filters.
+        Index("ix_decisions_shop_variant", "shop_id", "variant_id", "id"),
+        Index("ix_decisions_shop_subscription", "shop_id", "subscription_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
@@ -281,18 +303,62 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class DailyCount(Base):
-    """Per-shop, per-day totals of finished notices, rolled up before retention deletes the rows.
+class _Funnel:
+    """The counters every aggregate row carries (see ``plugin.measurement.aggregates``)."""
 
-    ``plugin.admin.overview`` adds these to what is still in ``notifications``, so the merchant's
-    numbers do not shrink when old rows are pruned (``plugin.privacy.retention``).
+    subscribed: Mapped[int] = mapped_column(BigInteger, default=0)  # waits started
+    unwaited: Mapped[int] = mapped_column(BigInteger, default=0)  # waits ended (told, unsubscribed, deleted)
+    told: Mapped[int] = mapped_column(BigInteger, default=0)  # restock notices sent
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    opened: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicked: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchased: Mapped[int] = mapped_column(BigInteger, default=0)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))
+
+
+class ShopDay(_Funnel, Base):
+    """One shop's counters for one day of the shop's calendar, kept as things happen.
+
+    Nothing here is derived from rows retention deletes, so the numbers never shrink when old
+    notices, events or decisions are pruned.
     """
 
-    __tablename__ = "daily_counts"
+    __tablename__ = "shop_days"
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # notifications_sent, …
+
+
+class VariantDay(_Funnel, Base):
+    """One variant's counters for one day of the shop's calendar."""
+
+    __tablename__ = "variant_days"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class VariantTotal(_Funnel, Base):
+    """One variant's counters since install, with ``waiting`` = subscribed − unwaited (the demand table)."""
+
+    __tablename__ = "variant_totals"
+    __table_args__ = (Index("ix_variant_totals_demand", "shop_id", "waiting"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    waiting: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PurchaseDelay(Base):
+    """How long after the notice purchases came, as a histogram per shop and day (the median of
+    any range of days merges these rows; see ``plugin.measurement.aggregates.delay_bucket``)."""
+
+    __tablename__ = "purchase_delays"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)  # the bucket's lower bound
     count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

@@ -39,6 +39,12 @@ class ShopSettings:
     attribution_window_days: int = 10
     # Intake: valid sign-ups a minute before the shop's form answers 429 (a product drop needs thousands).
     intake_per_minute: int = 6000
+    # Subscribers become (tagged) Shopify customers (plugin.measurement.customers).
+    sync_customers: bool = True
+    # The merchant digest (plugin.measurement.digest): "daily", "weekly" or None (off), and the
+    # waitlist size that earns a variant a line in it.
+    digest: str | None = "weekly"
+    digest_threshold: int = 10
     extra: dict[str, Any] = field(default_factory=dict)
 
     def counts_location(self, location_id: int) -> bool:
@@ -111,6 +117,18 @@ def _tags(name: str, value: Any) -> tuple[str, ...]:
     return tuple(t.strip() for t in value)
 
 
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(name, "must be true or false")
+    return value
+
+
+def _digest(name: str, value: Any) -> str | None:
+    if value is not None and value not in ("daily", "weekly"):
+        raise SettingsError(name, 'must be "daily", "weekly" or null (off)')
+    return value
+
+
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -127,4 +145,7 @@ _VALIDATORS = {
     "frequency_cap_hours": _int_in(1, 24 * 90, optional=True),
     "attribution_window_days": _int_in(1, 90),
     "intake_per_minute": _int_in(10, 1_000_000),
+    "sync_customers": _boolean,
+    "digest": _digest,
+    "digest_threshold": _int_in(1, 1_000_000),
 }

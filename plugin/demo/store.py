@@ -42,6 +42,7 @@ class FakeShop:
     locale: str = "en"
     variants: dict[int, FakeVariant] = field(default_factory=dict)
     levels: dict[int, dict[int, int]] = field(default_factory=dict)  # item -> location -> available
+    customers: dict[int, dict] = field(default_factory=dict)  # the test double's customer sync
 
 
 class UnknownDocument(LookupError):
@@ -68,7 +69,7 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
     """The ``data`` of the app's document ``operation`` on ``state``."""
     if operation == "ShopBasics":
         return {"shop": {"name": state.name, "myshopifyDomain": state.domain, "ianaTimezone": state.timezone,
-                         "currencyCode": state.currency}}
+                         "currencyCode": state.currency, "contactEmail": "owner@example.com"}}
     if operation == "ShopPrimaryLocale":
         return {"shopLocales": [{"locale": state.locale, "primary": True}]}
     if operation == "VariantByInventoryItem":

@@ -23,6 +23,7 @@ from plugin.dispatch.plan import (
 )
 from plugin.links.tokens import click_url, unsubscribe_url
 from plugin.logging import get_logger
+from plugin.measurement import aggregates
 from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
 from plugin.models import (
     FAILED, NOTIFIED, PENDING, SENT, SKIPPED, UNSUBSCRIBED, Contact, Decision, Notification, RestockEvent,
@@ -231,6 +232,10 @@ def _record(session: Session, claim: Claim, results: list[DeliveryResult], outco
 def _mark_sent(session: Session, notification: Notification, subscription: Subscription,
                result: DeliveryResult) -> None:
     now = utcnow()
+    aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
+                              subscription.status, NOTIFIED, now)
+    if notification.kind == "restock":
+        aggregates.notice_sent(session, subscription.shop_id, subscription.variant_id, now)
     subscription.status, subscription.notified_at = NOTIFIED, now
     notification.sent_at, notification.provider_message_id = now, result.provider_message_id
     _finish(session, notification, SENT, "sent", subscription=subscription)

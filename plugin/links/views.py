@@ -14,6 +14,7 @@ from plugin.clock import utcnow
 from plugin.dispatch.plan import find_variant
 from plugin.links.tokens import InvalidLinkToken, read_click_token, read_unsubscribe_token
 from plugin.logging import get_logger
+from plugin.measurement import aggregates
 from plugin.models import UNSUBSCRIBED, WAITING, Decision, Notification, RestockEvent, Shop, Subscription
 
 bp = Blueprint("plugin_links", __name__)
@@ -49,8 +50,11 @@ def follow(token: str):
         notification = session.get(Notification, notification_id)
         if notification is None:
             abort(404, description="This link has expired: the notice it belonged to no longer exists.")
-        session.execute(update(Notification).where(Notification.id == notification_id, Notification.clicked_at.is_(None))
-                        .values(clicked_at=utcnow()))
+        first = session.execute(update(Notification).where(Notification.id == notification_id,
+                                                           Notification.clicked_at.is_(None))
+                                .values(clicked_at=utcnow())).rowcount
+        if first:
+            aggregates.notice_clicked(session, notification.shop_id, notification.subscription.variant_id)
         target = _storefront_url(session, notification)
     log.info("notice_clicked", notification_id=notification_id)
     return redirect(target, code=302)
@@ -102,6 +106,8 @@ def _later_waits(session, subscription: Subscription) -> list[Subscription]:
 def _unsubscribe(session, subscription: Subscription) -> None:
     if subscription.status == UNSUBSCRIBED:
         return
+    aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
+                              subscription.status, UNSUBSCRIBED)
     subscription.status, subscription.unsubscribed_at = UNSUBSCRIBED, utcnow()
     session.add(Decision(shop_id=subscription.shop_id, decision="unsubscribed", variant_id=subscription.variant_id,
                          subscription_id=subscription.id, detail={"via": "link"}))

@@ -104,7 +104,8 @@ def test_stand_in_serves_a_document_to_the_holder_of_an_issued_token():
     # then
     assert response.status_code == 200
     assert response.get_json() == {"data": {"shop": {"name": "Backbell Demo Store", "myshopifyDomain": SHOP,
-                                                     "ianaTimezone": "Europe/Paris", "currencyCode": "EUR"}}}
+                                                     "ianaTimezone": "Europe/Paris", "currencyCode": "EUR",
+                                                     "contactEmail": "owner@example.com"}}}
     assert [r["operation"] for r in stand_in.graphql_requests()] == ["ShopBasics"]
 
 

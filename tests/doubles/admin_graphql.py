@@ -13,6 +13,7 @@ from pathlib import Path
 import graphql
 
 from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number
+from tests.doubles.customers import CustomerResolvers
 from tests.doubles.shopify_schema import schema_path
 
 MAX_QUERY_COST = 1000  # Shopify refuses a single query whose requested cost is higher
@@ -37,11 +38,13 @@ def validate_document(text: str) -> list[str]:
     return [e.message for e in graphql.validate(admin_schema(), document)]
 
 
-class ShopResolvers:
-    """Root fields of ``QueryRoot`` the app reads; results are plain dicts on the real schema."""
+class ShopResolvers(CustomerResolvers):
+    """Root fields the app uses (``QueryRoot``, and ``CustomerResolvers``' mutations); results are
+    plain dicts on the real schema."""
 
-    def __init__(self, state: FakeShop):
+    def __init__(self, state: FakeShop, double=None):
         self._state = state
+        self._double = double
 
     def nodes(self, info, ids):
         return [self._node(i) for i in ids]
@@ -72,6 +75,8 @@ class ShopResolvers:
             raise graphql.GraphQLError(f"Invalid global id '{value}'")
         if kind == "ProductVariant":
             return self._variant(gid_number(value, kind))
+        if kind == "BulkOperation":
+            return self._bulk_operation(value)
         return None
 
     def _variant(self, variant_id):
