@@ -37,6 +37,12 @@ class ShopSettings:
     frequency_cap_hours: int | None = None
     # Measurement: an order within this many days of a notice counts as recovered by it.
     attribution_window_days: int = 10
+    # Offers (read by plugin.offers): a personal code per told shopper, where the link lands,
+    # and a unit held in a draft order for the first shoppers.
+    discount_percent: int | None = None  # None = no codes
+    discount_expires_hours: int = 72
+    link_target: str = "product"  # "product" | "cart"
+    reserve_minutes: int | None = None  # None = no held units
     extra: dict[str, Any] = field(default_factory=dict)
 
     def counts_location(self, location_id: int) -> bool:
@@ -109,6 +115,15 @@ def _tags(name: str, value: Any) -> tuple[str, ...]:
     return tuple(t.strip() for t in value)
 
 
+def _one_of(*choices: str):
+    def check(name: str, value: Any) -> str:
+        if value not in choices:
+            raise SettingsError(name, "must be one of " + ", ".join(f'"{c}"' for c in choices))
+        return value
+
+    return check
+
+
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -124,4 +139,8 @@ _VALIDATORS = {
     "quiet_hours_end": _int_in(0, 23, optional=True),
     "frequency_cap_hours": _int_in(1, 24 * 90, optional=True),
     "attribution_window_days": _int_in(1, 90),
+    "discount_percent": _int_in(1, 100, optional=True),
+    "discount_expires_hours": _int_in(1, 24 * 90),
+    "link_target": _one_of("product", "cart"),
+    "reserve_minutes": _int_in(5, 7 * 24 * 60, optional=True),
 }
