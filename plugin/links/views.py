@@ -14,6 +14,7 @@ from plugin.clock import utcnow
 from plugin.dispatch.plan import find_variant
 from plugin.links.tokens import InvalidLinkToken, read_click_token, read_unsubscribe_token
 from plugin.logging import get_logger
+from plugin.offers.links import storefront_url
 from plugin.models import UNSUBSCRIBED, WAITING, Decision, Notification, RestockEvent, Shop, Subscription
 
 bp = Blueprint("plugin_links", __name__)
@@ -61,9 +62,8 @@ def _storefront_url(session, notification: Notification) -> str:
     subscription = session.get(Subscription, notification.subscription_id)
     variant_id = event.variant_id if event else subscription.variant_id
     variant = find_variant(session, shop.id, variant_id)
-    if variant is None or not variant.product_handle:
-        return f"https://{shop.domain}/"
-    return f"https://{shop.domain}/products/{variant.product_handle}?variant={variant_id}"
+    # Offers: the code applied, the cart, or the held unit's checkout (plugin.offers.links).
+    return storefront_url(session, shop, notification, variant, variant_id)
 
 
 @bp.get("/u/<token>")
