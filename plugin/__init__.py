@@ -57,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     import plugin.inbox.tasks  # noqa: F401
     import plugin.inventory.tasks  # noqa: F401
     import plugin.privacy.tasks  # noqa: F401
+    import plugin.offers.tasks  # noqa: F401
 
     _register_blueprints(app)
     _register_error_handlers(app)

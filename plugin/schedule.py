@@ -27,6 +27,8 @@ JOBS = (
     Job("recover-stalled-dispatch", "backbell.recover_dispatch", timedelta(minutes=5)),
     Job("reconcile-inventory", "backbell.reconcile_all", timedelta(minutes=15)),
     Job("prune-history", "backbell.prune_history", timedelta(hours=24)),
+    # Held units past their end pass to the next in line within a minute; ended codes are deactivated.
+    Job("offers-sweep", "backbell.offers_sweep", timedelta(minutes=1)),
 )
 
 

@@ -30,6 +30,7 @@ from plugin.inventory import mirror as inventory
 from plugin.logging import get_logger
 from plugin.measurement import attribution
 from plugin.models import RestockEvent, Shop
+from plugin.offers import holds
 from plugin.privacy import compliance
 
 log = get_logger(__name__)
@@ -113,6 +114,7 @@ def on_order_created(delivery: WebhookDelivery) -> list[RestockEvent]:
     if order is None:
         raise inventory.BadPayload("the order has no id")
     attribution.attribute_order(delivery.session, delivery.runtime.vault, delivery.shop, order)
+    holds.record_checkout(delivery.session, delivery.shop.id, delivery.payload)  # offers: a held unit bought
     return []
 
 
