@@ -31,6 +31,8 @@ from plugin.clock import utcnow
 
 # Subscription.status
 WAITING, NOTIFIED, UNSUBSCRIBED = "waiting", "notified", "unsubscribed"
+# Offered a wait in an apology (plugin.offers.apology); the shopper's click makes it waiting.
+OFFERED = "offered"
 # Notification.status
 PENDING, SENDING, SENT, FAILED, SKIPPED, UNCERTAIN = "pending", "sending", "sent", "failed", "skipped", "uncertain"
 OPEN_NOTIFICATIONS = text("status IN ('pending', 'sending')")

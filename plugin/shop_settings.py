@@ -43,6 +43,7 @@ class ShopSettings:
     discount_expires_hours: int = 72
     link_target: str = "product"  # "product" | "cart"
     reserve_minutes: int | None = None  # None = no held units
+    apology_discount_percent: int | None = 10  # the code in a stock-out cancellation's apology; None = none
     extra: dict[str, Any] = field(default_factory=dict)
 
     def counts_location(self, location_id: int) -> bool:
@@ -143,4 +144,5 @@ _VALIDATORS = {
     "discount_expires_hours": _int_in(1, 24 * 90),
     "link_target": _one_of("product", "cart"),
     "reserve_minutes": _int_in(5, 7 * 24 * 60, optional=True),
+    "apology_discount_percent": _int_in(1, 100, optional=True),
 }

@@ -30,7 +30,7 @@ from plugin.inventory import mirror as inventory
 from plugin.logging import get_logger
 from plugin.measurement import attribution
 from plugin.models import RestockEvent, Shop
-from plugin.offers import holds
+from plugin.offers import apology, holds
 from plugin.privacy import compliance
 
 log = get_logger(__name__)
@@ -123,6 +123,8 @@ def on_order_cancelled(delivery: WebhookDelivery) -> list[RestockEvent]:
     if order is None:
         raise inventory.BadPayload("the order has no id")
     attribution.cancel_order(delivery.session, delivery.shop, order.order_id)
+    # Offers: a stock-out cancellation earns an apology (sent by the beat's offers sweep).
+    apology.record_apology(delivery.session, delivery.runtime.vault, delivery.shop, delivery.payload)
     return []
 
 

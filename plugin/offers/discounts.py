@@ -56,6 +56,7 @@ class DiscountSpec:
     title: str
     restock_event_id: int | None = None
     order_id: int | None = None
+    code: str | None = None  # the discount's own code (an apology's personal code); else a random one
 
 
 def ensure_discount(db, shopify: ShopifyOffers, spec: DiscountSpec,
@@ -103,7 +104,7 @@ def _take_lease(session: Session, row_id: int) -> bool:
 
 
 def _create(db, shopify: ShopifyOffers, spec: DiscountSpec, row_id: int) -> Discount:
-    first_code = new_code()
+    first_code = spec.code or new_code()
     variables = {"discount": {
         "title": spec.title[:255], "code": first_code, "startsAt": _iso(utcnow()), "endsAt": _iso(spec.ends_at),
         # Shopify counts usageLimit per code when a discount has many codes: each code works once.

@@ -1,6 +1,6 @@
 """The beat's offers sweep: holds past their end are settled (paid → used; unused → deleted in
-Shopify, and the unit passes to the next shopper in line), and discounts past their end are
-deactivated. Each Shopify call happens outside any transaction; each result is its own commit."""
+Shopify, and the unit passes to the next shopper in line), discounts past their end are
+deactivated, and pending apologies are sent. Each Shopify call happens outside any transaction; each result is its own commit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from plugin.models import (
     Shop, Subscription,
 )
 from plugin.offers import holds
+from plugin.offers.apology import send_pending_apologies
 from plugin.offers.discounts import deactivate_expired
 from plugin.offers.shopify_calls import OfferFailed, ShopifyOffers, with_retries
 from plugin.shopify.gids import gid, parse_gid
@@ -27,7 +28,8 @@ def sweep(runtime) -> dict:
     """Settle due holds and deactivate ended discounts; the (event, channel) send chains to start."""
     chains = settle_due_holds(runtime)
     deactivated = deactivate_expired(runtime.db, lambda shop_id: ShopifyOffers(runtime, _domain(runtime.db, shop_id)))
-    return {"chains": chains, "deactivated": deactivated}
+    apologies = send_pending_apologies(runtime)
+    return {"chains": chains, "deactivated": deactivated, "apologies": apologies}
 
 
 def _domain(db, shop_id: int) -> str:

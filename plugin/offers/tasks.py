@@ -19,4 +19,5 @@ def offers_sweep() -> None:
     report = sweep(current_app.extensions["backbell"])
     for event_id, channel in report["chains"]:
         send_batch.delay(event_id, channel)
-    log.info("offers_swept", chains=len(report["chains"]), deactivated=report["deactivated"])
+    log.info("offers_swept", chains=len(report["chains"]), deactivated=report["deactivated"],
+             apologies=report["apologies"])
