@@ -60,6 +60,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     import plugin.inventory.tasks  # noqa: F401
     import plugin.measurement.tasks  # noqa: F401
     import plugin.privacy.tasks  # noqa: F401
+    import plugin.offers.tasks  # noqa: F401
 
     _register_blueprints(app)
     _register_error_handlers(app)

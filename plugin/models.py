@@ -31,6 +31,8 @@ from plugin.clock import utcnow
 
 # Subscription.status
 WAITING, NOTIFIED, UNSUBSCRIBED = "waiting", "notified", "unsubscribed"
+# Offered a wait in an apology (plugin.offers.apology); the shopper's click makes it waiting.
+OFFERED = "offered"
 # Notification.status
 PENDING, SENDING, SENT, FAILED, SKIPPED, UNCERTAIN = "pending", "sending", "sent", "failed", "skipped", "uncertain"
 OPEN_NOTIFICATIONS = text("status IN ('pending', 'sending')")
@@ -48,6 +50,8 @@ class Shop(Base):
     # The shop's contact address (Shop.contactEmail at install): where the merchant digest goes.
     contact_email: Mapped[str | None] = mapped_column(String(320))
     digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The storefront's primary domain (``shop.primaryDomain.host``), read when a link first needs it.
+    primary_domain: Mapped[str | None] = mapped_column(String(255))
     # Expiring offline token (token exchange); ciphertext.
     access_token: Mapped[str | None] = mapped_column(Text)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -228,6 +232,8 @@ class Notification(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(255), index=True)  # Twilio callbacks find it
     error: Mapped[str | None] = mapped_column(Text)
     discount_code: Mapped[str | None] = mapped_column(String(64))
+    # When the offer in the notice ends: the code's expiry, or the held unit's (plugin.offers).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # From the provider's delivery events (SendGrid event webhook, Twilio status callbacks).
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -406,3 +412,68 @@ class DataExport(Base):
     customer_id: Mapped[int | None] = mapped_column(BigInteger)
     payload_ciphertext: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Discount.status / Hold.status
+OFFER_PENDING, OFFER_ACTIVE, OFFER_FAILED = "pending", "active", "failed"
+HOLD_USED, HOLD_EXPIRED, DEACTIVATED = "used", "expired", "deactivated"
+
+
+class Discount(Base):
+    """A Shopify code discount Backbell made (``plugin.offers.discounts``): one per restock event,
+    its shoppers' personal codes added to it in bulk, or one per stock-out cancellation (the
+    apology's code). ``status``: pending → active (``shopify_id`` known) | failed; active →
+    deactivated after ``ends_at``. ``lease_until`` keeps two send chains from creating it twice."""
+
+    __tablename__ = "discounts"
+    __table_args__ = (
+        UniqueConstraint("restock_event_id"),
+        UniqueConstraint("shop_id", "order_id"),
+        Index("ix_discounts_due", "status", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    restock_event_id: Mapped[int | None] = mapped_column(ForeignKey("restock_events.id", ondelete="CASCADE"))
+    order_id: Mapped[int | None] = mapped_column(BigInteger)  # the cancelled order (apology)
+    kind: Mapped[str] = mapped_column(String(16))  # restock | apology
+    product_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    percent: Mapped[int] = mapped_column(Integer)
+    shopify_id: Mapped[str | None] = mapped_column(String(128))  # gid://shopify/DiscountCodeNode/…
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=OFFER_PENDING)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Hold(Base):
+    """One unit held for one told shopper in a Shopify draft order (``plugin.offers.holds``).
+
+    ``status``: pending (committed before draftOrderCreate, so the mirror counts the unit as held
+    before Shopify's inventory webhook can arrive) → active | failed; active → used (the shopper
+    checked out) | expired (deleted unused; the unit passes to the next in line).
+    """
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        UniqueConstraint("notification_id"),
+        Index("ix_holds_variant", "shop_id", "variant_id", "status"),
+        Index("ix_holds_due", "status", "reserved_until"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    restock_event_id: Mapped[int] = mapped_column(ForeignKey("restock_events.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    draft_order_id: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_url: Mapped[str | None] = mapped_column(Text)
+    reserved_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=OFFER_PENDING)
+    order_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

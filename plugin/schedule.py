@@ -30,6 +30,8 @@ JOBS = (
     Job("sync-customers", "backbell.sync_customers", timedelta(minutes=15)),
     # Hourly: each shop's digest goes at the first run after it is due (daily or weekly).
     Job("send-digests", "backbell.send_digests", timedelta(hours=1)),
+    # Held units past their end pass to the next in line within a minute; ended codes are deactivated.
+    Job("offers-sweep", "backbell.offers_sweep", timedelta(minutes=1)),
 )
 
 

@@ -45,6 +45,13 @@ class ShopSettings:
     # waitlist size that earns a variant a line in it.
     digest: str | None = "weekly"
     digest_threshold: int = 10
+    # Offers (read by plugin.offers): a personal code per told shopper, where the link lands,
+    # and a unit held in a draft order for the first shoppers.
+    discount_percent: int | None = None  # None = no codes
+    discount_expires_hours: int = 72
+    link_target: str = "product"  # "product" | "cart"
+    reserve_minutes: int | None = None  # None = no held units
+    apology_discount_percent: int | None = 10  # the code in a stock-out cancellation's apology; None = none
     extra: dict[str, Any] = field(default_factory=dict)
 
     def counts_location(self, location_id: int) -> bool:
@@ -129,6 +136,15 @@ def _digest(name: str, value: Any) -> str | None:
     return value
 
 
+def _one_of(*choices: str):
+    def check(name: str, value: Any) -> str:
+        if value not in choices:
+            raise SettingsError(name, "must be one of " + ", ".join(f'"{c}"' for c in choices))
+        return value
+
+    return check
+
+
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -148,4 +164,9 @@ _VALIDATORS = {
     "sync_customers": _boolean,
     "digest": _digest,
     "digest_threshold": _int_in(1, 1_000_000),
+    "discount_percent": _int_in(1, 100, optional=True),
+    "discount_expires_hours": _int_in(1, 24 * 90),
+    "link_target": _one_of("product", "cart"),
+    "reserve_minutes": _int_in(5, 7 * 24 * 60, optional=True),
+    "apology_discount_percent": _int_in(1, 100, optional=True),
 }
