@@ -176,6 +176,19 @@ def _api_calls(path: str) -> Callable[[Credentials, str], list[Call]]:
     return calls
 
 
+def _subscriber_delete_calls(c: Credentials, method: str) -> list[Call]:
+    auth = {"Authorization": f"Bearer {c.session_token()}"}
+    return [Call(method, f"/api/subscribers/{c.subscription_id}", {"headers": auth}),
+            Call(method, "/api/subscribers/999999999", {"headers": auth}),
+            Call(method, f"/api/subscribers/{c.subscription_id}")]
+
+
+def _apology_subscribe_calls(c: Credentials, method: str) -> list[Call]:
+    from plugin.links.tokens import subscribe_url
+
+    return [Call(method, subscribe_url("", c.secret, c.subscription_id)), Call(method, "/s/garbage")]
+
+
 def _sendgrid_calls(c: Credentials, method: str) -> list[Call]:
     body = json.dumps([{"event": "delivered", "sg_event_id": "route-1", "timestamp": 1,
                         "notification_id": str(c.notification_id), "shop_id": "1"}]).encode()
@@ -207,7 +220,14 @@ ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
     ("/u/<token>", "plugin_links.unsubscribe"): _unsubscribe_calls,
     ("/app", "admin_views.app_home"): _app_home_calls,
     ("/app/patch-id-token", "admin_views.patch_id_token"): _patch_calls,
-    ("/api/overview", "admin_views.api_overview"): _api_calls("/api/overview"),
+    ("/api/overview", "admin_api.api_overview"): _api_calls("/api/overview?since=2020-01-01"),
+    ("/api/demand", "admin_api.api_demand"): _api_calls("/api/demand"),
+    ("/api/demand.csv", "admin_api.api_demand_csv"): _api_calls("/api/demand.csv"),
+    ("/api/subscribers", "admin_api.api_subscribers"): _api_calls("/api/subscribers?q=jane.doe%40gmail.com"),
+    ("/api/subscribers.csv", "admin_api.api_subscribers_csv"): _api_calls("/api/subscribers.csv"),
+    ("/api/subscribers/<int:subscription_id>", "admin_api.api_delete_subscriber"): _subscriber_delete_calls,
+    ("/api/activity", "admin_api.api_activity"): _api_calls("/api/activity?kind=sent"),
+    ("/s/<token>", "plugin_links.subscribe_from_apology"): _apology_subscribe_calls,
 }
 
 
