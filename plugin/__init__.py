@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from plugin import security_headers
@@ -89,6 +90,15 @@ def _register_error_handlers(app: Flask) -> None:
         allowed = getattr(err, "valid_methods", None) if err.code == 405 else None
         return json_error(err.code or 500, code, err.description,
                           response_headers={"Allow": ", ".join(allowed)} if allowed else None)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(err: Exception):
+        """The database is down or restarting: a status every caller retries (Shopify redelivers
+        a webhook answered 5xx), with no stack trace — it is the infrastructure, not a bug."""
+        app.logger.warning("database_unavailable path=%s error=%s", request.path, type(err.orig or err).__name__)
+        return json_error(503, "unavailable", "The service is briefly unavailable; try again shortly.",
+                          response_headers={"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):

@@ -24,3 +24,18 @@ def test_root_says_what_this_is(client):
     response = client.get("/")
     assert response.status_code == 200
     assert response.get_json()["endpoints"]["health"] == "/healthz"
+
+
+def test_a_database_that_is_down_answers_503_with_retry_after_and_no_traceback(app_config, capfd):
+    # given the app pointed at a PostgreSQL nobody listens on
+    from plugin import create_app
+    from tests.webhooks.delivery import webhook_headers
+
+    client = create_app({**app_config, "database_url": "postgresql+psycopg://postgres@127.0.0.1:1/none"}).test_client()
+    body = b'{"id": 1, "name": "Demo", "myshopify_domain": "backbell-demo.myshopify.com"}'
+    # when Shopify delivers a webhook
+    response = client.post("/webhooks", data=body, headers=webhook_headers(body, "app/uninstalled"))
+    # then Shopify is told to deliver again later, and the log says why without a stack trace
+    assert response.status_code == 503
+    assert (response.get_json()["error"]["code"], response.headers["Retry-After"]) == ("unavailable", "5")
+    assert "Traceback" not in capfd.readouterr().err
