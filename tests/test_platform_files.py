@@ -13,7 +13,8 @@ def test_app_toml_declares_webhooks_proxy_and_extension():
     topics = {t for s in subscriptions for t in s.get("topics", [])}
     compliance = {t for s in subscriptions for t in s.get("compliance_topics", [])}
     # then
-    assert topics == {"inventory_levels/update", "products/update", "orders/create", "orders/cancelled", "app/uninstalled"}
+    assert topics == {"inventory_levels/update", "products/update", "orders/create", "orders/cancelled", "app/uninstalled",
+                      "shop/update"}
     assert compliance == {"customers/data_request", "customers/redact", "shop/redact"}
     assert {s["uri"] for s in subscriptions} == {"/webhooks"}
     assert config["webhooks"]["api_version"] == "2026-10"
@@ -22,7 +23,7 @@ def test_app_toml_declares_webhooks_proxy_and_extension():
     assert config["app_proxy"]["url"].endswith("/proxy")
     assert config["extension_directories"] == ["storefront_widget"]
     scopes = set(config["access_scopes"]["scopes"].split(","))
-    assert scopes == {"read_products", "read_inventory", "read_orders", "read_locales"}
+    assert scopes == {"read_products", "read_inventory", "read_orders", "read_locales", "read_customers"}
 
 
 def test_procfile_declares_the_four_processes():

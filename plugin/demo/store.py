@@ -42,6 +42,7 @@ class FakeShop:
     locale: str = "en"
     variants: dict[int, FakeVariant] = field(default_factory=dict)
     levels: dict[int, dict[int, int]] = field(default_factory=dict)  # item -> location -> available
+    customers: dict[int, list[str]] = field(default_factory=dict)  # customer id -> tags
 
 
 class UnknownDocument(LookupError):
@@ -77,12 +78,22 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
         return {"inventoryItem": {"variant": variant_fields(state, variant)} if variant else None}
     if operation == "VariantStock":
         return {"nodes": [_variant_node(state, value) for value in variables.get("ids") or []]}
+    if operation == "CustomerTags":
+        return {"nodes": [customer_fields(state, value) for value in variables.get("ids") or []]}
     raise UnknownDocument(f"the Shopify stand-in answers only the app's own documents, not {operation!r}")
 
 
 def _variant_node(state: FakeShop, value: str) -> dict | None:
     # Shopify answers null for an unknown id; the app sends only variant ids.
     return variant_fields(state, state.variants.get(gid_number(value, "ProductVariant")))
+
+
+def customer_fields(state: FakeShop, value: str) -> dict | None:
+    """A customer's id and tags; null for an id Shopify does not know (as ``nodes`` answers)."""
+    customer_id = gid_number(value, "Customer")
+    if customer_id not in state.customers:
+        return None
+    return {"id": gid("Customer", customer_id), "tags": list(state.customers[customer_id])}
 
 
 def variant_fields(state: FakeShop, record: FakeVariant | None) -> dict | None:

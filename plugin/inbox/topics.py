@@ -31,6 +31,7 @@ from plugin.logging import get_logger
 from plugin.measurement import attribution
 from plugin.models import RestockEvent, Shop
 from plugin.privacy import compliance
+from plugin.shopify.shop_profile import refresh_shop_profile
 
 log = get_logger(__name__)
 
@@ -135,6 +136,12 @@ def on_app_uninstalled(delivery: WebhookDelivery) -> list[RestockEvent]:
     return []
 
 
+def on_shop_update(delivery: WebhookDelivery) -> list[RestockEvent]:
+    """The merchant changed the shop's time zone (quiet hours follow it), name or currency."""
+    refresh_shop_profile(delivery.shop, delivery.payload)
+    return []
+
+
 def on_shop_redact(delivery: WebhookDelivery) -> list[RestockEvent]:
     compliance.purge_shop(delivery.session, delivery.shop_domain)
     erase_lines(delivery.runtime.settings.outbox_path, delivery.shop_domain)
@@ -174,6 +181,7 @@ HANDLERS: dict[str, Handler] = {
     "orders/create": on_order_created,
     "orders/cancelled": on_order_cancelled,
     "app/uninstalled": on_app_uninstalled,
+    "shop/update": on_shop_update,
     "shop/redact": on_shop_redact,
     "customers/redact": on_customer_redact,
     "customers/data_request": on_customer_data_request,

@@ -29,6 +29,8 @@ CASES = [
     ("VariantStock", {"ids": ["gid://shopify/ProductVariant/1001", "gid://shopify/ProductVariant/1002",
                               "gid://shopify/ProductVariant/1003", "gid://shopify/ProductVariant/9999",
                               "gid://shopify/Product/5001"]}),
+    ("CustomerTags", {"ids": ["gid://shopify/Customer/301", "gid://shopify/Customer/302",
+                              "gid://shopify/Customer/9999"]}),
 ]
 
 
@@ -41,6 +43,8 @@ def _stand_in() -> ShopifyStandIn:
     stand_in.add_variant(SHOP, 1002, policy="CONTINUE", tracked=False, status="DRAFT")
     # More stocking locations than the document's one page of 25.
     stand_in.add_variant(SHOP, 1003, levels={location: location % 3 for location in range(1, 28)})
+    stand_in.add_customer(SHOP, 301, ["VIP", "wholesale"])
+    stand_in.add_customer(SHOP, 302, [])
     return stand_in
 
 

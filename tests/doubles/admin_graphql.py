@@ -13,7 +13,7 @@ from pathlib import Path
 
 import graphql
 
-from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number
+from plugin.demo.store import FakeShop, FakeVariant, customer_fields, gid, gid_number
 
 SHARED = Path(os.environ.get("BACKBELL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 SCHEMA_PATH = SHARED / "shopify" / "admin_2026-10.json.gz"
@@ -73,6 +73,9 @@ class ShopResolvers:
             raise graphql.GraphQLError(f"Invalid global id '{value}'")
         if kind == "ProductVariant":
             return self._variant(gid_number(value, kind))
+        if kind == "Customer":
+            customer = customer_fields(self._state, value)
+            return {"__typename": "Customer", **customer} if customer else None
         return None
 
     def _variant(self, variant_id):
