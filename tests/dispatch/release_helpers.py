@@ -98,7 +98,8 @@ def events(runtime) -> list[RestockEvent]:
 
 def statuses(runtime, subscription_ids: list[int]) -> list[str]:
     with runtime.db.session() as s:
-        rows = dict(s.execute(select(Subscription.id, Subscription.status).where(Subscription.id.in_(subscription_ids))))
+        rows = dict(s.execute(select(Subscription.id, Subscription.status)
+                              .where(Subscription.id.in_(subscription_ids))).tuples().all())
     return [rows[i] for i in subscription_ids]
 
 

@@ -19,7 +19,7 @@ def _linked_shoppers(runtime, session, shopify_admin, shop_id: int, count: int, 
     session.execute(insert(Contact), [
         {"shop_id": shop_id, "channel": "email", "value_ciphertext": vault.encrypt(email(p)),
          "value_hash": vault.hash("email", email(p))} for p in range(count)])
-    contact_ids = dict(session.execute(select(Contact.value_hash, Contact.id).where(Contact.shop_id == shop_id)))
+    contact_ids = dict(session.execute(select(Contact.value_hash, Contact.id).where(Contact.shop_id == shop_id)).tuples().all())
     session.execute(insert(Subscription), [
         {"shop_id": shop_id, "contact_id": contact_ids[vault.hash("email", email(p))], "variant_id": VARIANT,
          "channel": "email", "locale": "en", "status": "waiting", "customer_id": FIRST_CUSTOMER + p}
