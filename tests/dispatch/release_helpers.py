@@ -26,6 +26,19 @@ def email(position: int) -> str:
     return f"shopper{position}@gmail.com"
 
 
+def fresh_tokens(runtime, shopify_admin) -> None:
+    """A new token pair for the demo shop, issued on the app's clock now (a test months ahead
+    would otherwise find even the refresh token expired)."""
+    tokens = shopify_admin.issue_tokens(DEMO_SHOP)
+    now = clock.utcnow()
+    with runtime.db.session() as s:
+        shop = s.scalar(select(Shop).where(Shop.domain == DEMO_SHOP))
+        shop.access_token = runtime.vault.encrypt(tokens["access_token"])
+        shop.access_token_expires_at = now + timedelta(seconds=tokens["expires_in"])
+        shop.refresh_token = runtime.vault.encrypt(tokens["refresh_token"])
+        shop.refresh_token_expires_at = now + timedelta(seconds=tokens["refresh_token_expires_in"])
+
+
 def set_settings(runtime, **settings) -> None:
     with runtime.db.session() as s:
         shop = s.scalar(select(Shop).where(Shop.domain == DEMO_SHOP))
