@@ -132,7 +132,7 @@ def api_change_settings():
     return jsonify(settings=settings_payload(settings))
 
 
-@bp.patch("/api/variants/<variant_ref>")
+@bp.patch("/api/variants/<path:variant_ref>")
 @session_token_required
 def api_change_variant(variant_ref: str):
     """Set or clear the date a variant is expected back; waiting shoppers hear of a new date."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from plugin.db import insert_for
@@ -37,7 +37,8 @@ def require_confirmation(session: Session, shop_id: int, subscription_id: int, c
 
 def confirm_subscription(session: Session, subscription_id: int, now: datetime) -> Subscription | None:
     """Confirm a held subscription; None when there was nothing to confirm (unknown, done, expired)."""
-    subscription = session.get(Subscription, subscription_id, with_for_update=True)
+    subscription = session.scalar(select(Subscription).where(Subscription.id == subscription_id)
+                                  .with_for_update(of=Subscription))
     if subscription is None or subscription.confirm_by is None or subscription.status != WAITING:
         return None
     subscription.confirm_by, subscription.confirmed_at = None, now
