@@ -28,17 +28,17 @@ from plugin.dispatch.plan import (
 from plugin.links.tokens import click_url, confirm_url, unsubscribe_url
 from plugin.logging import get_logger
 from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_notice
+from plugin.dispatch.notice_checks import skip_reason, wording
+from plugin.dispatch.quiet_hours import held_decision, quiet_until
 from plugin.models import (
-    CONFIRM, ETA, FAILED, NOTIFIED, PENDING, REMINDER, RESTOCK, SENT, SKIPPED, UNSUBSCRIBED, WAITING, Contact, Decision,
-    Notification, RestockEvent, Shop, Subscription, Variant,
+    CONFIRM, ETA, FAILED, NOTIFIED, PENDING, RESTOCK, SENT, SKIPPED, Contact, Decision, Notification, RestockEvent,
+    Shop, Subscription, Variant,
 )
 from plugin.shop_settings import settings_for
 
 log = get_logger(__name__)
 
 MAX_ATTEMPTS = 5
-# A reminder says "only N left" at this stock or below.
-LOW_STOCK = 5
 UNREADABLE_CONTACT = "failed: contact unreadable (key not configured)"
 # Added to the channel's own bound: claiming, decrypting, rendering and recording the batch.
 DEFAULT_LEASE_MARGIN = timedelta(minutes=2)
@@ -66,6 +66,7 @@ class BatchOutcome:
     failed: int = 0
     skipped: int = 0
     retrying: int = 0  # transient failures put back to pending
+    held: int = 0  # reached inside quiet hours: pending again until the window ends
     lost: int = 0  # rows whose claim was taken back before their result could be recorded
     remaining: bool = False  # pending rows left for this event and channel
     stopped: str | None = None  # why the rest was skipped (sold out again, …)
@@ -154,7 +155,14 @@ def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: Bat
     messages = []
     for notification, subscription, contact, event, shop in rows:
         variant = find_variant_cached(session, shop.id, subscription.variant_id)
-        reason = _skip_reason(notification, subscription, contact, event, variant, shop)
+        held = _quiet_until(session, shop) if notification.kind != CONFIRM else None
+        if held is not None:
+            # Planned outside quiet hours but reaching the provider inside them (a retry, a slow
+            # chain): back to pending until the window ends; the release job lets it go then.
+            _hold(session, notification, subscription, held, shop)
+            outcome.held += 1
+            continue
+        reason = skip_reason(notification, subscription, contact, event, variant, shop)
         if reason:
             _finish(session, notification, SKIPPED, reason, subscription=subscription)
             outcome.skipped += 1
@@ -170,51 +178,10 @@ def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: Bat
     return messages
 
 
-def _skip_reason(notification: Notification, subscription: Subscription, contact: Contact,
-                 event: RestockEvent | None, variant: Variant | None, shop: Shop) -> str | None:
-    if subscription.status == UNSUBSCRIBED:
-        return "skipped: unsubscribed"
-    if contact.suppressed_at is not None:
-        # bounced, spam_report, opted_out, … (see plugin.measurement.events)
-        return f"skipped: address suppressed ({contact.suppressed_reason or 'unknown'})"
-    return _KIND_CHECKS[notification.kind](subscription, event, variant, shop)
-
-
-def _restock_check(subscription, event, variant, shop) -> str | None:
-    # Two overlapping restocks (a short cool-down, a slow first dispatch) both plan a shopper who
-    # was waiting at planning time; whichever batch reaches them second must not tell them again.
-    # A shopper told *before* this restock was declared is enrolled again (did not buy).
-    if subscription.status == NOTIFIED and subscription.notified_at >= event.created_at:
-        return "skipped: already notified"
-    return None
-
-
-def _reminder_check(subscription, event, variant, shop) -> str | None:
-    return None if subscription.status == NOTIFIED else "skipped: no longer told (waiting again)"
-
-
-def _eta_check(subscription, event, variant, shop) -> str | None:
-    if subscription.status != WAITING:
-        return "skipped: no longer waiting"
-    if variant is not None and variant.available is not None \
-            and variant.available >= settings_for(shop).restock_minimum:
-        return "skipped: back in stock"
-    return None
-
-
-def _confirm_check(subscription, event, variant, shop) -> str | None:
-    if subscription.status != WAITING or subscription.confirm_by is None:
-        return "skipped: no confirmation needed"
-    return None
-
-
-_KIND_CHECKS = {RESTOCK: _restock_check, REMINDER: _reminder_check, ETA: _eta_check, CONFIRM: _confirm_check}
-
-
 def _message(session: Session, notification: Notification, subscription: Subscription, contact: Contact,
              event: RestockEvent | None, shop: Shop, sender: ChannelSender) -> OutgoingMessage:
     variant = find_variant_cached(session, shop.id, subscription.variant_id)
-    kind = _wording(notification.kind, variant)
+    kind = wording(notification.kind, variant)
     notice = render_notice(kind, _context(shop, variant, subscription.locale, kind), notification.channel)
     if notification.kind == CONFIRM:
         url = confirm_url(sender.app_url, sender.link_secret, subscription.id)
@@ -231,10 +198,21 @@ def _message(session: Session, notification: Notification, subscription: Subscri
     )
 
 
-def _wording(kind: str, variant: Variant | None) -> str:
-    """A reminder for a variant running low says how many are left."""
-    low = variant is not None and variant.available is not None and variant.available <= LOW_STOCK
-    return "reminder_low" if kind == REMINDER and low else kind
+def _quiet_until(session: Session, shop: Shop) -> datetime | None:
+    cache = session.info.setdefault("quiet_until", {})
+    if shop.id not in cache:
+        cache[shop.id] = quiet_until(utcnow(), shop.timezone, settings_for(shop))
+    return cache[shop.id]
+
+
+def _hold(session: Session, notification: Notification, subscription: Subscription, until: datetime,
+          shop: Shop) -> None:
+    notification.status, notification.due_at, notification.attempts = PENDING, until, notification.attempts - 1
+    notification.claim_token = notification.lease_until = notification.handed_off_at = None
+    session.add(Decision(shop_id=notification.shop_id, decision=held_decision(until, shop.timezone),
+                         variant_id=subscription.variant_id, subscription_id=subscription.id,
+                         restock_event_id=notification.restock_event_id, notification_id=notification.id,
+                         detail={"until": until.isoformat()}))
 
 
 def find_variant_cached(session: Session, shop_id: int, variant_id: int) -> Variant:

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from plugin import clock
 from plugin.dispatch.quiet_hours import shop_zone
-from plugin.models import Decision, Notification, RestockEvent
+from plugin.dispatch.plan import plan_restock
+from plugin.models import Decision, Notification, RestockEvent, Variant
 from tests.dispatch.release_helpers import (
-    ITEM, WAREHOUSE, also_waits_for, count, decisions, email, events, outbox, restock, run_release_job, set_settings,
+    ITEM, VARIANT, WAREHOUSE, also_waits_for, count, decisions, email, events, outbox, restock, run_release_job, set_settings,
     sold_out_variant, statuses, waiting_shoppers,
 )
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, deliver, level_payload
@@ -180,3 +181,32 @@ def test_inside_quiet_hours_notices_are_held_and_go_once_at_the_windows_end(
     # then each shopper got exactly one notice, in plan order
     assert [line["to"] for line in outbox(app_config)] == [email(p) for p in range(3)]
     assert count(runtime, Decision, Decision.decision == "sent") == 3
+
+
+def test_a_notice_reaching_the_provider_inside_quiet_hours_is_held_again_until_the_window_ends(
+        shopify_admin, installed_shop, app, client, runtime, session, app_config):
+    # given notices planned just before quiet hours (none yet) whose send comes late
+    sold_out_variant(session, shopify_admin, installed_shop.id)
+    subscriptions = waiting_shoppers(runtime, session, shopify_admin, installed_shop.id, 2)
+    local_hour = clock.utcnow().astimezone(shop_zone(installed_shop.timezone)).hour
+    set_settings(runtime, quiet_hours_start=(local_hour + 1) % 24, quiet_hours_end=(local_hour + 3) % 24,
+                 batch_per_unit=None)
+    with runtime.db.session() as s:
+        s.query(Variant).update({"available": 5})
+        event = RestockEvent(shop_id=installed_shop.id, variant_id=VARIANT, previous_available=0, available=5,
+                             source="webhook")
+        s.add(event)
+        s.flush()
+        plan_restock(s, event)
+        event_id = event.id
+    assert count(runtime, Notification, Notification.due_at.is_(None)) == 2
+
+    # when the send chain runs an hour and a half later, inside the window
+    with clock.travel(timedelta(hours=1, minutes=30)):
+        app.extensions["celery"].tasks["backbell.send_batch"].apply(args=(event_id, "email"), throw=True)
+
+    # then nothing is sent; both are held to the window's end, and sent once after it
+    assert outbox(app_config) == []
+    assert [s for s, d in decisions(runtime, Decision.decision.like("held:%"))] == subscriptions
+    run_release_job(app, after=timedelta(hours=3, minutes=1))
+    assert [line["to"] for line in outbox(app_config)] == [email(0), email(1)]
