@@ -172,8 +172,8 @@ def test_inside_quiet_hours_notices_are_held_and_go_once_at_the_windows_end(
     assert len({d for _, d in held}) == 1 and held[0][1].startswith("held: quiet hours until ")
     assert count(runtime, Notification, Notification.due_at.is_not(None)) == 3
 
-    # when the release job runs an hour on (still inside), then two hours and a minute on (past the end)
-    run_release_job(app, after=timedelta(hours=1))
+    # when the release job runs 55 minutes on (still inside), then two hours and a minute on (past the end)
+    run_release_job(app, after=timedelta(minutes=55))
     assert outbox(app_config) == []
     run_release_job(app, after=timedelta(hours=2, minutes=1))
     run_release_job(app, after=timedelta(hours=2, minutes=2))
@@ -189,7 +189,7 @@ def test_a_notice_reaching_the_provider_inside_quiet_hours_is_held_again_until_t
     sold_out_variant(session, shopify_admin, installed_shop.id)
     subscriptions = waiting_shoppers(runtime, session, shopify_admin, installed_shop.id, 2)
     local_hour = clock.utcnow().astimezone(shop_zone(installed_shop.timezone)).hour
-    set_settings(runtime, quiet_hours_start=(local_hour + 1) % 24, quiet_hours_end=(local_hour + 3) % 24,
+    set_settings(runtime, quiet_hours_start=(local_hour + 2) % 24, quiet_hours_end=(local_hour + 4) % 24,
                  batch_per_unit=None)
     with runtime.db.session() as s:
         s.query(Variant).update({"available": 5})
@@ -201,12 +201,12 @@ def test_a_notice_reaching_the_provider_inside_quiet_hours_is_held_again_until_t
         event_id = event.id
     assert count(runtime, Notification, Notification.due_at.is_(None)) == 2
 
-    # when the send chain runs an hour and a half later, inside the window
-    with clock.travel(timedelta(hours=1, minutes=30)):
+    # when the send chain runs two and a half hours later, inside the window
+    with clock.travel(timedelta(hours=2, minutes=30)):
         app.extensions["celery"].tasks["backbell.send_batch"].apply(args=(event_id, "email"), throw=True)
 
     # then nothing is sent; both are held to the window's end, and sent once after it
     assert outbox(app_config) == []
     assert [s for s, d in decisions(runtime, Decision.decision.like("held:%"))] == subscriptions
-    run_release_job(app, after=timedelta(hours=3, minutes=1))
+    run_release_job(app, after=timedelta(hours=4, minutes=1))
     assert [line["to"] for line in outbox(app_config)] == [email(0), email(1)]
