@@ -1,7 +1,8 @@
 """The batch scenario on the embedded default (no Redis: tasks in-process, the outbox channel),
 through the HTTP surface only: shoppers subscribe through the signed app proxy (VIPs logged in),
-Shopify restocks and sends signed webhooks, and the in-process scheduler ``backbell serve``
-starts (``plugin.schedule.InProcessScheduler``) runs the release job — on a moved clock."""
+the merchant's setting goes through ``PATCH /api/settings``, Shopify restocks and sends signed
+webhooks, and the in-process scheduler that ``backbell serve`` starts
+(``plugin.schedule.InProcessScheduler``) runs the release job — on a moved clock."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from plugin import clock
 from plugin.models import Decision, Subscription
 from plugin.schedule import InProcessScheduler, Job
 from tests.dispatch.release_helpers import (
-    FIRST_CUSTOMER, ITEM, RELEASE_JOB, VARIANT, WAREHOUSE, count, decisions, email, events, outbox, set_settings,
+    FIRST_CUSTOMER, ITEM, RELEASE_JOB, VARIANT, WAREHOUSE, count, decisions, email, events, outbox,
 )
 from tests.doubles.app_proxy import signed_proxy_url
+from tests.doubles.shopify_admin import make_session_token
 from tests.webhooks.delivery import DEMO_SHOP, deliver, level_payload
 
 VIPS = (6, 9)
@@ -56,7 +58,9 @@ def test_batches_by_stock_on_the_embedded_default_through_http_only(
     # through the app proxy (the first subscription mirrors the variant)
     shopify_admin.add_variant(DEMO_SHOP, VARIANT, inventory_item_id=ITEM, levels={WAREHOUSE: 0},
                               product_title="Linen Shirt", handle="linen-shirt", title="Blue")
-    set_settings(runtime, vip_tags=["VIP"])
+    token = make_session_token(DEMO_SHOP, app_config["shopify_api_key"], app_config["shopify_api_secret"])
+    settings = client.patch("/api/settings", json={"vip_tags": ["VIP"]}, headers={"Authorization": f"Bearer {token}"})
+    assert settings.status_code == 200
     _subscribe(client, shopify_admin)
 
     # when 2 units come back

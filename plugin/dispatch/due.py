@@ -53,7 +53,7 @@ def run_due_work(runtime, now: datetime) -> DueWork:
         try:
             step(runtime, now, work)
         except Exception as err:  # noqa: BLE001 — one failing step must not stop the others
-            log.exception("release_step_failed", step=step.__name__.lstrip("_"), error=type(err).__name__)
+            log.error("release_step_failed", step=step.__name__.lstrip("_"), error=type(err).__name__)
     return work
 
 
