@@ -29,13 +29,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from plugin.db import Base, BigId, UTCDateTime
 from plugin.clock import utcnow
 
-# Subscription.status
-WAITING, NOTIFIED, UNSUBSCRIBED = "waiting", "notified", "unsubscribed"
+# Subscription.status ("expired": a double opt-in never confirmed)
+WAITING, NOTIFIED, UNSUBSCRIBED, EXPIRED = "waiting", "notified", "unsubscribed", "expired"
 # Offered a wait in an apology (plugin.offers.apology); the shopper's click makes it waiting.
 OFFERED = "offered"
 # Notification.status
 PENDING, SENDING, SENT, FAILED, SKIPPED, UNCERTAIN = "pending", "sending", "sent", "failed", "skipped", "uncertain"
 OPEN_NOTIFICATIONS = text("status IN ('pending', 'sending')")
+# Notification.kind
+RESTOCK, REMINDER, ETA, CONFIRM = "restock", "reminder", "eta", "confirm"
 
 
 class Shop(Base):
@@ -103,6 +105,8 @@ class Variant(Base):
         Index("ix_variants_shop_item", "shop_id", "inventory_item_id"),
         # products/update looks variants up by product.
         Index("ix_variants_shop_product", "shop_id", "product_id"),
+        Index("ix_variants_eta_due", "eta_due_at", sqlite_where=text("eta_due_at IS NOT NULL"),
+              postgresql_where=text("eta_due_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -122,6 +126,9 @@ class Variant(Base):
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_restock_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the waiting shoppers are told the (latest) expected date: an hour after the first
+    # change, so changes within that hour make one notice (plugin.dispatch.eta).
+    eta_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def can_alert(self) -> bool:
@@ -159,6 +166,8 @@ class Subscription(Base):
         # The admin's subscriber list: newest first, optionally by status.
         Index("ix_subscriptions_shop_list", "shop_id", "id"),
         Index("ix_subscriptions_shop_status", "shop_id", "status", "id"),
+        Index("ix_subscriptions_confirm_by", "confirm_by", sqlite_where=text("confirm_by IS NOT NULL"),
+              postgresql_where=text("confirm_by IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -175,6 +184,10 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Double opt-in: set while the shopper has not confirmed (the subscription expires then);
+    # such a subscription is never told of a restock.
+    confirm_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contact: Mapped[Contact] = relationship(lazy="joined")
 
@@ -183,7 +196,11 @@ class RestockEvent(Base):
     """One crossing of a variant from below the shop's minimum to at or above it."""
 
     __tablename__ = "restock_events"
-    __table_args__ = (Index("ix_restock_events_variant", "shop_id", "variant_id", "id"),)
+    __table_args__ = (
+        Index("ix_restock_events_variant", "shop_id", "variant_id", "id"),
+        Index("ix_restock_events_next_wave", "next_wave_at", sqlite_where=text("next_wave_at IS NOT NULL"),
+              postgresql_where=text("next_wave_at IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
@@ -194,6 +211,8 @@ class RestockEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | planned | done | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the next batch of shoppers is due (stock re-read first); None = nobody left to batch.
+    next_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Notification(Base):
@@ -208,6 +227,13 @@ class Notification(Base):
         Index("ix_notifications_open", "status", "restock_event_id", "channel",
               sqlite_where=OPEN_NOTIFICATIONS, postgresql_where=OPEN_NOTIFICATIONS),
         Index("ix_notifications_created", "created_at"),  # retention
+        # One eta notice per date, one confirmation per subscription.
+        Index("uq_notifications_dedupe", "subscription_id", "dedupe_key", unique=True,
+              sqlite_where=text("dedupe_key IS NOT NULL"), postgresql_where=text("dedupe_key IS NOT NULL")),
+        Index("ix_notifications_held", "due_at", sqlite_where=text("due_at IS NOT NULL"),
+              postgresql_where=text("due_at IS NOT NULL")),
+        Index("ix_notifications_remind", "remind_at", sqlite_where=text("remind_at IS NOT NULL"),
+              postgresql_where=text("remind_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -217,6 +243,13 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(8))
     kind: Mapped[str] = mapped_column(String(16), default="restock")
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    # Held (quiet hours) until then: the release job clears it at that time and starts a send
+    # chain; a send chain only claims rows without it.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A sent restock notice: when its reminder is due (cleared once the reminder is decided).
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Notices not tied to a restock are unique per subscription and key ("eta:2031-05-01", "confirm").
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Who holds the claim (one token per claimed batch) and until when: every change after the
@@ -242,6 +275,21 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscription: Mapped[Subscription] = relationship()
+
+
+class CustomerTags(Base):
+    """A Shopify customer's tags as last read (VIP ordering), cached for minutes.
+
+    ``tags`` is lower-case and comma-delimited with a leading and trailing comma (",vip,gold,"),
+    so the plan can match a tag with one LIKE; None = the tags could not be read.
+    """
+
+    __tablename__ = "customer_tags"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tags: Mapped[str | None] = mapped_column(Text)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DeliveryEvent(Base):

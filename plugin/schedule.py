@@ -1,6 +1,7 @@
 """The periodic jobs, in one table: Celery beat drives them in production, and ``backbell serve``
 runs the same tasks from a thread when there is no Redis (the embedded default), so re-driving
-the inbox, recovering stalled sends, reconciliation and pruning happen there too.
+the inbox, releasing what came due (batches, quiet hours, reminders, ETA notices), recovering
+stalled sends, reconciliation and pruning happen there too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class Job:
 
 JOBS = (
     Job("redrive-inbox", "backbell.redrive_inbox", timedelta(minutes=1)),
+    # Held notices, the next batch of a restock, ETA notices, reminders, opt-in deadlines.
+    Job("release-due", "backbell.release_due", timedelta(minutes=1)),
     Job("recover-stalled-dispatch", "backbell.recover_dispatch", timedelta(minutes=5)),
     Job("reconcile-inventory", "backbell.reconcile_all", timedelta(minutes=15)),
     Job("prune-history", "backbell.prune_history", timedelta(hours=24)),

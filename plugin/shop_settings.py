@@ -29,12 +29,15 @@ class ShopSettings:
     cooldown_minutes: int = 30
     counted_location_ids: tuple[int, ...] | None = None  # None = every location
     reconcile_stale_minutes: int = 10
-    # Dispatch (read by plugin.dispatch.plan).
-    batch_per_unit: int | None = None  # None = notify everybody at once
+    # Release (read by plugin.dispatch: waves, policy, quiet hours, reminders).
+    batch_per_unit: int | None = 3  # shoppers told per unit back; None = everybody at once
+    batch_interval_minutes: int = 15  # between batches; each re-reads the stock first
     vip_tags: tuple[str, ...] = ()
-    quiet_hours_start: int | None = None  # hour 0–23 in the shop's time zone
+    quiet_hours_start: int | None = None  # hour 0–23 in the shop's time zone; both or neither
     quiet_hours_end: int | None = None
     frequency_cap_hours: int | None = None
+    reminder_hours: int | None = None  # one follow-up this long after a restock notice
+    double_opt_in: bool = False
     # Measurement: an order within this many days of a notice counts as recovered by it.
     attribution_window_days: int = 10
     # Intake: valid sign-ups a minute before the shop's form answers 429 (a product drop needs thousands).
@@ -73,17 +76,34 @@ def settings_for(shop: Shop) -> ShopSettings:
     return parse_settings(shop.settings or {})
 
 
+def setting_names() -> list[str]:
+    """Every setting with a typed default, in declaration order (what the settings API shows)."""
+    return [f.name for f in fields(ShopSettings) if f.name != "extra"]
+
+
 def parse_settings(raw: dict[str, Any]) -> ShopSettings:
-    known = {f.name for f in fields(ShopSettings)} - {"extra"}
-    values = {name: _VALIDATORS[name](name, raw[name]) for name in known if name in raw}
+    known = set(setting_names())
+    values = {name: _VALIDATORS[name](name, raw[name]) for name in setting_names() if name in raw}
     extra = {key: value for key, value in raw.items() if key not in known}
     return ShopSettings(**values, extra=extra)
+
+
+def _check_quiet_hours(settings: ShopSettings) -> None:
+    start, end = settings.quiet_hours_start, settings.quiet_hours_end
+    if (start is None) != (end is None):
+        missing = "quiet_hours_end" if end is None else "quiet_hours_start"
+        raise SettingsError(missing, "set both quiet_hours_start and quiet_hours_end, or neither (null = off)")
+    if start is not None and start == end:
+        raise SettingsError("quiet_hours_end", "must differ from quiet_hours_start (the window would be empty)")
 
 
 def updated_settings(current: ShopSettings, changes: dict[str, Any]) -> ShopSettings:
     """``current`` with ``changes`` applied and validated (for the admin's settings form)."""
     merged = {**current.to_json(), **changes}
-    return parse_settings(merged)
+    settings = parse_settings(merged)
+    # Checked on change only: a half-set window stored before this check existed reads as "off".
+    _check_quiet_hours(settings)
+    return settings
 
 
 def _int_in(low: int, high: int, optional: bool = False):
@@ -119,9 +139,20 @@ def _shopify_id(name: str, value: Any) -> int:
 
 
 def _tags(name: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) and t.strip() for t in value):
-        raise SettingsError(name, "must be a list of customer tags")
+    # Shopify tags never contain a comma and are at most 255 characters.
+    if not isinstance(value, (list, tuple)) or len(value) > 50 or not all(
+            isinstance(t, str) and t.strip() and "," not in t and len(t) <= 255 for t in value):
+        raise SettingsError(name, "must be a list of at most 50 customer tags (no commas)")
     return tuple(t.strip() for t in value)
+
+
+def _one_of(*allowed: str):
+    def check(name: str, value: Any) -> str:
+        if value not in allowed:
+            raise SettingsError(name, f"must be one of {', '.join(repr(a) for a in allowed)}")
+        return value
+
+    return check
 
 
 def _boolean(name: str, value: Any) -> bool:
@@ -136,15 +167,6 @@ def _digest(name: str, value: Any) -> str | None:
     return value
 
 
-def _one_of(*choices: str):
-    def check(name: str, value: Any) -> str:
-        if value not in choices:
-            raise SettingsError(name, "must be one of " + ", ".join(f'"{c}"' for c in choices))
-        return value
-
-    return check
-
-
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -155,10 +177,13 @@ _VALIDATORS = {
     "counted_location_ids": _location_ids,
     "reconcile_stale_minutes": _int_in(1, 24 * 60),
     "batch_per_unit": _int_in(1, 1000, optional=True),
+    "batch_interval_minutes": _int_in(1, 24 * 60),
     "vip_tags": _tags,
     "quiet_hours_start": _int_in(0, 23, optional=True),
     "quiet_hours_end": _int_in(0, 23, optional=True),
     "frequency_cap_hours": _int_in(1, 24 * 90, optional=True),
+    "reminder_hours": _int_in(1, 24 * 30, optional=True),
+    "double_opt_in": _boolean,
     "attribution_window_days": _int_in(1, 90),
     "intake_per_minute": _int_in(10, 1_000_000),
     "sync_customers": _boolean,

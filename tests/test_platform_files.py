@@ -13,7 +13,8 @@ def test_app_toml_declares_webhooks_proxy_and_extension():
     topics = {t for s in subscriptions for t in s.get("topics", [])}
     compliance = {t for s in subscriptions for t in s.get("compliance_topics", [])}
     # then
-    assert topics == {"inventory_levels/update", "products/update", "orders/create", "orders/cancelled", "app/uninstalled"}
+    assert topics == {"inventory_levels/update", "products/update", "orders/create", "orders/cancelled", "app/uninstalled",
+                      "shop/update"}
     assert compliance == {"customers/data_request", "customers/redact", "shop/redact"}
     assert {s["uri"] for s in subscriptions} == {"/webhooks"}
     assert config["webhooks"]["api_version"] == "2026-10"

@@ -6,11 +6,18 @@ from __future__ import annotations
 import re
 from functools import wraps
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, jsonify, render_template, request
 from sqlalchemy import select
 
+from plugin.admin.merchant_settings import change_settings, settings_payload
 from plugin.admin.overview import shop_overview
+from plugin.admin.variant_eta import VariantInputError, parse_expected_date, variant_status
+from plugin.clock import utcnow
+from plugin.dispatch.eta import set_expected_date
+from plugin.dispatch.plan import find_variant
+from plugin.intake.subscriptions import IntakeError, parse_variant_id
 from plugin.logging import get_logger
+from plugin.shop_settings import SettingsError, settings_for
 from plugin.web_errors import json_error
 from plugin.models import Shop
 from plugin.shopify.auth import (
@@ -123,3 +130,43 @@ def session_token_required(view):
 
     return wrapper
 
+
+@bp.get("/api/settings")
+@session_token_required
+def api_settings():
+    """Every merchant setting with its current value (defaults filled in)."""
+    return jsonify(settings=settings_payload(settings_for(g.shop)))
+
+
+@bp.patch("/api/settings")
+@session_token_required
+def api_change_settings():
+    """Change some settings: 200 with all of them, or 422 naming the bad one (nothing stored)."""
+    try:
+        with _runtime().db.session() as session:
+            settings = change_settings(session, g.shop.id, request.get_json(silent=True))
+    except SettingsError as err:
+        return json_error(422, "invalid_setting", err.message, field=err.field)
+    log.info("settings_changed", shop_id=g.shop.id)
+    return jsonify(settings=settings_payload(settings))
+
+
+@bp.patch("/api/variants/<path:variant_ref>")
+@session_token_required
+def api_change_variant(variant_ref: str):
+    """Set or clear the date a variant is expected back; waiting shoppers hear of a new date."""
+    try:
+        variant_id = parse_variant_id(variant_ref)
+        expected = parse_expected_date(request.get_json(silent=True), utcnow(), g.shop.timezone)
+    except IntakeError:
+        return json_error(422, "invalid_variant", "The variant id is not a Shopify variant id.", field="variant_id")
+    except VariantInputError as err:
+        return json_error(422, err.code, err.message, field=err.field)
+    with _runtime().db.session() as session:
+        variant = find_variant(session, g.shop.id, variant_id)
+        if variant is None:
+            return json_error(404, "unknown_variant", "Nobody has asked for this variant yet, so Backbell does "
+                                                      "not know it.", field="variant_id")
+        set_expected_date(session, variant, expected, utcnow())
+        status = variant_status(session, g.shop, variant)
+    return jsonify(variant=status)

@@ -44,7 +44,9 @@ class FakeShop:
     locale: str = "en"
     variants: dict[int, FakeVariant] = field(default_factory=dict)
     levels: dict[int, dict[int, int]] = field(default_factory=dict)  # item -> location -> available
-    customers: dict[int, dict] = field(default_factory=dict)  # the test double's customer sync
+    # Customers by id: {"id", "email", "phone", "tags", "metafields", "email_consent"} (customer sync
+    # and VIP tags read the same records).
+    customers: dict[int, dict] = field(default_factory=dict)
     primary_domain: str | None = None  # None: the storefront lives on the myshopify domain
     offers: OfferState = field(default_factory=OfferState)  # discounts and draft orders
 
@@ -84,12 +86,22 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
         return {"nodes": [_variant_node(state, value) for value in variables.get("ids") or []]}
     if operation in OFFER_OPERATIONS:
         return answer_offer_document(state, operation, variables)
+    if operation == "CustomerTags":
+        return {"nodes": [customer_fields(state, value) for value in variables.get("ids") or []]}
     raise UnknownDocument(f"the Shopify stand-in answers only the app's own documents, not {operation!r}")
 
 
 def _variant_node(state: FakeShop, value: str) -> dict | None:
     # Shopify answers null for an unknown id; the app sends only variant ids.
     return variant_fields(state, state.variants.get(gid_number(value, "ProductVariant")))
+
+
+def customer_fields(state: FakeShop, value: str) -> dict | None:
+    """A customer's id and tags; null for an id Shopify does not know (as ``nodes`` answers)."""
+    customer_id = gid_number(value, "Customer")
+    if customer_id not in state.customers:
+        return None
+    return {"id": gid("Customer", customer_id), "tags": list(state.customers[customer_id]["tags"])}
 
 
 def variant_fields(state: FakeShop, record: FakeVariant | None) -> dict | None:

@@ -1,4 +1,8 @@
-"""Deliver one claimed batch of restock notices through a channel (see ``plugin.dispatch.plan``).
+"""Deliver one claimed batch of notices through a channel (see ``plugin.dispatch.plan``).
+
+A send chain walks the rows of one restock on one channel — its alerts and reminders — or, for
+``event_id`` None, the notices tied to no restock (eta, confirm). Held rows (quiet hours) are not
+claimed until the release job lets them go.
 
 Each step is its own short transaction, so no database transaction is open during the provider
 call and every step is durable before the next begins: re-check stock and claim → skip
@@ -20,19 +24,22 @@ from plugin.crypto import Vault
 from plugin.db import Database
 from plugin.clock import utcnow
 from plugin.dispatch.plan import (
-    Claim, claim_batch, find_variant, finish_if_done, held_by, skip_remaining, stop_reason,
+    Claim, claim_batch, find_variant, finish_if_done, held_by, sendable, skip_remaining, stop_reason,
 )
-from plugin.links.tokens import click_url, unsubscribe_url
+from plugin.links.tokens import click_url, confirm_url, unsubscribe_url
 from plugin.logging import get_logger
 from plugin.measurement import aggregates
 from plugin.dispatch.messages.restock import (
-    CODE_TAG, UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, OfferText, render_restock,
+    CODE_TAG, UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, OfferText, render_notice,
 )
+from plugin.dispatch.notice_checks import skip_reason, wording
+from plugin.dispatch.quiet_hours import held_decision, quiet_until
 from plugin.offers.notice import offer_for
 from plugin.models import (
-    FAILED, NOTIFIED, PENDING, SENT, SKIPPED, UNSUBSCRIBED, Contact, Decision, Notification, RestockEvent,
+    CONFIRM, ETA, FAILED, NOTIFIED, PENDING, RESTOCK, SENT, SKIPPED, Contact, Decision, Notification, RestockEvent,
     Shop, Subscription, Variant,
 )
+from plugin.shop_settings import settings_for
 
 log = get_logger(__name__)
 
@@ -67,13 +74,14 @@ class BatchOutcome:
     failed: int = 0
     skipped: int = 0
     retrying: int = 0  # transient failures put back to pending
+    held: int = 0  # reached inside quiet hours: pending again until the window ends
     lost: int = 0  # rows whose claim was taken back before their result could be recorded
     remaining: bool = False  # pending rows left for this event and channel
     stopped: str | None = None  # why the rest was skipped (sold out again, …)
     notification_ids: list[int] = field(default_factory=list)
 
 
-def send_next_batch(db: Database, event_id: int, channel: str, sender: ChannelSender,
+def send_next_batch(db: Database, event_id: int | None, channel: str, sender: ChannelSender,
                     retry_window: timedelta = timedelta(0)) -> BatchOutcome:
     """Re-check stock, claim one batch, deliver it, record the results; safe to call repeatedly.
 
@@ -82,10 +90,10 @@ def send_next_batch(db: Database, event_id: int, channel: str, sender: ChannelSe
     """
     outcome, claim = BatchOutcome(), None
     with db.session() as session:
-        event = session.get(RestockEvent, event_id)
-        if event is None:
+        event = session.get(RestockEvent, event_id) if event_id is not None else None
+        if event_id is not None and event is None:
             return outcome
-        reason = stop_reason(session.get(Shop, event.shop_id), find_variant(session, event.shop_id, event.variant_id))
+        reason = _stop_reason(session, event)
         if reason:
             outcome.skipped = skip_remaining(session, event_id, channel, reason)
             outcome.stopped = reason
@@ -104,6 +112,14 @@ def send_next_batch(db: Database, event_id: int, channel: str, sender: ChannelSe
              sent=outcome.sent, failed=outcome.failed, skipped=outcome.skipped, retrying=outcome.retrying,
              lost=outcome.lost)
     return outcome
+
+
+def _stop_reason(session: Session, event: RestockEvent | None) -> str | None:
+    """Why the rest of a restock's rows may not go (sold out again, …); notices of no restock
+    are checked one by one instead (``_skip_reason``)."""
+    if event is None:
+        return None
+    return stop_reason(session.get(Shop, event.shop_id), find_variant(session, event.shop_id, event.variant_id))
 
 
 def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: BatchOutcome,
@@ -138,7 +154,7 @@ def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: Bat
         select(Notification, Subscription, Contact, RestockEvent, Shop)
         .join(Subscription, Subscription.id == Notification.subscription_id)
         .join(Contact, Contact.id == Subscription.contact_id)
-        .join(RestockEvent, RestockEvent.id == Notification.restock_event_id)
+        .outerjoin(RestockEvent, RestockEvent.id == Notification.restock_event_id)
         .join(Shop, Shop.id == Notification.shop_id)
         .where(Notification.id.in_(claim.notification_ids), *held_by(claim.token))
         .order_by(Notification.id)
@@ -149,7 +165,15 @@ def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: Bat
         log.warning("dispatch_claim_lost", step="prepare", notices=len(claim.notification_ids) - len(rows))
     messages = []
     for notification, subscription, contact, event, shop in rows:
-        reason = _skip_reason(notification, subscription, contact)
+        variant = find_variant_cached(session, shop.id, subscription.variant_id)
+        held = _quiet_until(session, shop) if notification.kind != CONFIRM else None
+        if held is not None:
+            # Planned outside quiet hours but reaching the provider inside them (a retry, a slow
+            # chain): back to pending until the window ends; the release job lets it go then.
+            _hold(session, notification, subscription, held, shop)
+            outcome.held += 1
+            continue
+        reason = skip_reason(notification, subscription, contact, event, variant, shop)
         if reason:
             _finish(session, notification, SKIPPED, reason, subscription=subscription)
             outcome.skipped += 1
@@ -165,35 +189,43 @@ def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: Bat
     return messages
 
 
-def _skip_reason(notification: Notification, subscription: Subscription, contact: Contact) -> str | None:
-    if subscription.status == UNSUBSCRIBED:
-        return "skipped: unsubscribed"
-    if contact.suppressed_at is not None:
-        # bounced, spam_report, opted_out, … (see plugin.measurement.events)
-        return f"skipped: address suppressed ({contact.suppressed_reason or 'unknown'})"
-    # Two overlapping restocks (a short cool-down, a slow first dispatch) both plan a shopper who
-    # was waiting at planning time; whichever batch reaches them second must not tell them again.
-    if notification.kind == "restock" and subscription.status == NOTIFIED:
-        return "skipped: already notified"
-    return None
-
-
 def _message(session: Session, notification: Notification, subscription: Subscription, contact: Contact,
-             event: RestockEvent, shop: Shop, sender: ChannelSender) -> OutgoingMessage:
-    variant = find_variant_cached(session, shop.id, event.variant_id)
+             event: RestockEvent | None, shop: Shop, sender: ChannelSender) -> OutgoingMessage:
+    variant = find_variant_cached(session, shop.id, subscription.variant_id)
+    kind = wording(notification.kind, variant)
     offer = offer_for(session, shop, notification, subscription.locale)  # offers hook (plugin.offers)
-    notice = render_restock(_context(shop, variant, subscription.locale, offer), notification.channel)
-    url = click_url(sender.app_url, sender.link_secret, notification.id)
+    notice = render_notice(kind, _context(shop, variant, subscription.locale, kind, offer), notification.channel)
+    if notification.kind == CONFIRM:
+        url = confirm_url(sender.app_url, sender.link_secret, subscription.id)
+    else:
+        url = click_url(sender.app_url, sender.link_secret, notification.id)
     unsubscribe = unsubscribe_url(sender.app_url, sender.link_secret, subscription.id)
     return OutgoingMessage(
         notification_id=notification.id, channel=notification.channel, to=sender.vault.decrypt(contact.value_ciphertext),
-        shop=shop.domain, kind=notification.kind, variant_id=event.variant_id, locale=notice.locale,
+        shop=shop.domain, kind=notification.kind, variant_id=subscription.variant_id, locale=notice.locale,
         subject=notice.subject, text=notice.text, html=notice.html, url=url, unsubscribe_url=unsubscribe,
         discount_code=notification.discount_code, expires_at=notification.expires_at,
         substitutions={URL_TAG: url, UNSUBSCRIBE_TAG: unsubscribe, CODE_TAG: notification.discount_code or ""},
         tracking={"notification_id": str(notification.id), "shop_id": str(shop.id),
-                  "restock_event_id": str(event.id)},
+                  "restock_event_id": str(event.id) if event else ""},
     )
+
+
+def _quiet_until(session: Session, shop: Shop) -> datetime | None:
+    cache = session.info.setdefault("quiet_until", {})
+    if shop.id not in cache:
+        cache[shop.id] = quiet_until(utcnow(), shop.timezone, settings_for(shop))
+    return cache[shop.id]
+
+
+def _hold(session: Session, notification: Notification, subscription: Subscription, until: datetime,
+          shop: Shop) -> None:
+    notification.status, notification.due_at, notification.attempts = PENDING, until, notification.attempts - 1
+    notification.claim_token = notification.lease_until = notification.handed_off_at = None
+    session.add(Decision(shop_id=notification.shop_id, decision=held_decision(until, shop.timezone),
+                         variant_id=subscription.variant_id, subscription_id=subscription.id,
+                         restock_event_id=notification.restock_event_id, notification_id=notification.id,
+                         detail={"until": until.isoformat()}))
 
 
 def find_variant_cached(session: Session, shop_id: int, variant_id: int) -> Variant:
@@ -203,7 +235,7 @@ def find_variant_cached(session: Session, shop_id: int, variant_id: int) -> Vari
     return cache[(shop_id, variant_id)]
 
 
-def _context(shop: Shop, variant: Variant, locale: str, offer: OfferText | None = None) -> NoticeContext:
+def _context(shop: Shop, variant: Variant, locale: str, kind: str, offer: OfferText | None = None) -> NoticeContext:
     return NoticeContext(
         shop_name=shop.name or shop.domain.removesuffix(".myshopify.com"),
         product_title=variant.product_title or "",
@@ -212,6 +244,8 @@ def _context(shop: Shop, variant: Variant, locale: str, offer: OfferText | None 
         currency=shop.currency,
         locale=locale,
         offer=offer,
+        left=variant.available if kind == "reminder_low" else None,
+        expected_on=variant.expected_at.date() if kind == ETA and variant.expected_at else None,
     )
 
 
@@ -223,13 +257,14 @@ def _record(session: Session, claim: Claim, results: list[DeliveryResult], outco
         select(Notification, Subscription).join(Subscription, Subscription.id == Notification.subscription_id)
         .where(Notification.id.in_([r.notification_id for r in results]), *held_by(claim.token))
         .with_for_update(of=Notification))}
+    reminder_hours = _reminder_hours(session, {n.shop_id for n, _ in rows.values()})
     for result in results:
         if result.notification_id not in rows:
             outcome.lost += 1
             continue
         notification, subscription = rows[result.notification_id]
         if result.ok:
-            _mark_sent(session, notification, subscription, result)
+            _mark_sent(session, notification, subscription, result, reminder_hours[notification.shop_id])
             outcome.sent += 1
         elif result.transient and notification.attempts < MAX_ATTEMPTS:
             notification.status, notification.error, notification.retry_at = PENDING, result.error, retry_at
@@ -243,15 +278,23 @@ def _record(session: Session, claim: Claim, results: list[DeliveryResult], outco
 
 
 def _mark_sent(session: Session, notification: Notification, subscription: Subscription,
-               result: DeliveryResult) -> None:
+               result: DeliveryResult, reminder_hours: int | None) -> None:
     now = utcnow()
-    aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
-                              subscription.status, NOTIFIED, now)
-    if notification.kind == "restock":
+    if notification.kind == RESTOCK:
+        aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
+                                  subscription.status, NOTIFIED, now)
         aggregates.notice_sent(session, subscription.shop_id, subscription.variant_id, now)
-    subscription.status, subscription.notified_at = NOTIFIED, now
+        subscription.status, subscription.notified_at = NOTIFIED, now
+        if reminder_hours is not None:
+            notification.remind_at = now + timedelta(hours=reminder_hours)
     notification.sent_at, notification.provider_message_id = now, result.provider_message_id
     _finish(session, notification, SENT, "sent", subscription=subscription)
+
+
+def _reminder_hours(session: Session, shop_ids: set[int]) -> dict[int, int | None]:
+    """Each shop's ``reminder_hours`` (a sent restock notice stores when its reminder is due)."""
+    shops = session.scalars(select(Shop).where(Shop.id.in_(shop_ids))) if shop_ids else []
+    return {shop.id: settings_for(shop).reminder_hours for shop in shops}
 
 
 def _mark_failed(session: Session, notification: Notification, subscription: Subscription,
@@ -268,6 +311,8 @@ def _finish(session: Session, notification: Notification, status: str, decision:
             subscription: Subscription) -> None:
     notification.status = status
     detail = {"channel": notification.channel, "attempts": notification.attempts}
+    if notification.kind != RESTOCK:
+        detail["kind"] = notification.kind
     if notification.error and status == FAILED:
         detail["error"] = notification.error[:300]
     session.add(Decision(
@@ -277,8 +322,5 @@ def _finish(session: Session, notification: Notification, status: str, decision:
     ))
 
 
-def _has_pending(session: Session, event_id: int, channel: str) -> bool:
-    return session.scalar(
-        select(Notification.id).where(Notification.restock_event_id == event_id, Notification.channel == channel,
-                                      Notification.status == PENDING).limit(1)
-    ) is not None
+def _has_pending(session: Session, event_id: int | None, channel: str) -> bool:
+    return session.scalar(select(Notification.id).where(*sendable(event_id, channel)).limit(1)) is not None

@@ -1,8 +1,10 @@
 """Dispatch a restock: plan the outbox rows, claim them in batches, hand batches to a channel.
 
 Planning is one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into ``notifications``
-(the outbox), so 100,000 waiting shoppers cost one statement and constant memory, and planning
-twice adds nothing. ChannelSender then walks the outbox a batch at a time (``plugin.dispatch.delivery``).
+(the outbox) per batch of shoppers (``plugin.dispatch.waves``: sized by the stock, VIPs first), so
+100,000 waiting shoppers cost one statement and constant memory, and planning twice adds nothing.
+ChannelSender then walks the outbox a send batch at a time (``plugin.dispatch.delivery``); rows
+held by quiet hours (``due_at``) wait for the release job (``plugin.dispatch.due``).
 
 Never twice on the same channel for the same restock, even when a worker dies mid-send or a
 provider is slow:
@@ -38,13 +40,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from plugin.db import UTCDateTime, insert_for
+from plugin.db import UTCDateTime
 from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import (
-    PENDING, SENDING, SKIPPED, UNCERTAIN, WAITING, Decision, Notification, RestockEvent, Shop, Subscription, Variant,
+    PENDING, SENDING, SKIPPED, UNCERTAIN, Decision, Notification, RestockEvent, Shop, Variant,
 )
-from plugin.dispatch.policy import DispatchPolicy, policy_for
+from plugin.dispatch.vip import log_unreadable
+from plugin.dispatch.waves import plan_wave
 from plugin.shop_settings import settings_for
 
 log = get_logger(__name__)
@@ -55,8 +58,12 @@ SOLD_OUT_AGAIN = "skipped: sold out again"
 UNCERTAIN_DECISION = "skipped: delivery uncertain (worker stopped mid-send)"
 
 
-def plan_restock(session: Session, event: RestockEvent, policy: DispatchPolicy | None = None) -> int:
-    """Insert one pending notification per waiting subscription (policy order); returns rows added."""
+def plan_restock(session: Session, event: RestockEvent, unreadable_customers: list[int] | None = None) -> int:
+    """Plan the restock's first wave (``plugin.dispatch.waves``); returns the notices added.
+
+    ``unreadable_customers``: linked customers whose tags could not be read just now
+    (``plugin.dispatch.vip``); their shoppers are not VIPs and the decision log says so.
+    """
     if event.status != "pending":
         return 0
     shop = session.get(Shop, event.shop_id)
@@ -65,38 +72,11 @@ def plan_restock(session: Session, event: RestockEvent, policy: DispatchPolicy |
     if reason:
         _cancel(session, event, reason)
         return 0
-    policy = policy or policy_for(shop)
-    query = _waiting_select(event, policy)
-    columns = ["shop_id", "subscription_id", "restock_event_id", "channel", "kind", "status", "attempts", "created_at"]
-    statement = insert_for(session)(Notification).from_select(columns, query).on_conflict_do_nothing()
-    result = session.execute(statement, execution_options={"preserve_rowcount": True})
-    added = max(result.rowcount, 0)
+    if unreadable_customers:
+        log_unreadable(session, event, unreadable_customers)
+    wave = plan_wave(session, event, shop, event.available, utcnow())
     event.status = "planned"
-    log.info("restock_planned", restock_event_id=event.id, shop_id=event.shop_id, notices=added, policy=policy.name)
-    return added
-
-
-def _waiting_select(event: RestockEvent, policy: DispatchPolicy):
-    query = (
-        select(
-            Subscription.shop_id,
-            Subscription.id,
-            literal(event.id),
-            Subscription.channel,
-            literal("restock"),
-            literal(PENDING),
-            literal(0),
-            literal(utcnow(), UTCDateTime()),
-        )
-        .where(
-            Subscription.shop_id == event.shop_id,
-            Subscription.variant_id == event.variant_id,
-            Subscription.status == WAITING,
-        )
-        .order_by(*policy.order_by())
-    )
-    limit = policy.limit(event.available)
-    return query.limit(limit) if limit is not None else query
+    return wave.planned
 
 
 def find_variant(session: Session, shop_id: int, variant_id: int) -> Variant | None:
@@ -129,19 +109,28 @@ class Claim:
     lease_until: datetime
 
 
-def claim_batch(session: Session, event_id: int, channel: str, size: int,
+def of_chain(event_id: int | None, channel: str) -> tuple:
+    """WHERE terms: the rows one send chain walks — a restock's on one channel, or (``event_id``
+    None) the notices of no restock (eta, confirm) on that channel."""
+    return (_of_event(event_id), Notification.channel == channel)
+
+
+def _of_event(event_id: int | None):
+    return Notification.restock_event_id.is_(None) if event_id is None else Notification.restock_event_id == event_id
+
+
+def sendable(event_id: int | None, channel: str) -> tuple:
+    """WHERE terms: rows of the chain a send may claim now (pending and not held)."""
+    return (*of_chain(event_id, channel), Notification.status == PENDING, Notification.due_at.is_(None))
+
+
+def claim_batch(session: Session, event_id: int | None, channel: str, size: int,
                 lease_for: Callable[[int], timedelta]) -> Claim | None:
-    """Claim up to ``size`` pending rows in plan order; the caller commits before sending.
+    """Claim up to ``size`` sendable rows in plan order; the caller commits before sending.
 
     ``lease_for(n)`` is how long sending ``n`` messages may take at most (see ``ChannelSender``).
     """
-    candidates = (
-        select(Notification.id)
-        .where(Notification.restock_event_id == event_id, Notification.channel == channel,
-               Notification.status == PENDING)
-        .order_by(Notification.id)
-        .limit(size)
-    )
+    candidates = select(Notification.id).where(*sendable(event_id, channel)).order_by(Notification.id).limit(size)
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     ids = list(session.scalars(candidates))
@@ -152,7 +141,7 @@ def claim_batch(session: Session, event_id: int, channel: str, size: int,
     # The status guard makes the claim safe where SKIP LOCKED does not exist (SQLite).
     claimed = session.scalars(
         update(Notification)
-        .where(Notification.id.in_(ids), Notification.status == PENDING)
+        .where(Notification.id.in_(ids), Notification.status == PENDING, Notification.due_at.is_(None))
         .values(status=SENDING, claimed_at=now, attempts=Notification.attempts + 1, handed_off_at=None,
                 claim_token=token, lease_until=lease_until, retry_at=None)
         .returning(Notification.id)
@@ -212,8 +201,8 @@ def recover_stalled(session: Session) -> dict[str, int]:
     return counts
 
 
-def open_batches(session: Session) -> list[tuple[int, str]]:
-    """(restock event id, channel) pairs with pending rows and no send chain looking after them.
+def open_batches(session: Session) -> list[tuple[int | None, str]]:
+    """(restock event id or None, channel) pairs with sendable rows and no send chain looking after them.
 
     A chain is alive while one of its batches is ``sending`` inside its lease, or while its rows
     wait out a backoff (``retry_at`` still ahead): re-queueing those would start a second chain
@@ -239,7 +228,7 @@ def beat_scans(now: datetime) -> dict:
     return {
         "open_batches: pending": (
             select(Notification.restock_event_id, Notification.channel, func.max(Notification.retry_at))
-            .where(Notification.status == PENDING, Notification.restock_event_id.is_not(None))
+            .where(Notification.status == PENDING, Notification.due_at.is_(None))
             .group_by(Notification.restock_event_id, Notification.channel)
             .order_by(Notification.restock_event_id, Notification.channel)),
         "open_batches: sending": (
@@ -256,16 +245,19 @@ def beat_scans(now: datetime) -> dict:
     }
 
 
-def channels_with_pending(session: Session, event_id: int) -> list[str]:
+def channels_with_pending(session: Session, event_id: int | None) -> list[str]:
+    """Channels with rows of the event that a send chain may claim now (held rows wait)."""
     return list(session.scalars(
         select(Notification.channel)
-        .where(Notification.restock_event_id == event_id, Notification.status == PENDING)
+        .where(_of_event(event_id), Notification.status == PENDING, Notification.due_at.is_(None))
         .group_by(Notification.channel).order_by(Notification.channel)
     ))
 
 
-def finish_if_done(session: Session, event_id: int) -> bool:
-    """Mark the event ``done`` once no row is pending or sending."""
+def finish_if_done(session: Session, event_id: int | None) -> bool:
+    """Mark the event ``done`` once no row is pending or sending and no wave is still due."""
+    if event_id is None:
+        return False
     open_rows = session.scalar(
         select(func.count()).select_from(Notification)
         .where(Notification.restock_event_id == event_id, Notification.status.in_((PENDING, SENDING)))
@@ -273,7 +265,8 @@ def finish_if_done(session: Session, event_id: int) -> bool:
     if open_rows:
         return False
     session.execute(
-        update(RestockEvent).where(RestockEvent.id == event_id, RestockEvent.status == "planned")
+        update(RestockEvent).where(RestockEvent.id == event_id, RestockEvent.status == "planned",
+                                   RestockEvent.next_wave_at.is_(None))
         .values(status="done", finished_at=utcnow())
     )
     return True

@@ -1,71 +1,50 @@
-"""Who is told first, and how many, when a variant comes back.
+"""Who is told first, and how many at a time, when a variant comes back.
 
-The dispatcher asks a policy two questions: in which order waiting subscriptions are served (an
-SQL ORDER BY, so the plan stays one set-based statement) and how many of them to notify for the
-stock that came back (``None`` = everybody). A new policy is one small class.
+The order is an SQL ORDER BY, so every batch stays one set-based ``INSERT … SELECT``:
+
+1. shoppers who have not been told since they started waiting, before shoppers told at an
+   earlier restock who did not buy (those are enrolled again, in their registration order);
+2. within each, VIP customers (the merchant's ``vip_tags``) first;
+3. then registration order (``Subscription.id``, unique: the tiebreaker).
+
+The size of a batch is ``batch_per_unit`` × the units in stock; ``None`` tells everybody at once.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, case
 
 from plugin.models import Subscription
+from plugin.shop_settings import ShopSettings
 
 
-class DispatchPolicy(Protocol):
-    name: str
+@dataclass(frozen=True)
+class ReleasePolicy:
+    per_unit: int | None  # None = everybody at once
+    vip_tags: tuple[str, ...] = ()
 
-    def order_by(self) -> list[ColumnElement]:
-        """ORDER BY terms over ``Subscription`` columns; must end with a unique tiebreaker."""
-        ...
+    @property
+    def name(self) -> str:
+        return "everyone_at_once" if self.per_unit is None else f"{self.per_unit}_per_unit"
 
-    def limit(self, stock: int) -> int | None:
-        """How many waiting shoppers to notify for ``stock`` units; ``None`` means all."""
-        ...
+    def order_by(self, told_before: ColumnElement[bool], vip: ColumnElement[bool] | None) -> list[ColumnElement]:
+        """ORDER BY terms over the candidates; ``vip`` is None when the shop has no VIP tags."""
+        terms = [case((told_before, 1), else_=0)]
+        if vip is not None:
+            terms.append(case((vip, 0), else_=1))
+        return [*terms, Subscription.id.asc()]
 
-
-class FirstComeAll:
-    """Registration order, everybody (the default)."""
-
-    name = "first_come_all"
-
-    def order_by(self) -> list[ColumnElement]:
-        return [Subscription.id.asc()]
-
-    def limit(self, stock: int) -> int | None:
-        return None
-
-
-class FirstComePerUnit:
-    """Registration order, ``per_unit`` shoppers for each unit back in stock (e.g. 3 per unit)."""
-
-    name = "first_come_per_unit"
-
-    def __init__(self, per_unit: int):
-        if per_unit < 1:
-            raise ValueError("per_unit must be at least 1")
-        self.per_unit = per_unit
-
-    def order_by(self) -> list[ColumnElement]:
-        return [Subscription.id.asc()]
-
-    def limit(self, stock: int) -> int | None:
+    def batch_size(self, stock: int) -> int | None:
+        """How many shoppers ``stock`` units are worth now; ``None`` means all of them."""
+        if self.per_unit is None:
+            return None
         return max(stock, 0) * self.per_unit
 
 
-DEFAULT_POLICY = FirstComeAll()
-
-
-def policy_for(shop) -> DispatchPolicy:
-    """The shop's policy from its settings (``batch_per_unit``; VIP ordering comes later)."""
-    from plugin.shop_settings import settings_for
-
-    settings = settings_for(shop)
-    if settings.reserve_minutes:  # offers hook: with held units, one shopper per unit; the rest wait in line
-        from plugin.offers.holds import HOLD_POLICY
-
-        return HOLD_POLICY
-    per_unit = settings.batch_per_unit
-    return FirstComePerUnit(per_unit) if per_unit else DEFAULT_POLICY
+def policy_for(settings: ShopSettings) -> ReleasePolicy:
+    if settings.reserve_minutes:
+        # Offers: with held units the restock is a queue, one shopper per unit (VIPs still first).
+        return ReleasePolicy(per_unit=1, vip_tags=settings.vip_tags)
+    return ReleasePolicy(per_unit=settings.batch_per_unit, vip_tags=settings.vip_tags)

@@ -1,6 +1,9 @@
-"""Dispatch tasks: thin wrappers over ``plugin.dispatch.plan`` / ``plugin.dispatch.delivery`` taking plain ids.
+"""Dispatch tasks: thin wrappers over ``plugin.dispatch.plan`` / ``plugin.dispatch.delivery`` /
+``plugin.dispatch.due`` taking plain ids.
 
-``dispatch_restock`` plans and enqueues one ``send_batch`` per channel; ``send_batch`` delivers
+``dispatch_restock`` reads the VIP tags it needs, plans the first batch and enqueues one
+``send_batch`` per channel; ``release_due`` (every minute, from the job table) plans whatever came
+due — held notices, the next batch, ETA notices, reminders — and starts their sends; ``send_batch`` delivers
 ONE batch and re-enqueues itself while rows remain, so every task stays short (``acks_late`` is
 on and Redis redelivers unacked tasks). A batch with transient provider failures raises
 ``ProviderBusy``, which Celery retries with exponential backoff and full jitter
@@ -19,9 +22,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from flask import current_app
 from sqlalchemy import select
 
+from plugin.clock import utcnow
 from plugin.dispatch.channels import channel_for
 from plugin.dispatch.delivery import ChannelSender, send_next_batch
+from plugin.dispatch.due import run_due_work
 from plugin.dispatch.plan import channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled
+from plugin.dispatch.vip import refresh_customer_tags
 from plugin.logging import get_logger
 from plugin.models import RestockEvent
 from plugin.offers.batch import prepare_batch
@@ -60,14 +66,16 @@ def latest_retry(retries: int) -> timedelta:
 
 @shared_task(name="backbell.dispatch_restock")
 def dispatch_restock(restock_event_id: int) -> None:
-    """Plan the restock's notices (idempotent), then start one send chain per channel."""
+    """Plan the restock's first batch (idempotent), then start one send chain per channel."""
     runtime = _runtime()
+    # Before the plan's transaction: nothing is locked while Shopify is asked for customer tags.
+    unreadable = refresh_customer_tags(runtime, restock_event_id)
     with runtime.db.session() as session:
         event = session.get(RestockEvent, restock_event_id)
         if event is None:
             log.warning("dispatch_unknown_event", restock_event_id=restock_event_id)
             return
-        plan_restock(session, event)
+        plan_restock(session, event, unreadable)
         channels = channels_with_pending(session, restock_event_id)
         if not channels:  # nobody left to tell: no send chain will finish the event
             finish_if_done(session, restock_event_id)
@@ -77,8 +85,9 @@ def dispatch_restock(restock_event_id: int) -> None:
 
 @shared_task(bind=True, name="backbell.send_batch", autoretry_for=(ProviderBusy,), retry_backoff=RETRY_BACKOFF_SECONDS,
              retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS, retry_jitter=True, max_retries=MAX_RETRIES)
-def send_batch(self, restock_event_id: int, channel: str) -> None:
-    """Deliver one batch; re-enqueue while rows remain; transient failures retry the task.
+def send_batch(self, restock_event_id: int | None, channel: str) -> None:
+    """Deliver one batch of the restock's notices (``None``: of the notices of no restock — eta,
+    confirm); re-enqueue while sendable rows remain; transient failures retry the task.
 
     Once the retries are exhausted the rows stay pending and ``recover_dispatch`` restarts the
     chain after their ``retry_at``.
@@ -96,7 +105,7 @@ def send_batch(self, restock_event_id: int, channel: str) -> None:
         send_batch.delay(restock_event_id, channel)
 
 
-def _drain_in_process(runtime, restock_event_id: int, channel: str, delivery: ChannelSender) -> None:
+def _drain_in_process(runtime, restock_event_id: int | None, channel: str, delivery: ChannelSender) -> None:
     for _ in range(IN_PROCESS_MAX_BATCHES):
         outcome = send_next_batch(runtime.db, restock_event_id, channel, delivery)
         if not outcome.remaining:
@@ -114,4 +123,14 @@ def recover_dispatch() -> None:
     for event_id in unplanned:
         dispatch_restock.delay(event_id)
     for event_id, channel in batches:
+        send_batch.delay(event_id, channel)
+
+
+@shared_task(name="backbell.release_due")
+def release_due() -> None:
+    """Every minute: plan what came due (``plugin.dispatch.due``), then queue its sends."""
+    work = run_due_work(_runtime(), utcnow())
+    for event_id in work.restocks:
+        dispatch_restock.delay(event_id)
+    for event_id, channel in sorted(work.chains, key=lambda chain: (chain[0] is None, chain[0] or 0, chain[1])):
         send_batch.delay(event_id, channel)

@@ -32,6 +32,7 @@ from plugin.models import RestockEvent, Shop
 from plugin.offers import apology, holds
 from plugin.privacy import compliance
 from plugin.safe_json import parse_json
+from plugin.shopify.shop_profile import refresh_shop_profile
 
 log = get_logger(__name__)
 
@@ -136,6 +137,12 @@ def on_app_uninstalled(delivery: WebhookDelivery) -> list[RestockEvent]:
     return []
 
 
+def on_shop_update(delivery: WebhookDelivery) -> list[RestockEvent]:
+    """The merchant changed the shop's time zone (quiet hours follow it), name or currency."""
+    refresh_shop_profile(delivery.shop, delivery.payload)
+    return []
+
+
 def on_shop_redact(delivery: WebhookDelivery) -> list[RestockEvent]:
     compliance.purge_shop(delivery.session, delivery.shop_domain)
     erase_lines(delivery.runtime.settings.outbox_path, delivery.shop_domain)
@@ -175,6 +182,7 @@ HANDLERS: dict[str, Handler] = {
     "orders/create": on_order_created,
     "orders/cancelled": on_order_cancelled,
     "app/uninstalled": on_app_uninstalled,
+    "shop/update": on_shop_update,
     "shop/redact": on_shop_redact,
     "customers/redact": on_customer_redact,
     "customers/data_request": on_customer_data_request,

@@ -21,7 +21,9 @@ from plugin.db import insert_for
 from plugin.measurement import aggregates
 from plugin.clock import utcnow
 from plugin.dispatch.messages.locales import normalise_locale
+from plugin.dispatch.confirmation import require_confirmation
 from plugin.models import WAITING, Shop, Subscription, Variant
+from plugin.shop_settings import settings_for
 
 CHANNELS = (EMAIL, SMS)
 # Version of the consent wording the widget shows; a shop that edits its wording sets its own
@@ -76,6 +78,7 @@ class SubscribeResult:
     contact_id: int
     variant_id: int
     variant_known: bool  # False → the caller asks for a variant sync after commit
+    confirmation: bool = False  # double opt-in: a confirm notice waits to be sent after commit
 
 
 def subscribe(session: Session, vault: Vault, shop: Shop, request: SubscribeRequest) -> SubscribeResult:
@@ -180,7 +183,10 @@ def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidR
     if inserted_id is not None:
         aggregates.wait_started(session, shop.id, valid.variant_id, contact.id)
     subscription_id = inserted_id or _waiting_subscription_id(session, contact.id, valid.variant_id)
-    return SubscribeResult(status, subscription_id, contact.id, valid.variant_id, variant is not None)
+    confirmation = inserted_id is not None and settings_for(shop).double_opt_in
+    if confirmation:
+        require_confirmation(session, shop.id, inserted_id, valid.channel, valid.variant_id, utcnow())
+    return SubscribeResult(status, subscription_id, contact.id, valid.variant_id, variant is not None, confirmation)
 
 
 def _waiting_subscription_id(session: Session, contact_id: int, variant_id: int) -> int:

@@ -109,6 +109,8 @@ def _subscribe(valid: ValidRequest, ip: str):
              variant_id=result.variant_id, channel=valid.channel)
     if not result.variant_known:
         _request_variant_sync(g.shop.id, result.variant_id)
+    if result.confirmation:
+        _request_confirmation_send(valid.channel)
     return jsonify(status=result.status), 201 if result.status == "subscribed" else 200
 
 
@@ -181,6 +183,17 @@ def _request_variant_sync(shop_id: int, variant_id: int) -> None:
         sync_variant.delay(shop_id, variant_id)
     except Exception as err:  # noqa: BLE001 — any failure here is logged and left to reconciliation
         log.warning("variant_sync_enqueue_failed", shop_id=shop_id, variant_id=variant_id, error=type(err).__name__)
+
+
+def _request_confirmation_send(channel: str) -> None:
+    """Start the send chain of notices of no restock (the double opt-in ``confirm`` notice); if it
+    cannot be queued, the beat's recovery starts it (the row is pending)."""
+    from plugin.dispatch.tasks import send_batch
+
+    try:
+        send_batch.delay(None, channel)
+    except Exception as err:  # noqa: BLE001 — logged; recover_dispatch sends the pending row
+        log.warning("confirmation_enqueue_failed", shop_id=g.shop.id, error=type(err).__name__)
 
 
 def _client_ip() -> str:

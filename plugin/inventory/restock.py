@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
+from plugin.dispatch.candidates import enrolled_count
 from plugin.logging import get_logger
-from plugin.models import WAITING, Decision, RestockEvent, Shop, Subscription, Variant
+from plugin.models import Decision, RestockEvent, Shop, Variant
 from plugin.offers.holds import has_active_holds
 from plugin.shop_settings import settings_for
 
@@ -43,7 +44,7 @@ def record_restock(
     previous, variant.available = variant.available, new_available
     if not detect_restock(previous, new_available, settings_for(shop).restock_minimum):
         return None
-    reason = _reason_not_to_alert(session, shop, variant)
+    reason = _reason_not_to_alert(session, shop, variant, crossing=previous is not None)
     if reason:
         _decide(session, shop, variant, f"skipped: {reason}", previous=previous, available=new_available)
         log.info("restock_skipped", shop_id=shop.id, variant_id=variant.variant_id, reason=reason, source=source)
@@ -75,7 +76,7 @@ def lock_variant(session: Session, variant_pk: int) -> Variant:
     return session.execute(query.execution_options(populate_existing=True)).scalar_one()
 
 
-def _reason_not_to_alert(session: Session, shop: Shop, variant: Variant) -> str | None:
+def _reason_not_to_alert(session: Session, shop: Shop, variant: Variant, crossing: bool) -> str | None:
     if variant.inventory_policy != "DENY":
         return "backorder allowed"
     if not variant.tracked:
@@ -85,7 +86,8 @@ def _reason_not_to_alert(session: Session, shop: Shop, variant: Variant) -> str 
     cooldown = timedelta(minutes=settings_for(shop).cooldown_minutes)
     if variant.last_restock_at is not None and utcnow() - variant.last_restock_at < cooldown:
         return "cool-down"
-    if _waiting_count(session, shop, variant) == 0:
+    # Shoppers told at an earlier restock who did not buy count too (plugin.dispatch.candidates).
+    if enrolled_count(session, shop.id, variant.variant_id, crossing, utcnow()) == 0:
         return "nobody waiting"
     if has_active_holds(session, shop.id, variant.variant_id):  # offers hook: the queue of held units goes on
         return "units held for earlier shoppers"
@@ -109,10 +111,8 @@ def _create_event(
 
 
 def _waiting_count(session: Session, shop: Shop, variant: Variant) -> int:
-    query = select(func.count()).where(
-        Subscription.shop_id == shop.id, Subscription.variant_id == variant.variant_id, Subscription.status == WAITING
-    )
-    return session.execute(query).scalar_one()
+    """Shoppers waiting (and confirmed, under double opt-in) for the variant."""
+    return enrolled_count(session, shop.id, variant.variant_id, crossing=False, now=utcnow())
 
 
 def _has_open_event(session: Session, shop: Shop, variant: Variant) -> bool:

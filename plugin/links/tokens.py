@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 _CLICK_SALT = "backbell.click"
 _UNSUBSCRIBE_SALT = "backbell.unsubscribe"
 _SUBSCRIBE_SALT = "backbell.subscribe"  # "tell me when it's back" in an apology (plugin.offers.apology)
+_CONFIRM_SALT = "backbell.confirm"
 
 
 class InvalidLinkToken(ValueError):
@@ -42,12 +43,21 @@ def unsubscribe_token(secret: str, subscription_id: int) -> str:
     return _serializer(secret, _UNSUBSCRIBE_SALT).dumps({"s": subscription_id})
 
 
+def confirm_token(secret: str, subscription_id: int) -> str:
+    """Double opt-in: the link in the ``confirm`` notice (the subscription expires unconfirmed)."""
+    return _serializer(secret, _CONFIRM_SALT).dumps({"c": subscription_id})
+
+
 def read_click_token(secrets: str | Sequence[str], token: str) -> int:
     return _load(secrets, _CLICK_SALT, token, "n")
 
 
 def read_unsubscribe_token(secrets: str | Sequence[str], token: str) -> int:
     return _load(secrets, _UNSUBSCRIBE_SALT, token, "s")
+
+
+def read_confirm_token(secrets: str | Sequence[str], token: str) -> int:
+    return _load(secrets, _CONFIRM_SALT, token, "c")
 
 
 def _load(secrets: str | Sequence[str], salt: str, token: str, key: str) -> int:
@@ -76,3 +86,5 @@ def subscribe_url(app_url: str, secret: str, subscription_id: int) -> str:
 
 def read_subscribe_token(secrets: str | Sequence[str], token: str) -> int:
     return _load(secrets, _SUBSCRIBE_SALT, token, "w")
+def confirm_url(app_url: str, secret: str, subscription_id: int) -> str:
+    return f"{app_url.rstrip('/')}/c/{confirm_token(secret, subscription_id)}"

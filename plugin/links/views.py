@@ -1,4 +1,5 @@
-"""Links in a notice: the tracked link (``/r/<token>``) and one-click unsubscribe (``/u/<token>``).
+"""Links in a notice: the tracked link (``/r/<token>``), one-click unsubscribe (``/u/<token>``) and
+the double opt-in confirmation (``/c/<token>``: a page whose button confirms, for the same reason).
 
 ``POST /u/<token>`` with ``List-Unsubscribe=One-Click`` is what mail clients send unattended
 (RFC 8058), so it needs no page and no session; the GET only shows a confirmation page, because
@@ -12,7 +13,10 @@ from sqlalchemy import select, update
 
 from plugin.clock import utcnow
 from plugin.dispatch.plan import find_variant
-from plugin.links.tokens import InvalidLinkToken, read_click_token, read_subscribe_token, read_unsubscribe_token
+from plugin.dispatch.confirmation import confirm_subscription
+from plugin.links.tokens import (
+    InvalidLinkToken, read_click_token, read_confirm_token, read_subscribe_token, read_unsubscribe_token,
+)
 from plugin.logging import get_logger
 from plugin.measurement import aggregates
 from plugin.offers.apology import APOLOGY_CONSENT_VERSION
@@ -30,6 +34,8 @@ _PAGE = """<!DOCTYPE html>
 <h1 style="font-size:1.4rem;">{{ title }}</h1><p>{{ message }}</p>
 {% if ask %}<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
 <button type="submit" style="padding:.6rem 1.2rem;font-size:1rem;">Unsubscribe</button></form>{% endif %}
+{% if confirm %}<form method="post">
+<button type="submit" style="padding:.6rem 1.2rem;font-size:1rem;">Confirm</button></form>{% endif %}
 </body></html>"""
 
 
@@ -145,3 +151,37 @@ def _read(reader, token: str) -> int:
         # Signed, but no row can have this id (a BIGINT column would raise: a 500).
         abort(400, description="this link is not valid")
     return row_id
+
+
+@bp.get("/c/<token>")
+def confirm_page(token: str):
+    """Double opt-in: a page with the button that confirms (link scanners follow GETs)."""
+    _read(read_confirm_token, token)
+    return render_template_string(_PAGE, title="Confirm your alert", ask=False, confirm=True,
+                                  message="Confirm that you want to be told when this item is back in stock.")
+
+
+@bp.post("/c/<token>")
+def confirm(token: str):
+    """Confirm a double opt-in subscription: from now on the shopper waits for the restock."""
+    subscription_id = _read(read_confirm_token, token)
+    with _db().session() as session:
+        confirmed = confirm_subscription(session, subscription_id, utcnow())
+        target = (confirmed.shop_id, confirmed.variant_id) if confirmed else None
+    if target is not None:
+        _sync_variant(*target)
+    title = "Confirmed" if target else "Nothing to confirm"
+    message = ("You will be told when this item is back in stock." if target
+               else "This alert is already confirmed, or it expired: sign up again on the product page.")
+    return render_template_string(_PAGE, title=title, ask=False, confirm=False, message=message)
+
+
+def _sync_variant(shop_id: int, variant_id: int) -> None:
+    """A variant already back in stock is released to the shopper who just confirmed (the sync
+    finds it in stock with somebody waiting); a failure here is left to reconciliation."""
+    from plugin.inventory.tasks import sync_variant
+
+    try:
+        sync_variant.delay(shop_id, variant_id)
+    except Exception as err:  # noqa: BLE001
+        log.warning("variant_sync_enqueue_failed", shop_id=shop_id, variant_id=variant_id, error=type(err).__name__)

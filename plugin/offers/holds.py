@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import (
-    HOLD_USED, OFFER_ACTIVE, OFFER_FAILED, OFFER_PENDING, Hold, Subscription, Variant,
+    HOLD_USED, OFFER_ACTIVE, OFFER_FAILED, OFFER_PENDING, Hold, Variant,
 )
 
 log = get_logger(__name__)
@@ -32,21 +32,6 @@ log = get_logger(__name__)
 HOLDING = (OFFER_PENDING, OFFER_ACTIVE)
 # The draft order's custom attribute naming its hold; Shopify copies it onto the order.
 HOLD_ATTRIBUTE = "backbell_hold"
-
-
-class OnePerUnit:
-    """Dispatch policy while units are held: registration order, one shopper per unit back."""
-
-    name = "held_units"
-
-    def order_by(self) -> list[ColumnElement]:
-        return [Subscription.id.asc()]
-
-    def limit(self, stock: int) -> int | None:
-        return max(stock, 0)
-
-
-HOLD_POLICY = OnePerUnit()
 
 
 def held_units(session: Session, shop_id: int, inventory_item_id: int) -> int:

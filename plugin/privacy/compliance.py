@@ -24,7 +24,7 @@ from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.measurement import aggregates
 from plugin.models import (
-    PENDING, SENT, SKIPPED, Contact, DataExport, Decision, Notification, RestockEvent, Shop, Subscription,
+    PENDING, SENT, SKIPPED, Contact, CustomerTags, DataExport, Decision, Notification, RestockEvent, Shop, Subscription,
     InboxDelivery,
 )
 from plugin.inventory.restock import OPEN_EVENT_STATUSES
@@ -83,6 +83,9 @@ def redact_customer(session: Session, vault: Vault, shop: Shop, customer: dict) 
         session.execute(delete(Contact).where(Contact.id.in_(contact_ids)))
     if customer_id is not None:
         session.execute(delete(DataExport).where(DataExport.shop_id == shop.id, DataExport.customer_id == customer_id))
+        # The tags read for VIP ordering.
+        session.execute(delete(CustomerTags).where(CustomerTags.shop_id == shop.id,
+                                                   CustomerTags.customer_id == customer_id))
     log.info("customer_redacted", shop_id=shop.id, customer_id=customer_id, contacts_deleted=len(contact_ids))
     return len(contact_ids)
 

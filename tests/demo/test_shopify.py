@@ -92,6 +92,8 @@ CASES = [
     ("DraftOrderDelete-0", {"input": {"id": f"gid://shopify/DraftOrder/{FIRST_ID}"}}),
     ("DraftOrderDelete-completed", {"input": {"id": f"gid://shopify/DraftOrder/{FIRST_ID}"}}),
     ("DraftOrderStatus-0", {"id": f"gid://shopify/DraftOrder/{FIRST_ID}"}),
+    ("CustomerTags", {"ids": ["gid://shopify/Customer/301", "gid://shopify/Customer/302",
+                              "gid://shopify/Customer/9999"]}),
 ]
 
 
@@ -104,6 +106,8 @@ def _stand_in() -> ShopifyStandIn:
     stand_in.add_variant(SHOP, 1002, policy="CONTINUE", tracked=False, status="DRAFT")
     # More stocking locations than the document's one page of 25.
     stand_in.add_variant(SHOP, 1003, levels={location: location % 3 for location in range(1, 28)})
+    stand_in.add_customer(SHOP, 301, ["VIP", "wholesale"])
+    stand_in.add_customer(SHOP, 302, [])
     return stand_in
 
 

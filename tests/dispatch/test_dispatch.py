@@ -105,8 +105,8 @@ def test_planning_twice_adds_nothing(app, runtime, session):
 
 
 def test_plan_of_20000_shoppers_is_one_insert_select(app, runtime, session):
-    # given
-    shop = make_shop(session)
+    # given a shop that tells everybody at once
+    shop = make_shop(session, settings={"batch_per_unit": None})
     make_variant(session, shop)
     subscribe_many(session, runtime.vault, shop, 20_000)
     event = make_event(session, shop)
@@ -375,7 +375,7 @@ def test_recover_dispatch_sends_the_rows_of_a_lost_send_batch_task(app, runtime,
 
 
 def _statements_to_send(runtime, app_config, session, shoppers: int) -> int:
-    shop = make_shop(session, domain=f"bell-{shoppers}.myshopify.com")
+    shop = make_shop(session, domain=f"bell-{shoppers}.myshopify.com", settings={"batch_per_unit": None})
     make_variant(session, shop)
     for i in range(shoppers):
         subscribe(session, runtime.vault, shop, f"s{shoppers}-{i}@example.com")

@@ -13,7 +13,7 @@ from pathlib import Path
 import graphql
 
 from plugin.demo import offers_store as offers
-from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number
+from plugin.demo.store import FakeShop, FakeVariant, customer_fields, gid, gid_number
 from tests.doubles.customers import CustomerResolvers
 from tests.doubles.shopify_schema import schema_path
 
@@ -108,6 +108,9 @@ class ShopResolvers(CustomerResolvers):
             return self._variant(gid_number(value, kind))
         if kind == "BulkOperation":
             return self._bulk_operation(value)
+        if kind == "Customer":
+            customer = customer_fields(self._state, value)
+            return {"__typename": "Customer", **customer} if customer else None
         return None
 
     def _variant(self, variant_id):

@@ -63,6 +63,7 @@ class ShopifyAdminDouble(ShopifyStandIn):
             self.on_graphql = None
             self._throttle_next = 0
             self._failures: list[tuple[int, float | None]] = []
+            self._denied: set[str] = set()
             self._bucket, self._bucket_at = MAX_AVAILABLE, time.monotonic()
             # Bulk operations (tests/doubles/customers.py): uploaded files by key, results by number.
             self.uploads: dict[str, bytes] = {}
@@ -95,6 +96,11 @@ class ShopifyAdminDouble(ShopifyStandIn):
         50 points short of the requested cost (so a client waits 0.5 s at 100 points/s)."""
         self._throttle_next += n
 
+    def deny(self, operation: str) -> None:
+        """Answer ``operation`` as Shopify answers a document that needs a scope the app was not
+        granted: HTTP 200, no data, an ``ACCESS_DENIED`` error."""
+        self._denied.add(operation)
+
     def fail_next(self, status: int, n: int = 1, retry_after: float | None = None) -> None:
         """The next ``n`` GraphQL calls answer with HTTP ``status``."""
         self._failures.extend([(status, retry_after)] * n)
@@ -126,6 +132,10 @@ class ShopifyAdminDouble(ShopifyStandIn):
         if invalid:
             self.validation_failures.extend(f"{operation_name(query)}: {e.message}" for e in invalid)
             return json_response({"errors": [e.formatted for e in invalid]}, 200)
+        if operation_name(query) in self._denied:
+            return json_response({"data": None, "errors": [{
+                "message": f"Access denied for {operation_name(query)}.",
+                "extensions": {"code": "ACCESS_DENIED"}}]}, 200)
         requested = query_cost(self.schema, document, variables)
         if requested > MAX_QUERY_COST:
             self.validation_failures.append(f"{operation_name(query)}: requested cost {requested} > {MAX_QUERY_COST}")

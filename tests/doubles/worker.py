@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -87,13 +88,18 @@ class CeleryWorker:
     def log_path(self) -> Path:
         return self.started[-1]
 
-    def start(self) -> None:
+    def start(self, clock_offset: timedelta | None = None) -> None:
+        """Start a worker; ``clock_offset`` (e.g. ``plugin.clock.offset()`` inside a test's
+        ``clock.travel``) becomes its ``BACKBELL_CLOCK_OFFSET``, so its clock agrees with the test's."""
         log_path = self.log_dir / f"worker-{len(self.started) + 1}.log"
         self.started.append(log_path)
+        env = worker_environment(self.app_config)
+        if clock_offset is not None:
+            env["BACKBELL_CLOCK_OFFSET"] = str(clock_offset.total_seconds())
         command = [str(CELERY), "-A", "plugin.worker_app", "worker", "--pool=solo", "--concurrency=1",
                    "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"bbtest-{uuid.uuid4().hex[:8]}@%h"]
         with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=worker_environment(self.app_config),
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready(log_path)
 
@@ -114,9 +120,9 @@ class CeleryWorker:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def restart(self) -> None:
+    def restart(self, clock_offset: timedelta | None = None) -> None:
         self.kill()
-        self.start()
+        self.start(clock_offset)
 
     def stop(self) -> None:
         if not self.process or self.process.poll() is not None:

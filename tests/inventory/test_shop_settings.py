@@ -13,7 +13,7 @@ def test_defaults_when_nothing_is_stored():
     settings = settings_for(Shop(domain="a.myshopify.com", settings={}))
     # then
     assert (settings.restock_minimum, settings.cooldown_minutes, settings.counted_location_ids,
-            settings.reconcile_stale_minutes, settings.batch_per_unit) == (1, 30, None, 10, None)
+            settings.reconcile_stale_minutes, settings.batch_per_unit) == (1, 30, None, 10, 3)
     assert settings.counts_location(123) is True
 
 

@@ -14,7 +14,7 @@ def test_documents_directory_holds_the_operations_the_app_sends():
     names = document_names()
 
     # then
-    assert names == ["DiscountCodeBasicCreate", "DiscountCodeDeactivate", "DiscountRedeemCodeBulkAdd",
+    assert names == ["CustomerTags", "DiscountCodeBasicCreate", "DiscountCodeDeactivate", "DiscountRedeemCodeBulkAdd",
                      "DiscountRedeemCodeBulkCreation", "DraftOrderCreate", "DraftOrderDelete", "DraftOrderStatus",
                      "ShopBasics", "ShopPrimaryDomain", "ShopPrimaryLocale", "VariantByInventoryItem", "VariantStock"]
 

@@ -1,4 +1,5 @@
-"""Render the restock notice: subject, text and html for email, a short text for SMS.
+"""Render a notice — the restock alert, a reminder, an expected date, a confirmation request:
+subject, text and html for email, a short text for SMS.
 
 The links are left as substitution tags (``URL_TAG``, ``UNSUBSCRIBE_TAG``) so every shopper of a
 variant and locale shares one rendered body; the channel fills in each shopper's own links.
@@ -7,12 +8,15 @@ variant and locale shares one rendered body; the channel fills in each shopper's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from babel.dates import format_date
 from babel.numbers import UnknownCurrencyError, format_currency
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from plugin.dispatch.messages.follow_up_strings import FOLLOW_UP_STRINGS
 from plugin.dispatch.messages.locales import normalise_locale
 from plugin.dispatch.messages.restock_strings import RESTOCK_STRINGS
 
@@ -40,6 +44,8 @@ class NoticeContext:
     currency: str | None
     locale: str
     offer: OfferText | None = None
+    left: int | None = None  # units left, when a reminder says "only N left"
+    expected_on: date | None = None  # an eta notice's date
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,25 @@ def _environment() -> Environment:
     )
 
 
-@lru_cache(maxsize=256)
 def render_restock(context: NoticeContext, channel: str) -> RenderedNotice:
-    """Cached: a restock of 100,000 shoppers renders once per locale and channel."""
+    return render_notice("restock", context, channel)
+
+
+def notice_strings(kind: str, locale: str) -> dict[str, str]:
+    """The restock strings with the kind's own words over them (``reminder_low``, ``eta``, …)."""
+    return {**RESTOCK_STRINGS[locale], **FOLLOW_UP_STRINGS[locale].get(kind, {})}
+
+
+@lru_cache(maxsize=512)
+def render_notice(kind: str, context: NoticeContext, channel: str) -> RenderedNotice:
+    """Cached: a restock of 100,000 shoppers renders once per kind, locale and channel."""
     locale = normalise_locale(context.locale)
-    strings = RESTOCK_STRINGS[locale]
+    strings = notice_strings(kind, locale)
     variant = _variant_label(context.variant_title)
     item = strings["item"].format(product=context.product_title, variant=variant) if variant else context.product_title
-    words = {"shop": context.shop_name, "product": context.product_title, "item": item}
+    words = {"shop": context.shop_name, "product": context.product_title, "item": item, "left": context.left,
+             "date": format_date(context.expected_on, format="long", locale=locale.replace("-", "_"))
+             if context.expected_on else ""}
     offer_lines = _offer_lines(strings, context.offer, sms=channel == "sms")
     if channel == "sms":
         text = strings["sms"].format(**words, url=URL_TAG)
