@@ -189,6 +189,26 @@ def _apology_subscribe_calls(c: Credentials, method: str) -> list[Call]:
     return [Call(method, subscribe_url("", c.secret, c.subscription_id)), Call(method, "/s/garbage")]
 
 
+def _settings_calls(c: Credentials, method: str) -> list[Call]:
+    auth = {"Authorization": f"Bearer {c.session_token()}"}
+    return [Call(method, "/api/settings", {"headers": auth, "json": {"batch_per_unit": 2}}),
+            Call(method, "/api/settings", {"headers": auth, "json": {"batch_per_unit": "many"}}),
+            Call(method, "/api/settings", {"json": {}})]
+
+
+def _variant_calls(c: Credentials, method: str) -> list[Call]:
+    auth = {"Authorization": f"Bearer {c.session_token()}"}
+    return [Call(method, f"/api/variants/{VARIANT_ID}", {"headers": auth, "json": {"expected_at": None}}),
+            Call(method, f"/api/variants/{VARIANT_ID}", {"headers": auth, "json": {"expected_at": "soon"}}),
+            Call(method, f"/api/variants/{VARIANT_ID}", {"json": {}})]
+
+
+def _confirm_calls(c: Credentials, method: str) -> list[Call]:
+    from plugin.links.tokens import confirm_token
+
+    return [Call(method, f"/c/{confirm_token(c.secret, c.subscription_id)}"), Call(method, "/c/garbage")]
+
+
 def _sendgrid_calls(c: Credentials, method: str) -> list[Call]:
     body = json.dumps([{"event": "delivered", "sg_event_id": "route-1", "timestamp": 1,
                         "notification_id": str(c.notification_id), "shop_id": "1"}]).encode()
@@ -228,6 +248,11 @@ ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
     ("/api/subscribers/<int:subscription_id>", "admin_api.api_delete_subscriber"): _subscriber_delete_calls,
     ("/api/activity", "admin_api.api_activity"): _api_calls("/api/activity?kind=sent"),
     ("/s/<token>", "plugin_links.subscribe_from_apology"): _apology_subscribe_calls,
+    ("/api/settings", "admin_views.api_settings"): _settings_calls,
+    ("/api/settings", "admin_views.api_change_settings"): _settings_calls,
+    ("/api/variants/<path:variant_ref>", "admin_views.api_change_variant"): _variant_calls,
+    ("/c/<token>", "plugin_links.confirm_page"): _confirm_calls,
+    ("/c/<token>", "plugin_links.confirm"): _confirm_calls,
 }
 
 

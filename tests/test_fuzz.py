@@ -248,6 +248,23 @@ def subscriber_delete_calls(c: Credentials, method: str):
                      IDS.filter(lambda n: n >= 0) | st.just(c.subscription_id), token)
 
 
+def json_api_calls(path: str, names: tuple[str, ...]):
+    """A valid session token (mostly) with a random JSON body over the route's field names."""
+    def factory(c: Credentials, method: str):
+        fields = st.dictionaries(st.sampled_from(names) | st.text(max_size=12), JSON_VALUES, max_size=4)
+
+        @st.composite
+        def calls(draw):
+            token = c.session_token() if _rnd(draw).random() < 0.85 else draw(random_claims(c))
+            body = _json_bytes(draw(fields)) if _rnd(draw).random() < 0.85 else draw(RAW_BODIES)
+            suffix = draw(st.sampled_from([str(VARIANT_ID), f"gid://shopify/ProductVariant/{VARIANT_ID}"])
+                          | IDS.map(str) | ANY_TEXT.map(lambda s: quote(s, safe="") or "x")) if "{id}" in path else ""
+            return Call(method, path.replace("{id}", suffix), {"data": body, "headers": {
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"}})
+        return calls()
+    return factory
+
+
 def sendgrid_calls(c: Credentials, method: str):
     """SendGrid event batches signed with the configured key: random events around ours."""
     @st.composite
@@ -314,6 +331,15 @@ FUZZERS = {
     ("/api/activity", "admin_api.api_activity"): api_query_calls(
         "/api/activity", ("variant_id", "subscription_id", "kind", "before", "limit")),
     ("/s/<token>", "plugin_links.subscribe_from_apology"): link_calls("/s/", "backbell.subscribe", "w", with_form=False),
+    ("/api/settings", "admin_views.api_settings"): api_calls("/api/settings"),
+    ("/api/settings", "admin_views.api_change_settings"): json_api_calls("/api/settings", (
+        "batch_per_unit", "batch_interval_minutes", "vip_tags", "quiet_hours_start", "quiet_hours_end",
+        "restock_minimum", "cooldown_minutes", "frequency_cap_hours", "discount_percent", "discount_expires_hours",
+        "link_target", "reserve_minutes", "reminder_hours", "double_opt_in", "counted_location_ids")),
+    ("/api/variants/<path:variant_ref>", "admin_views.api_change_variant"): json_api_calls(
+        "/api/variants/{id}", ("expected_at",)),
+    ("/c/<token>", "plugin_links.confirm_page"): link_calls("/c/", "backbell.confirm", "c", with_form=False),
+    ("/c/<token>", "plugin_links.confirm"): link_calls("/c/", "backbell.confirm", "c", with_form=True),
 }
 # Examples per (rule, method); the routes whose handlers write get the most.
 EXAMPLES = {("/webhooks", "POST"): 4000, ("/proxy/subscriptions", "POST"): 3000}

@@ -201,9 +201,11 @@ TOPIC_SHAPES: dict[str, Check] = {
     "orders/create": order,
     "orders/cancelled": order,  # the cancelled order, same shape (attribution takes its credit back)
     "app/uninstalled": shop_object,
+    "shop/update": shop_object,  # the shop's new profile (time zone, name, currency)
     "shop/redact": shop_redact,
     "customers/redact": customer_redact,
     "customers/data_request": customer_data_request,
 }
 # Topics that act on a whole shop or customer: the body must name the header's shop.
-SHOP_NAMING_TOPICS = frozenset({"app/uninstalled", "shop/redact", "customers/redact", "customers/data_request"})
+SHOP_NAMING_TOPICS = frozenset({"app/uninstalled", "shop/update", "shop/redact", "customers/redact",
+                                "customers/data_request"})

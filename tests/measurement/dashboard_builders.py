@@ -29,7 +29,8 @@ def sign_up(session, runtime, shop: Shop, emails: list[str], variant_id: int = V
 
 
 def tell(app, session, shop: Shop, variant_id: int = VARIANT_ID) -> None:
-    event = make_event(session, shop, variant_id=variant_id)
+    # Plenty of stock: release tells everybody in one wave (batches by stock are tests/dispatch's).
+    event = make_event(session, shop, variant_id=variant_id, available=1000)
     session.commit()
     with app.app_context():
         dispatch_restock.delay(event.id)
@@ -38,7 +39,7 @@ def tell(app, session, shop: Shop, variant_id: int = VARIANT_ID) -> None:
 def told_and_bought(app, client, session, runtime, shop: Shop, told: int, bought: int,
                     price: str = "49.00", prefix: str = "buyer") -> list[str]:
     """``told`` shoppers told of a restock; the first ``bought`` of them order one unit at ``price``."""
-    make_variant(session, shop, price=price)
+    make_variant(session, shop, price=price, available=1000)
     emails = [f"{prefix}{i}@gmail.com" for i in range(told)]
     sign_up(session, runtime, shop, emails)
     tell(app, session, shop)
