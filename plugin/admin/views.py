@@ -17,6 +17,7 @@ from plugin.dispatch.eta import set_expected_date
 from plugin.dispatch.plan import find_variant
 from plugin.intake.subscriptions import IntakeError, parse_variant_id
 from plugin.logging import get_logger
+from plugin.safe_json import parse_json
 from plugin.shop_settings import SettingsError, settings_for
 from plugin.web_errors import json_error
 from plugin.models import Shop
@@ -131,6 +132,13 @@ def session_token_required(view):
     return wrapper
 
 
+def _json_body():
+    """The request's JSON (bounded depth and numbers: plugin.safe_json), or None when it is not JSON;
+    the handlers answer None with a 422 naming what they expected."""
+    parsed = parse_json(request.get_data(cache=False))
+    return parsed.value if parsed.ok else None
+
+
 @bp.get("/api/settings")
 @session_token_required
 def api_settings():
@@ -144,7 +152,7 @@ def api_change_settings():
     """Change some settings: 200 with all of them, or 422 naming the bad one (nothing stored)."""
     try:
         with _runtime().db.session() as session:
-            settings = change_settings(session, g.shop.id, request.get_json(silent=True))
+            settings = change_settings(session, g.shop.id, _json_body())
     except SettingsError as err:
         return json_error(422, "invalid_setting", err.message, field=err.field)
     log.info("settings_changed", shop_id=g.shop.id)
@@ -157,7 +165,7 @@ def api_change_variant(variant_ref: str):
     """Set or clear the date a variant is expected back; waiting shoppers hear of a new date."""
     try:
         variant_id = parse_variant_id(variant_ref)
-        expected = parse_expected_date(request.get_json(silent=True), utcnow(), g.shop.timezone)
+        expected = parse_expected_date(_json_body(), utcnow(), g.shop.timezone)
     except IntakeError:
         return json_error(422, "invalid_variant", "The variant id is not a Shopify variant id.", field="variant_id")
     except VariantInputError as err:
