@@ -42,6 +42,8 @@ class FakeShop:
     locale: str = "en"
     variants: dict[int, FakeVariant] = field(default_factory=dict)
     levels: dict[int, dict[int, int]] = field(default_factory=dict)  # item -> location -> available
+    theme_name: str = "Dawn"  # the live (MAIN) theme
+    theme_files: dict[str, str] = field(default_factory=dict)  # filename -> text content
 
 
 class UnknownDocument(LookupError):
@@ -75,9 +77,19 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
         item_id = gid_number(variables.get("id"), "InventoryItem")
         variant = next((v for v in state.variants.values() if v.inventory_item_id == item_id), None)
         return {"inventoryItem": {"variant": variant_fields(state, variant)} if variant else None}
+    if operation == "MainThemeFiles":
+        return {"themes": {"nodes": [main_theme(state)]}}
     if operation == "VariantStock":
         return {"nodes": [_variant_node(state, value) for value in variables.get("ids") or []]}
     raise UnknownDocument(f"the Shopify stand-in answers only the app's own documents, not {operation!r}")
+
+
+def main_theme(state: FakeShop) -> dict:
+    """The live theme with the two files ``MainThemeFiles`` asks for, those the theme has."""
+    wanted = ("config/settings_data.json", "templates/product.json")
+    files = [{"filename": name, "body": {"content": state.theme_files[name]}}
+             for name in wanted if name in state.theme_files]
+    return {"id": gid("OnlineStoreTheme", 1), "name": state.theme_name, "files": {"nodes": files}}
 
 
 def _variant_node(state: FakeShop, value: str) -> dict | None:

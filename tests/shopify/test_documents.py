@@ -14,7 +14,7 @@ def test_documents_directory_holds_the_operations_the_app_sends():
     names = document_names()
 
     # then
-    assert names == ["ShopBasics", "ShopPrimaryLocale", "VariantByInventoryItem", "VariantStock"]
+    assert names == ["MainThemeFiles", "ShopBasics", "ShopPrimaryLocale", "VariantByInventoryItem", "VariantStock"]
 
 
 @pytest.mark.parametrize("name", document_names())
