@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request
+from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
+from plugin.admin.i18n import Translator
 from plugin.admin.overview import shop_overview
+from plugin.admin.pages import render_home
 from plugin.logging import get_logger
 from plugin.web_errors import json_error
 from plugin.models import Shop
@@ -57,14 +59,13 @@ def app_home():
     try:
         with runtime.db.session() as session:
             shop = install_if_needed(runtime, session, domain, result.id_token)
-            overview = shop_overview(session, shop.id)
     except InstallFailure as failure:
         if failure.reauthenticate and result.invalid_token_response is not None:
             return _shopify_response(result.invalid_token_response)
         return json_error(502, "token_exchange_failed",
                       "Shopify did not grant Backbell access to this shop. Reload the app to try again.")
-    html = render_template("admin/app_home.html", shop=shop, overview=overview,
-                           api_key=runtime.settings.shopify_api_key)
+    g.shop, g.t = shop, Translator(request.args.get("locale"))
+    html = render_home(runtime, shop)
     return current_app.response_class(html, status=200, headers=result.response.headers, mimetype="text/html")
 
 
