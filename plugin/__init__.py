@@ -67,12 +67,13 @@ def _register_blueprints(app: Flask) -> None:
     from plugin import health
     from plugin.intake import views as storefront
     from plugin.links import views as links
+    from plugin.admin import messages as admin_messages
     from plugin.admin import pages as admin_pages
     from plugin.admin import views as admin_views
     from webhooks import providers as provider_webhooks
     from webhooks import views as webhook_views
 
-    for module in (health, webhook_views, provider_webhooks, storefront, links, admin_views, admin_pages):
+    for module in (health, webhook_views, provider_webhooks, storefront, links, admin_views, admin_pages, admin_messages):
         app.register_blueprint(module.bp)
 
 

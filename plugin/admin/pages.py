@@ -158,3 +158,24 @@ def dashboard_numbers(session, shop, period: tuple | None) -> dict:
             "waiting": counts["waiting_subscriptions"], "notified": counts["notifications_sent"],
             "delivered": None, "opened": None, "clicked": None, "purchased": None, "revenue": None,
             "conversion_rate": None, "median_time_to_purchase_seconds": None, "trend": []}
+
+
+# -- Settings -------------------------------------------------------------------------------------
+@bp.get("/app/settings")
+@admin_page
+def settings_page():
+    """Every setting in a form over ``GET``/``PATCH /api/settings``, saved from the save bar."""
+    from plugin.admin.settings_form import grouped_fields
+
+    return render_page("settings.html", "settings", title=g.t("settings.title"),
+                       groups=grouped_fields(current_settings(g.shop)))
+
+
+def current_settings(shop) -> dict:
+    """The values ``GET /api/settings`` answers (defaults filled in)."""
+    from dataclasses import fields
+
+    from plugin.shop_settings import settings_for
+
+    values = settings_for(shop)
+    return {f.name: getattr(values, f.name) for f in fields(values) if f.name != "extra"}

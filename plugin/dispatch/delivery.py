@@ -23,6 +23,8 @@ from plugin.dispatch.plan import (
 )
 from plugin.links.tokens import click_url, unsubscribe_url
 from plugin.logging import get_logger
+from plugin.dispatch.messages.locales import normalise_locale
+from plugin.dispatch.messages.overrides import restock_strings
 from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
 from plugin.models import (
     FAILED, NOTIFIED, PENDING, SENT, SKIPPED, UNSUBSCRIBED, Contact, Decision, Notification, RestockEvent,
@@ -198,6 +200,7 @@ def _context(shop: Shop, variant: Variant, locale: str) -> NoticeContext:
         price=variant.price,
         currency=shop.currency,
         locale=locale,
+        wording=restock_strings(shop.settings, normalise_locale(locale)),
     )
 
 

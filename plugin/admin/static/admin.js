@@ -165,17 +165,17 @@
       if (s && subject) s.textContent = fill(valueOf(subject));
       document.getElementById("bb-preview-text").textContent = fill(valueOf(body));
     }
-    [subject, body].forEach(function (f) {
-      if (!f) return;
+    form.querySelectorAll("[name]").forEach(function (f) {
       f.addEventListener("input", function () { f.removeAttribute("error"); preview(); });
     });
-    function payload() {
+    function payload(withRecipient) {
       var data = { text: valueOf(body) };
       if (subject) data.subject = valueOf(subject);
+      if (withRecipient) data.to = valueOf(form.querySelector('[name="to"]'));
       return data;
     }
     async function send(path, method, done) {
-      var response = await api(path, { method: method, body: payload() });
+      var response = await api(path, { method: method, body: payload(method === "POST") });
       if (response.ok) return done(await response.json());
       var error = await errorOf(response);
       var field = error.field && form.querySelector('[name="' + CSS.escape(error.field) + '"]');

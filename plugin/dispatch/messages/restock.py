@@ -28,6 +28,8 @@ class NoticeContext:
     price: str | None
     currency: str | None
     locale: str
+    # The shop's own wording of this locale's strings (``overrides.restock_strings``).
+    wording: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def _environment() -> Environment:
 def render_restock(context: NoticeContext, channel: str) -> RenderedNotice:
     """Cached: a restock of 100,000 shoppers renders once per locale and channel."""
     locale = normalise_locale(context.locale)
-    strings = RESTOCK_STRINGS[locale]
+    strings = {**RESTOCK_STRINGS[locale], **dict(context.wording)}
     variant = _variant_label(context.variant_title)
     item = strings["item"].format(product=context.product_title, variant=variant) if variant else context.product_title
     words = {"shop": context.shop_name, "product": context.product_title, "item": item}
