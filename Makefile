@@ -25,14 +25,14 @@ demo: $(STAMP)
 	$(BIN)/backbell demo
 
 ## test: every stage — the suite on PostgreSQL + Redis (+ real Celery workers, + chromium) with branch
-## coverage, Lighthouse alone, the same suite with the app clock years ahead, the fuzz tests, the
+## coverage, Lighthouse alone, the same suite with the app clock years ahead, the fuzz and fault tests, the
 ## fast subset on SQLite — then the stage summary. Pass pytest arguments with ARGS="-k redact";
 ## move the clock-ahead stage with CLOCK=2031-01-01 (or BACKBELL_TEST_CLOCK).
 test: $(STAMP)
 	$(if $(CLOCK),BACKBELL_TEST_CLOCK=$(CLOCK)) scripts/test $(ARGS)
 
 test-fast: $(STAMP)
-	BACKBELL_TEST_BACKEND=sqlite $(BIN)/pytest -q -m "not pg_only and not worker and not browser and not fuzz" $(ARGS)
+	BACKBELL_TEST_BACKEND=sqlite $(BIN)/pytest -q -m "not pg_only and not worker and not browser and not fuzz and not fault" $(ARGS)
 
 clean:
 	rm -rf $(VENV) instance tests/artifacts .cache .coverage .coverage.*

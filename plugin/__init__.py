@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
+from plugin import security_headers
 from plugin.config import Settings, derived_secret, load_settings
 from plugin.crypto import Vault, instance_keys, instance_link_secrets
 from plugin.db import Database
@@ -42,7 +43,8 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     if not settings.link_secrets:
         settings = settings.with_overrides(link_secrets=instance_link_secrets(settings.instance_path))
 
-    app = Flask("backbell", instance_path=str(settings.instance_path))
+    # No static folder: the app serves no files (Flask would serve the working directory's static/).
+    app = Flask("backbell", instance_path=str(settings.instance_path), static_folder=None)
     # Derived from the link secrets, not SHOPIFY_API_SECRET: rotating the Shopify secret must not
     # log anybody out or change signatures. Older link secrets still verify (fallbacks).
     flask_keys = [derived_secret(secret, "flask session") for secret in settings.link_secrets]
@@ -60,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
 
     _register_blueprints(app)
     _register_error_handlers(app)
+    security_headers.init_app(app, production=settings.production)
     return app
 
 

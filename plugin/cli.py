@@ -55,7 +55,10 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
             # No beat without Redis: the periodic jobs run from a thread of this process.
             InProcessScheduler(app.extensions["celery"]).start()
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        from plugin.security_headers import QuietRequestHandler
+
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
+                request_handler=QuietRequestHandler)
 
 
 def _gunicorn(host: str, port: int, workers: int) -> None:

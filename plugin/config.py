@@ -7,6 +7,7 @@ required; a missing or malformed setting stops start-up with one line naming the
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -59,6 +60,9 @@ class Settings:
     # Finished notices, decision-log lines and webhook receipts older than this are pruned.
     retention_days: int = 90
     outbox_path: Path = Path("instance/outbox")
+    # Our own proxies in front of the app (load balancer), as CIDRs: X-Forwarded-For entries they
+    # appended are believed (plugin.intake.client_address). Default: none.
+    trusted_proxies: tuple[str, ...] = ()
     # True when the credentials are the printed development pair.
     dev_credentials: bool = True
 
@@ -146,6 +150,7 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
                                                get("BACKBELL_DISPATCH_LEASE_MARGIN"), 120.0),
         retention_days=int(_positive_number("BACKBELL_RETENTION_DAYS", get("BACKBELL_RETENTION_DAYS"), 90, whole=True)),
         outbox_path=Path(get("BACKBELL_OUTBOX") or instance / "outbox").resolve(),
+        trusted_proxies=_networks("BACKBELL_TRUSTED_PROXIES", get("BACKBELL_TRUSTED_PROXIES")),
         dev_credentials=key == DEV_API_KEY and secret == DEV_API_SECRET,
     )
     _check_twilio(settings)
@@ -180,6 +185,16 @@ def _redis_url(value: str | None) -> str | None:
     if value and not re.match(r"^rediss?://", value):
         raise ConfigError("REDIS_URL", f"'{value}' is not a redis:// URL")
     return value
+
+
+def _networks(name: str, value: str | None) -> tuple[str, ...]:
+    networks = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(name, f"'{network}' is not an IP network like 10.0.0.0/8") from None
+    return networks
 
 
 def _encryption_keys(value: str | None, production: bool) -> tuple[str, ...]:

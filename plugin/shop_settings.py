@@ -37,6 +37,8 @@ class ShopSettings:
     frequency_cap_hours: int | None = None
     # Measurement: an order within this many days of a notice counts as recovered by it.
     attribution_window_days: int = 10
+    # Intake: valid sign-ups a minute before the shop's form answers 429 (a product drop needs thousands).
+    intake_per_minute: int = 6000
     extra: dict[str, Any] = field(default_factory=dict)
 
     def counts_location(self, location_id: int) -> bool:
@@ -124,4 +126,5 @@ _VALIDATORS = {
     "quiet_hours_end": _int_in(0, 23, optional=True),
     "frequency_cap_hours": _int_in(1, 24 * 90, optional=True),
     "attribution_window_days": _int_in(1, 90),
+    "intake_per_minute": _int_in(10, 1_000_000),
 }

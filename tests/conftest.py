@@ -65,6 +65,13 @@ def pytest_terminal_summary(terminalreporter, config):
 
 
 def pytest_collection_modifyitems(config, items):
+    # The fuzz stage runs on its own (`pytest -m fuzz`): minutes of work that the ordinary run,
+    # whatever its -m expression, leaves out unless the expression names it.
+    if "fuzz" not in (config.getoption("markexpr") or ""):
+        fuzz = [item for item in items if "fuzz" in item.keywords]
+        if fuzz:
+            config.hook.pytest_deselected(items=fuzz)
+            items[:] = [item for item in items if "fuzz" not in item.keywords]
     if BACKEND == "sqlite":
         skip = pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL suite")
         for item in items:

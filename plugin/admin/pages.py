@@ -39,15 +39,18 @@ def admin_page(view):
 
     @wraps(view)
     def page(*args, **kwargs):
-        from plugin.admin.views import _request_input, _shopify_response  # one verification path
+        from plugin.admin.views import _open_from_admin, _request_input, _shopify_response, frame_ancestors
 
         runtime = _runtime()
+        if not any(request.args.get(k) for k in ("shop", "host", "id_token")):
+            return _open_from_admin()  # a browser outside Shopify admin, as on /app
         result = verify_app_home(runtime.settings, _request_input())
         if not result.ok:
             return _shopify_response(result.response)
+        domain = shop_domain(result.shop)
         try:
             with runtime.db.session() as session:
-                g.shop = install_if_needed(runtime, session, shop_domain(result.shop), result.id_token)
+                g.shop = install_if_needed(runtime, session, domain, result.id_token)
         except InstallFailure as failure:
             if failure.reauthenticate and result.invalid_token_response is not None:
                 return _shopify_response(result.invalid_token_response)
@@ -55,7 +58,8 @@ def admin_page(view):
                               "Shopify did not grant Backbell access to this shop. Reload the app to try again.")
         g.t = Translator(request.args.get("locale"))
         html = view(*args, **kwargs)
-        return current_app.response_class(html, status=200, headers=result.response.headers, mimetype="text/html")
+        headers = {**result.response.headers, "Content-Security-Policy": frame_ancestors(domain)}
+        return current_app.response_class(html, status=200, headers=headers, mimetype="text/html")
 
     return page
 

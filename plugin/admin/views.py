@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, render_template, request
 from sqlalchemy import select
 
 from plugin.admin.i18n import Translator
@@ -26,6 +27,8 @@ from plugin.shopify.tokens import shopify_app_for
 log = get_logger(__name__)
 bp = Blueprint("admin_views", __name__, template_folder="templates")
 RETRY_HEADER = "X-Shopify-Retry-Invalid-Session-Request"
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}\.myshopify\.com$")
+FIXED_FRAME_ANCESTORS = "frame-ancestors https://admin.shopify.com;"
 
 
 def _runtime():
@@ -52,6 +55,8 @@ def _shopify_response(res):
 def app_home():
     """The embedded app home: verifies the ID token, installs the shop when needed, renders the page."""
     runtime = _runtime()
+    if not request.headers.get("Authorization") and not any(request.args.get(k) for k in ("shop", "host", "id_token")):
+        return _open_from_admin()  # a browser outside Shopify admin: nothing to verify, nothing to bounce to
     result = verify_app_home(runtime.settings, _request_input())
     if not result.ok:
         return _shopify_response(result.response)
@@ -66,15 +71,37 @@ def app_home():
                       "Shopify did not grant Backbell access to this shop. Reload the app to try again.")
     g.shop, g.t = shop, Translator(request.args.get("locale"))
     html = render_home(runtime, shop)
-    return current_app.response_class(html, status=200, headers=result.response.headers, mimetype="text/html")
+    headers = {**result.response.headers, "Content-Security-Policy": frame_ancestors(domain)}
+    return current_app.response_class(html, status=200, headers=headers, mimetype="text/html")
 
 
 @bp.get(PATCH_ID_TOKEN_PATH)
 def patch_id_token():
-    """The bounce page on which App Bridge fetches a fresh ID token and reloads the app."""
+    """The bounce page on which App Bridge fetches a fresh ID token and reloads the app.
+
+    Unauthenticated, so ``shop`` is untrusted: ``shopify_app`` copies it into the
+    Content-Security-Policy header as is (CR/LF → 500, ``*`` → ``frame-ancestors https://*``). Only a
+    ``*.myshopify.com`` domain reaches the header; anything else gets the page for browsers outside
+    Shopify admin."""
+    shop = request.args.get("shop", "")
+    if not SHOP_DOMAIN.match(shop) or not request.args.get("shopify-reload"):
+        return _open_from_admin()
     result = shopify_app_for(_runtime().settings).app_home_patch_id_token(_request_input())
-    return current_app.response_class(result.response.body, status=result.response.status,
-                                      headers=result.response.headers)
+    headers = {**result.response.headers, "Content-Security-Policy": frame_ancestors(shop)}
+    return current_app.response_class(result.response.body, status=result.response.status, headers=headers)
+
+
+def frame_ancestors(shop: str | None) -> str:
+    """Who may frame an admin page: Shopify admin, and the shop's own admin domain when it is valid."""
+    if shop and SHOP_DOMAIN.match(shop):
+        return f"frame-ancestors https://{shop} https://admin.shopify.com;"
+    return FIXED_FRAME_ANCESTORS
+
+
+def _open_from_admin():
+    """A short page for a browser that opened the app outside Shopify admin (issue #6)."""
+    return current_app.response_class(render_template("admin/open_from_admin.html"), status=400, mimetype="text/html",
+                                      headers={"Content-Security-Policy": FIXED_FRAME_ANCESTORS})
 
 
 def session_token_required(view):

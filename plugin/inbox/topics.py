@@ -15,7 +15,6 @@ topics, which must be honoured after uninstall too (``shop/redact`` only ever co
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from plugin.logging import get_logger
 from plugin.measurement import attribution
 from plugin.models import RestockEvent, Shop
 from plugin.privacy import compliance
+from plugin.safe_json import parse_json
 
 log = get_logger(__name__)
 
@@ -90,13 +90,10 @@ def _run_handler(runtime, session: Session, pending: Pending, context: dict) -> 
 
 
 def _payload(body: str) -> dict:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise inventory.BadPayload("the body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise inventory.BadPayload("the body is not a JSON object")
-    return payload
+    parsed = parse_json(body.encode())
+    if not parsed.ok or not isinstance(parsed.value, dict):
+        raise inventory.BadPayload(f"the body is not a JSON object: {parsed.problem or 'not an object'}")
+    return parsed.value
 
 
 def on_inventory_level(delivery: WebhookDelivery) -> list[RestockEvent]:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 from plugin.clock import timestamp
 
 MAX_CLOCK_SKEW_SECONDS = 90
+MAX_SHOPIFY_ID = 2**63 - 1
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
 
@@ -31,7 +32,7 @@ class ProxyVerification:
     ok: bool
     shop: str | None = None
     logged_in_customer_id: int | None = None
-    reason: str | None = None  # why it failed: missing_signature, stale_timestamp, ...
+    reason: str | None = None  # why it failed: missing_signature, stale_timestamp, invalid_customer_id, ...
 
 
 def signature_message(params: Mapping[str, Iterable[str]]) -> str:
@@ -63,7 +64,10 @@ def verify_app_proxy(
     shops = params.get("shop") or []
     if len(shops) != 1 or not SHOP_DOMAIN.match(shops[0]):
         return ProxyVerification(False, reason="invalid_shop")
-    return ProxyVerification(True, shop=shops[0], logged_in_customer_id=_customer_id(params))
+    customer_ids = params.get("logged_in_customer_id") or [""]
+    if len(customer_ids) != 1 or not (customer_ids[0] == "" or _shopify_id(customer_ids[0])):
+        return ProxyVerification(False, shop=shops[0], reason="invalid_customer_id")
+    return ProxyVerification(True, shop=shops[0], logged_in_customer_id=_shopify_id(customer_ids[0]))
 
 
 def _timestamp_problem(values: list[str], now: float) -> str | None:
@@ -84,9 +88,11 @@ def _signature_matches(given: str, message: str, secrets: Iterable[str]) -> bool
     return matches
 
 
-def _customer_id(params: Mapping[str, list[str]]) -> int | None:
-    """Shopify sends ``logged_in_customer_id=`` (empty) for guests."""
-    values = params.get("logged_in_customer_id") or []
-    if len(values) == 1 and values[0].isascii() and values[0].isdigit():
-        return int(values[0])
-    return None
+def _shopify_id(value: str) -> int | None:
+    """A positive 64-bit id; None otherwise (Shopify sends ``logged_in_customer_id=`` for guests).
+
+    A signed but out-of-range id (more than 2**63-1) must not reach a BIGINT column."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 19):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_SHOPIFY_ID else None

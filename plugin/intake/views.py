@@ -6,19 +6,27 @@ storefront's template engine.
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
 from plugin.intake.app_proxy import verify_app_proxy
 from plugin.logging import get_logger
+from plugin.safe_json import parse_json
 from plugin.web_errors import json_error
 from plugin.intake.messages import intake_message
 from plugin.dispatch.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
 from plugin.intake.ratelimit import RateLimiter
-from plugin.intake.subscriptions import IntakeError, SubscribeRequest, parse_variant_id, store_subscription, validate_request
+from plugin.intake.client_address import parse_networks, shopper_address
+from plugin.intake.subscriptions import (
+    IntakeError,
+    SubscribeRequest,
+    ValidRequest,
+    parse_variant_id,
+    store_subscription,
+    validate_request,
+)
+from plugin.shop_settings import SettingsError, ShopSettings, settings_for
 
 bp = Blueprint("plugin_storefront", __name__, url_prefix="/proxy")
 log = get_logger(__name__)
@@ -26,12 +34,14 @@ log = get_logger(__name__)
 MAX_BODY_BYTES = 8 * 1024  # the widget sends ~200 bytes
 HONEYPOT_FIELD = "website"
 LIMITER = "backbell.intake_limiter"
+TRUSTED_PROXIES = "backbell.trusted_proxies"
 
 
 @bp.record_once
 def _attach_limiter(state) -> None:
     runtime = state.app.extensions["backbell"]
     state.app.extensions[LIMITER] = RateLimiter.for_settings(runtime.settings)
+    state.app.extensions[TRUSTED_PROXIES] = parse_networks(runtime.settings.trusted_proxies)
 
 
 @bp.before_request
@@ -39,6 +49,9 @@ def _verify_proxy_request():
     """Every proxy request must be signed by Shopify and name an installed shop."""
     runtime = current_app.extensions["backbell"]
     verification = verify_app_proxy(request.query_string, runtime.settings.shopify_secrets)
+    if verification.reason == "invalid_customer_id":
+        log.info("app_proxy_rejected", reason=verification.reason, path=request.path)
+        return json_error(400, "invalid_customer_id", "logged_in_customer_id is not a Shopify customer id.")
     if not verification.ok and verification.reason != "invalid_shop":
         log.info("app_proxy_rejected", reason=verification.reason, path=request.path)
         return json_error(401, "invalid_signature", "The request is not signed by Shopify's app proxy.")
@@ -54,28 +67,40 @@ def _verify_proxy_request():
 @bp.post("/subscriptions")
 def create_subscription():
     """Subscribe a shopper to a sold-out variant: 201 subscribed, 200 already subscribed, 422 invalid."""
+    ip = _client_ip()
+    # An address that has spent its small budget of invalid requests waits, whatever it sends now.
+    limited = _rate_limit(check=True, ip_invalid=ip)
+    if limited is not None:
+        return limited
     body, problem = _json_body()
     locale = normalise_locale(body.get("locale") or _accept_language())
     if problem:
+        _rate_limit(ip_invalid=ip)
         return _intake_error(IntakeError(problem, problem, None), locale, status=413 if problem == "too_long" else 422)
-    limited = _rate_limit(ip=_client_ip(), shop=str(g.shop.id))
-    if limited is not None:
-        return limited
     if body.get(HONEYPOT_FIELD):
         # Answer exactly like a success so a bot learns nothing; store nothing.
+        _rate_limit(ip_invalid=ip)
         log.info("honeypot_triggered", shop_id=g.shop.id)
         return jsonify(status="subscribed"), 201
     try:
-        return _subscribe(body)
+        valid = validate_request(g.shop, SubscribeRequest.from_body(body, g.customer_id))
+    except IntakeError as err:
+        _rate_limit(ip_invalid=ip)
+        log.info("intake_rejected", shop_id=g.shop.id, code=err.code, field=err.field)
+        return _intake_error(err, locale)
+    try:
+        return _subscribe(valid, ip)
     except IntakeError as err:
         log.info("intake_rejected", shop_id=g.shop.id, code=err.code, field=err.field)
         return _intake_error(err, locale)
 
 
-def _subscribe(body: dict):
+def _subscribe(valid: ValidRequest, ip: str):
+    """Count a valid sign-up (per IP, per contact in this shop, per shop), then store it."""
     runtime = current_app.extensions["backbell"]
-    valid = validate_request(g.shop, SubscribeRequest.from_body(body, g.customer_id))
-    limited = _rate_limit(contact=runtime.vault.hash(valid.channel, valid.value))
+    contact = f"{g.shop.id}:{runtime.vault.hash(valid.channel, valid.value)}"
+    shop_limit = f"{_shop_settings(g.shop).intake_per_minute}/minute"
+    limited = _rate_limit(ip=ip, contact=contact, shop=str(g.shop.id), limits={"shop": shop_limit})
     if limited is not None:
         return limited
     with runtime.db.session() as session:
@@ -131,15 +156,14 @@ def _json_body() -> tuple[dict, str | None]:
     raw = request.get_data(cache=False)
     if len(raw) > MAX_BODY_BYTES:
         return {}, "too_long"
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return {}, "invalid_json"
-    return (body, None) if isinstance(body, dict) else ({}, "invalid_json")
+    parsed = parse_json(raw)
+    return (parsed.value, None) if isinstance(parsed.value, dict) else ({}, "invalid_json")
 
 
-def _rate_limit(**keys: str):
-    decision = current_app.extensions[LIMITER].hit(**keys)
+def _rate_limit(check: bool = False, limits: dict[str, str] | None = None, **keys: str):
+    """None when allowed (and counted, unless ``check``); the 429 response otherwise."""
+    limiter = current_app.extensions[LIMITER]
+    decision = limiter.check(**keys) if check else limiter.hit(limits=limits, **keys)
     if decision.allowed:
         return None
     log.info("intake_rate_limited", shop_id=g.shop.id, scope=decision.scope)
@@ -160,13 +184,18 @@ def _request_variant_sync(shop_id: int, variant_id: int) -> None:
 
 
 def _client_ip() -> str:
-    """The shopper's address. Behind the app proxy every request comes from Shopify, so the
-    per-IP limit must use the client IP Shopify puts in X-Forwarded-For (shopify.dev, "Authenticate
-    app proxies"). A shopper can prepend a fake entry and dodge the per-IP limit, but not the
-    per-contact and per-shop ones.
-    """
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.split(",")[0].strip() or request.remote_addr or "unknown"
+    """The shopper's address behind Shopify's app proxy (see ``plugin.intake.client_address``)."""
+    return shopper_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                           current_app.extensions[TRUSTED_PROXIES])
+
+
+def _shop_settings(shop: Shop) -> ShopSettings:
+    try:
+        return settings_for(shop)
+    except SettingsError as err:
+        # A broken stored setting must not close the shop's sign-ups: the defaults hold.
+        log.warning("shop_settings_invalid", shop_id=shop.id, field=err.field)
+        return ShopSettings()
 
 
 def _accept_language() -> str:

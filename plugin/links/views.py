@@ -17,6 +17,7 @@ from plugin.logging import get_logger
 from plugin.models import UNSUBSCRIBED, WAITING, Decision, Notification, RestockEvent, Shop, Subscription
 
 bp = Blueprint("plugin_links", __name__)
+MAX_ROW_ID = 2**63 - 1
 log = get_logger(__name__)
 
 _PAGE = """<!DOCTYPE html>
@@ -109,6 +110,10 @@ def _unsubscribe(session, subscription: Subscription) -> None:
 
 def _read(reader, token: str) -> int:
     try:
-        return reader(_secrets(), token)
+        row_id = reader(_secrets(), token)
     except InvalidLinkToken as err:
         abort(400, description=str(err))
+    if not 0 < row_id <= MAX_ROW_ID:
+        # Signed, but no row can have this id (a BIGINT column would raise: a 500).
+        abort(400, description="this link is not valid")
+    return row_id

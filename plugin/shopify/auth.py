@@ -8,7 +8,10 @@ patch-ID-token bounce for document loads, 401 + retry header for fetches).
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlparse
+
 from shopify_app import IdTokenDetails, ResultWithExchangeableIdToken, TokenExchangeAccessToken
+from shopify_app.types import LogWithReq, Res
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +22,7 @@ from plugin.models import Shop
 from plugin.shopify.admin_api import AdminClient
 from plugin.shopify.errors import AdminApiError
 from plugin.shopify.http import SHOP_SUFFIX, shopify_http_client
+from plugin.shopify.session_tokens import token_problem
 from plugin.shopify.tokens import shopify_app_for, store_tokens
 
 log = get_logger(__name__)
@@ -37,8 +41,35 @@ class InstallFailure(Exception):
 
 
 def verify_app_home(settings, request_input: dict) -> ResultWithExchangeableIdToken:
-    """Verify an App Home document load (``id_token`` query) or fetch (``Authorization``)."""
+    """Verify an App Home document load (``id_token`` query) or fetch (``Authorization``).
+
+    A token whose claims are not what Shopify issues is refused before ``shopify_app`` sees it
+    (``plugin.shopify.session_tokens``: it would answer 500 on a non-string ``dest``)."""
+    token = presented_token(request_input)
+    problem = token_problem(token) if token else None
+    if problem:
+        log.info("session_token_refused", problem=problem)
+        return _refused(request_input)
     return shopify_app_for(settings).verify_app_home_req(request_input, PATCH_ID_TOKEN_PATH)
+
+
+def presented_token(request_input: dict) -> str | None:
+    """The ``Authorization: Bearer`` token, else the ``id_token`` query parameter of a document load."""
+    headers = {k.lower(): v for k, v in request_input.get("headers", {}).items()}
+    authorization = headers.get("authorization", "")
+    if authorization:
+        return authorization[len("Bearer "):] if authorization.startswith("Bearer ") else None
+    values = parse_qs(urlparse(request_input.get("url", "")).query).get("id_token") or [""]
+    return values[0] or None
+
+
+def _refused(request_input: dict) -> ResultWithExchangeableIdToken:
+    return ResultWithExchangeableIdToken(
+        ok=False, shop=None, user_id=None, id_token=None, invalid_token_response=None,
+        log=LogWithReq(code="invalid_id_token", detail="The session token's claims are malformed.",
+                       req={**request_input, "headers": {}, "url": ""}),
+        response=Res(status=401, body="Unauthorized", headers={"X-Shopify-Retry-Invalid-Session-Request": "1"}),
+    )
 
 
 def verify_session_token(settings, request_input: dict) -> str | None:

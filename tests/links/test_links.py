@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from plugin.links.tokens import click_token, unsubscribe_token
@@ -163,3 +164,22 @@ def test_unsubscribe_from_a_notified_alert_also_stops_the_same_shoppers_new_wait
                         bob.id: "waiting"}
     assert sorted((d.decision, d.subscription_id) for d in session.scalars(select(Decision))) == sorted([
         ("unsubscribed", notified.id), ("unsubscribed", rewait.id)])
+
+
+@pytest.mark.parametrize("row_id", [2**63, 2**70, 0, -1])
+@pytest.mark.parametrize("route,make", [("/r/", click_token), ("/u/", unsubscribe_token)])
+def test_a_signed_link_whose_id_no_row_can_have_is_400(client, runtime, session, route, make, row_id):
+    # given a correctly signed token for an id outside BIGINT (or not positive)
+    _notice(session, runtime)
+    token = make(SECRET, row_id)
+
+    # when
+    clicked = client.get(route + token)
+    posted = client.post("/u/" + token, data={"List-Unsubscribe": "One-Click"}) if route == "/u/" else None
+
+    # then
+    assert clicked.status_code == 400
+    assert posted is None or posted.status_code == 400
+    assert session.scalars(select(Notification.clicked_at)).all() == [None]
+    assert session.scalars(select(Subscription.status)).all() == ["waiting"]
+    assert session.scalars(select(Decision)).all() == []

@@ -48,6 +48,7 @@ def test_production_names_the_missing_variable(missing, tmp_path):
         ("SENDGRID_API_ORIGIN", "not a url"),
         ("BACKBELL_ENCRYPTION_KEYS", "short"),
         ("TWILIO_ACCOUNT_SID", "AC123"),
+        ("BACKBELL_TRUSTED_PROXIES", "10.0.0.0/8, not-a-network"),
     ],
 )
 def test_malformed_setting_is_named(variable, value, tmp_path):
@@ -86,3 +87,9 @@ def test_a_non_positive_number_is_named(variable, tmp_path):
     with pytest.raises(ConfigError) as err:
         load_settings({variable: "0"}, instance_path=tmp_path)
     assert err.value.variable == variable
+
+
+def test_trusted_proxies_default_to_none_and_read_a_cidr_list(tmp_path):
+    assert load_settings({}, instance_path=tmp_path).trusted_proxies == ()
+    settings = load_settings({"BACKBELL_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::/32,192.0.2.1"}, instance_path=tmp_path)
+    assert settings.trusted_proxies == ("10.0.0.0/8", "2001:db8::/32", "192.0.2.1")

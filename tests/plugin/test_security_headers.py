@@ -1,0 +1,98 @@
+"""Security headers on every HTML and JSON response of every route (issue #7), walked from the URL map."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+
+import pytest
+from werkzeug.serving import make_server
+
+from plugin import create_app
+from plugin.security_headers import QuietRequestHandler
+from tests.route_requests import ROUTES, Credentials, rules_and_methods, seed_shop_activity
+
+ADMIN_POLICIES = ("frame-ancestors https://admin.shopify.com;",
+                  "frame-ancestors https://backbell-demo.myshopify.com https://admin.shopify.com;")
+
+
+@pytest.fixture
+def credentials(app_config, installed_shop, session, runtime) -> Credentials:
+    credentials = Credentials(app_config["shopify_api_key"], app_config["shopify_api_secret"])
+    seed_shop_activity(session, runtime.vault, session.merge(installed_shop), credentials)
+    return credentials
+
+
+def _problems(path: str, response) -> list[str]:
+    headers, problems = response.headers, []
+    expect = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+              "Referrer-Policy": "no-referrer" if path.startswith(("/u/", "/r/")) else "strict-origin-when-cross-origin"}
+    problems += [f"{name}={headers.get(name)!r}" for name, value in expect.items() if headers.get(name) != value]
+    policy = headers.get("Content-Security-Policy")
+    if path.split("?")[0] == "/app" or path.startswith("/app/"):
+        if policy not in ADMIN_POLICIES or "X-Frame-Options" in headers:
+            problems.append(f"admin framing: {policy!r} {headers.get('X-Frame-Options')!r}")
+    elif policy != "frame-ancestors 'none'" or headers.get("X-Frame-Options") != "DENY":
+        problems.append(f"framing: {policy!r} {headers.get('X-Frame-Options')!r}")
+    if "Strict-Transport-Security" in headers:
+        problems.append("HSTS outside production")
+    if "Server" in headers:
+        problems.append(f"Server={headers['Server']!r}")
+    return problems
+
+
+def test_every_route_and_method_answers_html_and_json_with_the_security_headers(app, client, credentials):
+    # given every (rule, method) of the URL map, each reached with valid and with bad credentials
+    served = rules_and_methods(app)
+    assert {(rule, endpoint) for rule, endpoint, _ in served} == set(ROUTES), "a route has no entry in ROUTES"
+    checked, failures = set(), []
+
+    # when
+    for rule, endpoint, method in served:
+        for call in ROUTES[(rule, endpoint)](credentials, method):
+            response = call.send(client)
+            if response.mimetype not in ("application/json", "text/html") and response.status_code != 302:
+                continue
+            checked.add((rule, endpoint, method))
+            failures += [f"{method} {call.path[:70]} → {response.status_code}: {p}" for p in _problems(call.path, response)]
+
+    # then every rule and method gave at least one HTML or JSON answer, and each had the headers
+    assert failures == []
+    assert sorted(checked) == served
+
+
+def test_the_unsubscribe_page_cannot_be_framed_and_the_admin_can(client, credentials):
+    page = client.get(f"/u/{credentials.unsubscribe_token()}")
+    admin = client.get(f"/app?embedded=1&shop={credentials.shop}&host=YWRtaW4&id_token={credentials.session_token()}")
+
+    assert (page.status_code, admin.status_code) == (200, 200)
+    assert (page.headers["Content-Security-Policy"], page.headers["X-Frame-Options"]) == ("frame-ancestors 'none'",
+                                                                                          "DENY")
+    assert admin.headers["Content-Security-Policy"] == ADMIN_POLICIES[1]
+    assert "X-Frame-Options" not in admin.headers
+
+
+def test_production_adds_hsts(app_config):
+    client = create_app({**app_config, "environment": "production"}).test_client()
+
+    response = client.get("/")
+
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_the_development_server_names_no_server_software(app):
+    # given the app on werkzeug's server with the handler `backbell serve` uses
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # when
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/") as response:
+            headers = dict(response.headers)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+    # then
+    assert "Server" not in headers
+    assert headers["X-Content-Type-Options"] == "nosniff"

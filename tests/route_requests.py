@@ -1,0 +1,191 @@
+"""Credentials and representative requests for every route of the app's URL map.
+
+The security-header test and the fuzz test both walk ``app.url_map``; this module says, for each
+rule, how a caller reaches its handler (a signed webhook, a signed app-proxy URL, a session token,
+a signed link) so that a test over "every route" tests handlers, not only the signature checks.
+A rule without an entry in ``ROUTES`` fails those tests: a new route must say how it is reached.
+
+Everything is signed independently of the code under test where the algorithm is simple (webhook
+HMAC here, app-proxy signatures in ``tests/doubles/app_proxy.py``, session tokens in
+``tests/doubles/shopify_admin.py``); link tokens use ``plugin.links.tokens`` because their format
+is ours, not Shopify's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from plugin.links.tokens import click_token, unsubscribe_token
+from plugin.models import Notification, RestockEvent, Shop, Variant
+from tests.doubles.app_proxy import signed_proxy_url
+from tests.doubles.shopify_admin import DEMO_SHOP, make_session_token
+
+VARIANT_ID, INVENTORY_ITEM_ID, PRODUCT_ID = 44012345678901, 271878346596884015, 788032119674292922
+
+
+@dataclass
+class Credentials:
+    """What a legitimate caller of each route holds, for the app built from ``app_config``."""
+
+    api_key: str
+    secret: str
+    shop: str = DEMO_SHOP
+    notification_id: int = 0
+    subscription_id: int = 0
+
+    def webhook_headers(self, body: bytes, topic: str, webhook_id: str, shop: str | None = None) -> dict:
+        digest = hmac.new(self.secret.encode(), body, hashlib.sha256).digest()
+        return {"X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(), "X-Shopify-Topic": topic,
+                "X-Shopify-Shop-Domain": shop or self.shop, "X-Shopify-Webhook-Id": webhook_id,
+                "Content-Type": "application/json"}
+
+    def proxy_url(self, path: str, customer_id=None) -> str:
+        return signed_proxy_url(path, self.shop, self.secret, logged_in_customer_id=customer_id)
+
+    def session_token(self, **claims) -> str:
+        return make_session_token(self.shop, self.api_key, self.secret, **claims)
+
+    def forged_session_token(self, **claims) -> str:
+        """Signed with the app's secret, with claims of any type (PyJWT refuses to encode some;
+        Shopify never would send them): what someone holding the secret, or a bug, could send."""
+        now = int(time.time())
+        payload = {"iss": f"https://{self.shop}/admin", "dest": f"https://{self.shop}", "aud": self.api_key,
+                   "sub": "42", "exp": now + 60, "nbf": now - 5, "iat": now - 5, "jti": "j", "sid": "s", **claims}
+        signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{_b64(json.dumps(payload).encode())}"
+        return f"{signing_input}.{_b64(hmac.new(self.secret.encode(), signing_input.encode(), hashlib.sha256).digest())}"
+
+    def click_token(self, notification_id: int | None = None) -> str:
+        return click_token(self.secret, self.notification_id if notification_id is None else notification_id)
+
+    def unsubscribe_token(self, subscription_id: int | None = None) -> str:
+        return unsubscribe_token(self.secret, self.subscription_id if subscription_id is None else subscription_id)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def seed_shop_activity(session, vault, shop: Shop, credentials: Credentials) -> None:
+    """A mirrored sold-out variant, a waiting shopper and a sent notice: what the links point at."""
+    from tests.webhooks.delivery import add_waiting
+
+    session.add(Variant(shop_id=shop.id, variant_id=VARIANT_ID, inventory_item_id=INVENTORY_ITEM_ID,
+                        product_id=PRODUCT_ID, product_handle="linen-shirt", available=0))
+    session.commit()
+    subscription = add_waiting(session, vault, shop.id, VARIANT_ID, value="jane.doe@gmail.com")
+    event = RestockEvent(shop_id=shop.id, variant_id=VARIANT_ID, available=3, source="webhook")
+    session.add(event)
+    session.flush()
+    notice = Notification(shop_id=shop.id, subscription_id=subscription.id, restock_event_id=event.id,
+                          channel="email", status="sent")
+    session.add(notice)
+    session.commit()
+    credentials.notification_id, credentials.subscription_id = notice.id, subscription.id
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    kwargs: dict = field(default_factory=dict)
+
+    def send(self, client):
+        return client.open(self.path, method=self.method, **self.kwargs)
+
+
+def _webhook_calls(c: Credentials, method: str) -> list[Call]:
+    from tests.webhooks.delivery import level_payload
+
+    body = json.dumps(level_payload(INVENTORY_ITEM_ID, 1, 0)).encode()
+    return [Call(method, "/webhooks", {"data": body, "headers": c.webhook_headers(body, "inventory_levels/update",
+                                                                                   "headers-test-1")}),
+            Call(method, "/webhooks", {"data": b"{}", "headers": {"X-Shopify-Hmac-Sha256": "AAAA"}})]
+
+
+def _proxy_subscription_calls(c: Credentials, method: str) -> list[Call]:
+    return [Call(method, c.proxy_url("subscriptions"), {"json": {"variant_id": VARIANT_ID, "email": "ann@gmail.com"}}),
+            Call(method, c.proxy_url("subscriptions"), {"json": {"variant_id": "x"}}),
+            Call(method, "/proxy/subscriptions", {"json": {}})]
+
+
+def _proxy_variant_calls(c: Credentials, method: str) -> list[Call]:
+    return [Call(method, c.proxy_url(f"variants/{VARIANT_ID}")), Call(method, c.proxy_url("variants/nope")),
+            Call(method, f"/proxy/variants/{VARIANT_ID}")]
+
+
+def _click_calls(c: Credentials, method: str) -> list[Call]:
+    return [Call(method, f"/r/{c.click_token()}"), Call(method, "/r/garbage")]
+
+
+def _unsubscribe_page_calls(c: Credentials, method: str) -> list[Call]:
+    return [Call(method, f"/u/{c.unsubscribe_token()}"), Call(method, "/u/garbage")]
+
+
+def _unsubscribe_calls(c: Credentials, method: str) -> list[Call]:
+    form = {"data": {"List-Unsubscribe": "One-Click"}}
+    return [Call(method, f"/u/{c.unsubscribe_token()}", form), Call(method, "/u/garbage", form)]
+
+
+def _app_home_calls(c: Credentials, method: str) -> list[Call]:
+    return [Call(method, f"/app?embedded=1&shop={c.shop}&host=YWRtaW4&id_token={c.session_token()}"),
+            Call(method, f"/app?embedded=1&shop={c.shop}&host=YWRtaW4"), Call(method, "/app")]
+
+
+def _page_calls(path: str) -> Callable[[Credentials, str], list[Call]]:
+    def calls(c: Credentials, method: str) -> list[Call]:
+        return [Call(method, f"{path}?embedded=1&shop={c.shop}&host=YWRtaW4&id_token={c.session_token()}"),
+                Call(method, f"{path}?embedded=1&shop={c.shop}&host=YWRtaW4"), Call(method, path)]
+
+    return calls
+
+
+def _patch_calls(c: Credentials, method: str) -> list[Call]:
+    return [Call(method, f"/app/patch-id-token?shop={c.shop}&shopify-reload=%2Fapp"),
+            Call(method, "/app/patch-id-token?shop=*&shopify-reload=%2Fapp")]
+
+
+def _api_calls(path: str) -> Callable[[Credentials, str], list[Call]]:
+    def calls(c: Credentials, method: str) -> list[Call]:
+        return [Call(method, path, {"headers": {"Authorization": f"Bearer {c.session_token()}"}}),
+                Call(method, path, {"headers": {"Authorization": "Bearer a.b.c"}}), Call(method, path)]
+
+    return calls
+
+
+def _plain(path: str) -> Callable[[Credentials, str], list[Call]]:
+    return lambda c, method: [Call(method, path)]
+
+
+# rule → how to reach it. Keys are ``(rule, endpoint)`` because /u/<token> has two endpoints.
+ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
+    ("/", "health.index"): _plain("/"),
+    ("/healthz", "health.healthz"): _plain("/healthz"),
+    ("/webhooks", "webhooks_views.receive_webhook"): _webhook_calls,
+    ("/proxy/subscriptions", "plugin_storefront.create_subscription"): _proxy_subscription_calls,
+    ("/proxy/variants/<path:variant_ref>", "plugin_storefront.variant_status"): _proxy_variant_calls,
+    ("/r/<token>", "plugin_links.follow"): _click_calls,
+    ("/u/<token>", "plugin_links.confirm_unsubscribe"): _unsubscribe_page_calls,
+    ("/u/<token>", "plugin_links.unsubscribe"): _unsubscribe_calls,
+    ("/app", "admin_views.app_home"): _app_home_calls,
+    ("/app/patch-id-token", "admin_views.patch_id_token"): _patch_calls,
+    ("/api/overview", "admin_views.api_overview"): _api_calls("/api/overview"),
+    **{(f"/app/{name}", f"admin_pages.{endpoint}"): _page_calls(f"/app/{name}")
+       for name, endpoint in (("dashboard", "dashboard"), ("settings", "settings_page"))},
+    ("/app/messages", "admin_messages.messages_page"): _page_calls("/app/messages"),
+    ("/app/assets/<name>", "admin_pages.asset"): lambda c, method: [Call(method, "/app/assets/admin.js"),
+                                                                     Call(method, "/app/assets/nope.js")],
+    ("/api/messages/<locale>/<channel>", "admin_messages.save_wording"): _api_calls("/api/messages/en/email"),
+    ("/api/messages/<locale>/<channel>", "admin_messages.reset_wording"): _api_calls("/api/messages/en/email"),
+    ("/api/messages/<locale>/<channel>/test", "admin_messages.send_test"): _api_calls("/api/messages/en/sms/test"),
+}
+
+
+def rules_and_methods(app) -> list[tuple[str, str, str]]:
+    """Every ``(rule, endpoint, method)`` the app serves, HEAD and OPTIONS included."""
+    return sorted((rule.rule, rule.endpoint, method) for rule in app.url_map.iter_rules() for method in rule.methods)
