@@ -58,7 +58,9 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     import plugin.dispatch.tasks  # noqa: F401  (registers the tasks)
     import plugin.inbox.tasks  # noqa: F401
     import plugin.inventory.tasks  # noqa: F401
+    import plugin.measurement.tasks  # noqa: F401
     import plugin.privacy.tasks  # noqa: F401
+    import plugin.offers.tasks  # noqa: F401
 
     _register_blueprints(app)
     _register_error_handlers(app)
@@ -70,13 +72,15 @@ def _register_blueprints(app: Flask) -> None:
     from plugin import health
     from plugin.intake import views as storefront
     from plugin.links import views as links
+    from plugin.admin import api as admin_api
     from plugin.admin import messages as admin_messages
     from plugin.admin import pages as admin_pages
     from plugin.admin import views as admin_views
     from webhooks import providers as provider_webhooks
     from webhooks import views as webhook_views
 
-    for module in (health, webhook_views, provider_webhooks, storefront, links, admin_views, admin_pages, admin_messages):
+    for module in (health, webhook_views, provider_webhooks, storefront, links, admin_views, admin_api, admin_pages,
+                   admin_messages):
         app.register_blueprint(module.bp)
 
 

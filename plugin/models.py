@@ -31,6 +31,8 @@ from plugin.clock import utcnow
 
 # Subscription.status
 WAITING, NOTIFIED, UNSUBSCRIBED = "waiting", "notified", "unsubscribed"
+# Offered a wait in an apology (plugin.offers.apology); the shopper's click makes it waiting.
+OFFERED = "offered"
 # Notification.status
 PENDING, SENDING, SENT, FAILED, SKIPPED, UNCERTAIN = "pending", "sending", "sent", "failed", "skipped", "uncertain"
 OPEN_NOTIFICATIONS = text("status IN ('pending', 'sending')")
@@ -45,6 +47,11 @@ class Shop(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     primary_locale: Mapped[str] = mapped_column(String(16), default="en")
+    # The shop's contact address (Shop.contactEmail at install): where the merchant digest goes.
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The storefront's primary domain (``shop.primaryDomain.host``), read when a link first needs it.
+    primary_domain: Mapped[str | None] = mapped_column(String(255))
     # Expiring offline token (token exchange); ciphertext.
     access_token: Mapped[str | None] = mapped_column(Text)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -66,7 +73,11 @@ class Contact(Base):
     """A shopper's email address or phone number, encrypted, per shop."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("shop_id", "channel", "value_hash"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "channel", "value_hash"),
+        Index("ix_contacts_sync_due", "shop_id", "id", postgresql_where=text("customer_sync_due"),
+              sqlite_where=text("customer_sync_due")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
@@ -77,6 +88,10 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suppressed_reason: Mapped[str | None] = mapped_column(String(64))
+    # Customer sync (plugin.measurement.customers): set when a wait starts or ends, cleared once
+    # the Shopify customer carries the tag, the waited variants and the consent given.
+    customer_sync_due: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    customer_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Variant(Base):
@@ -141,6 +156,9 @@ class Subscription(Base):
             postgresql_where=text("status = 'waiting'"),
         ),
         Index("ix_subscriptions_variant_queue", "shop_id", "variant_id", "status", "id"),
+        # The admin's subscriber list: newest first, optionally by status.
+        Index("ix_subscriptions_shop_list", "shop_id", "id"),
+        Index("ix_subscriptions_shop_status", "shop_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -214,6 +232,8 @@ class Notification(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(255), index=True)  # Twilio callbacks find it
     error: Mapped[str | None] = mapped_column(Text)
     discount_code: Mapped[str | None] = mapped_column(String(64))
+    # When the offer in the notice ends: the code's expiry, or the held unit's (plugin.offers).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # From the provider's delivery events (SendGrid event webhook, Twilio status callbacks).
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -260,6 +280,8 @@ class Attribution(Base):
     revenue: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
     purchased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the credited notice was sent: time to purchase outlives the pruned notice.
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -268,7 +290,13 @@ class Decision(Base):
     """The merchant-visible decision log ("sent", "skipped: sold out again", …). No contact data."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_shop_time", "shop_id", "id"), Index("ix_decisions_created", "created_at"))
+    __table_args__ = (
+        Index("ix_decisions_shop_time", "shop_id", "id"),
+        Index("ix_decisions_created", "created_at"),
+        # The activity log's filters.
+        Index("ix_decisions_shop_variant", "shop_id", "variant_id", "id"),
+        Index("ix_decisions_shop_subscription", "shop_id", "subscription_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
@@ -281,18 +309,62 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class DailyCount(Base):
-    """Per-shop, per-day totals of finished notices, rolled up before retention deletes the rows.
+class _Funnel:
+    """The counters every aggregate row carries (see ``plugin.measurement.aggregates``)."""
 
-    ``plugin.admin.overview`` adds these to what is still in ``notifications``, so the merchant's
-    numbers do not shrink when old rows are pruned (``plugin.privacy.retention``).
+    subscribed: Mapped[int] = mapped_column(BigInteger, default=0)  # waits started
+    unwaited: Mapped[int] = mapped_column(BigInteger, default=0)  # waits ended (told, unsubscribed, deleted)
+    told: Mapped[int] = mapped_column(BigInteger, default=0)  # restock notices sent
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    opened: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicked: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchased: Mapped[int] = mapped_column(BigInteger, default=0)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))
+
+
+class ShopDay(_Funnel, Base):
+    """One shop's counters for one day of the shop's calendar, kept as things happen.
+
+    Nothing here is derived from rows retention deletes, so the numbers never shrink when old
+    notices, events or decisions are pruned.
     """
 
-    __tablename__ = "daily_counts"
+    __tablename__ = "shop_days"
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # notifications_sent, …
+
+
+class VariantDay(_Funnel, Base):
+    """One variant's counters for one day of the shop's calendar."""
+
+    __tablename__ = "variant_days"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class VariantTotal(_Funnel, Base):
+    """One variant's counters since install, with ``waiting`` = subscribed − unwaited (the demand table)."""
+
+    __tablename__ = "variant_totals"
+    __table_args__ = (Index("ix_variant_totals_demand", "shop_id", "waiting"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    waiting: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PurchaseDelay(Base):
+    """How long after the notice purchases came, as a histogram per shop and day (the median of
+    any range of days merges these rows; see ``plugin.measurement.aggregates.delay_bucket``)."""
+
+    __tablename__ = "purchase_delays"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)  # the bucket's lower bound
     count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
@@ -340,3 +412,68 @@ class DataExport(Base):
     customer_id: Mapped[int | None] = mapped_column(BigInteger)
     payload_ciphertext: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Discount.status / Hold.status
+OFFER_PENDING, OFFER_ACTIVE, OFFER_FAILED = "pending", "active", "failed"
+HOLD_USED, HOLD_EXPIRED, DEACTIVATED = "used", "expired", "deactivated"
+
+
+class Discount(Base):
+    """A Shopify code discount Backbell made (``plugin.offers.discounts``): one per restock event,
+    its shoppers' personal codes added to it in bulk, or one per stock-out cancellation (the
+    apology's code). ``status``: pending → active (``shopify_id`` known) | failed; active →
+    deactivated after ``ends_at``. ``lease_until`` keeps two send chains from creating it twice."""
+
+    __tablename__ = "discounts"
+    __table_args__ = (
+        UniqueConstraint("restock_event_id"),
+        UniqueConstraint("shop_id", "order_id"),
+        Index("ix_discounts_due", "status", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    restock_event_id: Mapped[int | None] = mapped_column(ForeignKey("restock_events.id", ondelete="CASCADE"))
+    order_id: Mapped[int | None] = mapped_column(BigInteger)  # the cancelled order (apology)
+    kind: Mapped[str] = mapped_column(String(16))  # restock | apology
+    product_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    percent: Mapped[int] = mapped_column(Integer)
+    shopify_id: Mapped[str | None] = mapped_column(String(128))  # gid://shopify/DiscountCodeNode/…
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=OFFER_PENDING)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Hold(Base):
+    """One unit held for one told shopper in a Shopify draft order (``plugin.offers.holds``).
+
+    ``status``: pending (committed before draftOrderCreate, so the mirror counts the unit as held
+    before Shopify's inventory webhook can arrive) → active | failed; active → used (the shopper
+    checked out) | expired (deleted unused; the unit passes to the next in line).
+    """
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        UniqueConstraint("notification_id"),
+        Index("ix_holds_variant", "shop_id", "variant_id", "status"),
+        Index("ix_holds_due", "status", "reserved_until"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    restock_event_id: Mapped[int] = mapped_column(ForeignKey("restock_events.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    draft_order_id: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_url: Mapped[str | None] = mapped_column(Text)
+    reserved_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=OFFER_PENDING)
+    order_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,6 +27,11 @@ JOBS = (
     Job("recover-stalled-dispatch", "backbell.recover_dispatch", timedelta(minutes=5)),
     Job("reconcile-inventory", "backbell.reconcile_all", timedelta(minutes=15)),
     Job("prune-history", "backbell.prune_history", timedelta(hours=24)),
+    Job("sync-customers", "backbell.sync_customers", timedelta(minutes=15)),
+    # Hourly: each shop's digest goes at the first run after it is due (daily or weekly).
+    Job("send-digests", "backbell.send_digests", timedelta(hours=1)),
+    # Held units past their end pass to the next in line within a minute; ended codes are deactivated.
+    Job("offers-sweep", "backbell.offers_sweep", timedelta(minutes=1)),
 )
 
 

@@ -39,6 +39,19 @@ class ShopSettings:
     attribution_window_days: int = 10
     # Intake: valid sign-ups a minute before the shop's form answers 429 (a product drop needs thousands).
     intake_per_minute: int = 6000
+    # Subscribers become (tagged) Shopify customers (plugin.measurement.customers).
+    sync_customers: bool = True
+    # The merchant digest (plugin.measurement.digest): "daily", "weekly" or None (off), and the
+    # waitlist size that earns a variant a line in it.
+    digest: str | None = "weekly"
+    digest_threshold: int = 10
+    # Offers (read by plugin.offers): a personal code per told shopper, where the link lands,
+    # and a unit held in a draft order for the first shoppers.
+    discount_percent: int | None = None  # None = no codes
+    discount_expires_hours: int = 72
+    link_target: str = "product"  # "product" | "cart"
+    reserve_minutes: int | None = None  # None = no held units
+    apology_discount_percent: int | None = 10  # the code in a stock-out cancellation's apology; None = none
     extra: dict[str, Any] = field(default_factory=dict)
 
     def counts_location(self, location_id: int) -> bool:
@@ -111,6 +124,27 @@ def _tags(name: str, value: Any) -> tuple[str, ...]:
     return tuple(t.strip() for t in value)
 
 
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(name, "must be true or false")
+    return value
+
+
+def _digest(name: str, value: Any) -> str | None:
+    if value is not None and value not in ("daily", "weekly"):
+        raise SettingsError(name, 'must be "daily", "weekly" or null (off)')
+    return value
+
+
+def _one_of(*choices: str):
+    def check(name: str, value: Any) -> str:
+        if value not in choices:
+            raise SettingsError(name, "must be one of " + ", ".join(f'"{c}"' for c in choices))
+        return value
+
+    return check
+
+
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -127,4 +161,12 @@ _VALIDATORS = {
     "frequency_cap_hours": _int_in(1, 24 * 90, optional=True),
     "attribution_window_days": _int_in(1, 90),
     "intake_per_minute": _int_in(10, 1_000_000),
+    "sync_customers": _boolean,
+    "digest": _digest,
+    "digest_threshold": _int_in(1, 1_000_000),
+    "discount_percent": _int_in(1, 100, optional=True),
+    "discount_expires_hours": _int_in(1, 24 * 90),
+    "link_target": _one_of("product", "cart"),
+    "reserve_minutes": _int_in(5, 7 * 24 * 60, optional=True),
+    "apology_discount_percent": _int_in(1, 100, optional=True),
 }

@@ -21,12 +21,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from twilio.request_validator import RequestValidator
+
 from plugin.links.tokens import click_token, unsubscribe_token
+from plugin import clock
 from plugin.models import Notification, RestockEvent, Shop, Variant
 from tests.doubles.app_proxy import signed_proxy_url
 from tests.doubles.shopify_admin import DEMO_SHOP, make_session_token
 
 VARIANT_ID, INVENTORY_ITEM_ID, PRODUCT_ID = 44012345678901, 271878346596884015, 788032119674292922
+# The providers' callback keys the app under test is configured with (``provider_settings``).
+SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())
+TWILIO_TOKEN = "twilio-route-token"
+
+
+def provider_settings() -> dict:
+    """app_config entries so the SendGrid and Twilio callbacks reach their handlers."""
+    public = SENDGRID_KEY.public_key().public_bytes(serialization.Encoding.DER,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"sendgrid_webhook_public_key": base64.b64encode(public).decode(), "twilio_account_sid": "AC" + "2" * 32,
+            "twilio_auth_token": TWILIO_TOKEN, "twilio_from": "+15005550006"}
 
 
 @dataclass
@@ -59,6 +75,16 @@ class Credentials:
                    "sub": "42", "exp": now + 60, "nbf": now - 5, "iat": now - 5, "jti": "j", "sid": "s", **claims}
         signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{_b64(json.dumps(payload).encode())}"
         return f"{signing_input}.{_b64(hmac.new(self.secret.encode(), signing_input.encode(), hashlib.sha256).digest())}"
+
+    def sendgrid_headers(self, body: bytes) -> dict:
+        """SendGrid's event-webhook signature: ECDSA over the timestamp and the raw body."""
+        stamp = str(int(clock.timestamp()))
+        signature = SENDGRID_KEY.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+                "X-Twilio-Email-Event-Webhook-Timestamp": stamp, "Content-Type": "application/json"}
+
+    def twilio_signature(self, form: dict, url: str = "http://127.0.0.1:8000/webhooks/twilio") -> str:
+        return RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
 
     def click_token(self, notification_id: int | None = None) -> str:
         return click_token(self.secret, self.notification_id if notification_id is None else notification_id)
@@ -158,6 +184,19 @@ def _api_calls(path: str) -> Callable[[Credentials, str], list[Call]]:
     return calls
 
 
+def _sendgrid_calls(c: Credentials, method: str) -> list[Call]:
+    body = json.dumps([{"event": "delivered", "sg_event_id": "route-1", "timestamp": 1,
+                        "notification_id": str(c.notification_id), "shop_id": "1"}]).encode()
+    return [Call(method, "/webhooks/sendgrid", {"data": body, "headers": c.sendgrid_headers(body)}),
+            Call(method, "/webhooks/sendgrid", {"data": body})]
+
+
+def _twilio_calls(c: Credentials, method: str) -> list[Call]:
+    form = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
+    return [Call(method, "/webhooks/twilio", {"data": form, "headers": {"X-Twilio-Signature": c.twilio_signature(form)}}),
+            Call(method, "/webhooks/twilio", {"data": form})]
+
+
 def _plain(path: str) -> Callable[[Credentials, str], list[Call]]:
     return lambda c, method: [Call(method, path)]
 
@@ -167,6 +206,8 @@ ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
     ("/", "health.index"): _plain("/"),
     ("/healthz", "health.healthz"): _plain("/healthz"),
     ("/webhooks", "webhooks_views.receive_webhook"): _webhook_calls,
+    ("/webhooks/sendgrid", "provider_webhooks.sendgrid_events"): _sendgrid_calls,
+    ("/webhooks/twilio", "provider_webhooks.twilio_status"): _twilio_calls,
     ("/proxy/subscriptions", "plugin_storefront.create_subscription"): _proxy_subscription_calls,
     ("/proxy/variants/<path:variant_ref>", "plugin_storefront.variant_status"): _proxy_variant_calls,
     ("/r/<token>", "plugin_links.follow"): _click_calls,

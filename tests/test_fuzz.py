@@ -37,6 +37,7 @@ from tests.route_requests import (
     VARIANT_ID,
     Call,
     Credentials,
+    provider_settings,
     rules_and_methods,
     seed_shop_activity,
 )
@@ -226,6 +227,38 @@ def api_calls(path: str):
     return factory
 
 
+def sendgrid_calls(c: Credentials, method: str):
+    """SendGrid event batches signed with the configured key: random events around ours."""
+    @st.composite
+    def calls(draw):
+        rnd = _rnd(draw)
+        events = draw(st.lists(st.fixed_dictionaries({
+            "event": st.sampled_from(["delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe",
+                                      "processed"]) | ANY_TEXT,
+            "sg_event_id": st.text(max_size=20) | st.integers(),
+            "notification_id": st.sampled_from([str(c.notification_id), c.notification_id]) | IDS.map(str) | SCALARS,
+            "shop_id": st.sampled_from(["1", 1]) | SCALARS,
+            "timestamp": st.integers(-(2**40), 2**50) | SCALARS,
+            "reason": SCALARS}), max_size=5))
+        body = _json_bytes(events) if rnd.random() < 0.8 else draw(RAW_BODIES)
+        headers = c.sendgrid_headers(body) if rnd.random() < 0.9 else {"X-Twilio-Email-Event-Webhook-Signature": "AAAA"}
+        return Call(method, "/webhooks/sendgrid", {"data": body, "headers": headers})
+    return calls()
+
+
+def twilio_calls(c: Credentials, method: str):
+    """Twilio status callbacks signed with the configured token, with random statuses and codes."""
+    @st.composite
+    def calls(draw):
+        form = {"MessageSid": draw(st.sampled_from(["SM" + "0" * 32]) | HEADER_TEXT),
+                "MessageStatus": draw(st.sampled_from(["delivered", "undelivered", "failed", "sent"]) | HEADER_TEXT),
+                "ErrorCode": draw(st.sampled_from(["21610", "30005", ""]) | st.integers().map(str) | HEADER_TEXT)}
+        signed = _rnd(draw).random() < 0.9
+        headers = {"X-Twilio-Signature": c.twilio_signature(form)} if signed else {}
+        return Call(method, "/webhooks/twilio", {"data": form, "headers": headers})
+    return calls()
+
+
 def plain_calls(path: str):
     def factory(c: Credentials, method: str):
         return st.dictionaries(st.text(max_size=8), ANY_TEXT, max_size=3).map(
@@ -239,6 +272,8 @@ FUZZERS = {
     ("/", "health.index"): plain_calls("/"),
     ("/healthz", "health.healthz"): plain_calls("/healthz"),
     ("/webhooks", "webhooks_views.receive_webhook"): webhook_calls,
+    ("/webhooks/sendgrid", "provider_webhooks.sendgrid_events"): sendgrid_calls,
+    ("/webhooks/twilio", "provider_webhooks.twilio_status"): twilio_calls,
     ("/proxy/subscriptions", "plugin_storefront.create_subscription"): proxy_subscription_calls,
     ("/proxy/variants/<path:variant_ref>", "plugin_storefront.variant_status"): proxy_variant_calls,
     ("/r/<token>", "plugin_links.follow"): link_calls("/r/", "backbell.click", "n", with_form=False),
@@ -256,6 +291,12 @@ MISDIRECTED_EXAMPLES = 300
 
 
 # -- the test ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def app_config(app_config):
+    app_config.update(provider_settings())  # so the provider callbacks reach their handlers
+    return app_config
+
 
 @pytest.fixture
 def fuzz_target(shopify_admin, installed_shop, app, app_config, runtime, session):

@@ -22,7 +22,8 @@ def test_app_toml_declares_webhooks_proxy_and_extension():
     assert config["app_proxy"]["url"].endswith("/proxy")
     assert config["extension_directories"] == ["storefront_widget"]
     scopes = set(config["access_scopes"]["scopes"].split(","))
-    assert scopes == {"read_products", "read_inventory", "read_orders", "read_locales", "read_themes"}
+    assert scopes == {"read_products", "read_inventory", "read_orders", "read_locales", "write_discounts",
+                      "write_draft_orders", "read_customers", "write_customers", "read_themes"}
 
 
 def test_procfile_declares_the_four_processes():

@@ -1,11 +1,12 @@
-"""The embedded admin: ``GET /app`` (App Home, installs on first load) and the ``/api`` JSON endpoints."""
+"""The embedded admin: ``GET /app`` (App Home, installs on first load) and the session-token guard of
+the ``/api`` JSON endpoints (``plugin.admin.api``)."""
 
 from __future__ import annotations
 
 import re
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from sqlalchemy import select
 
 from plugin.admin.i18n import Translator
@@ -123,11 +124,3 @@ def session_token_required(view):
 
     return wrapper
 
-
-@bp.get("/api/overview")
-@session_token_required
-def api_overview():
-    """Counts for the dashboard: waiting shoppers, restock events, notifications sent."""
-    with _runtime().db.session() as session:
-        counts = shop_overview(session, g.shop.id)
-    return jsonify(shop=g.shop.domain, **counts)

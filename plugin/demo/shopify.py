@@ -26,6 +26,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from plugin import clock
+from plugin.demo import offers_store
 from plugin.demo.store import FakeShop, FakeVariant, UnknownDocument, answer_document, operation_name
 
 INVALID_TOKEN_BODY = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
@@ -57,7 +58,7 @@ class ShopifyStandIn:
             self.refresh_tokens: dict[str, tuple[str, float]] = {}
             self.requests: list[dict] = []
             self.token_calls: list[dict] = []
-            self.scopes = "read_products,read_inventory,read_orders,write_discounts"
+            self.scopes = "read_products,read_inventory,read_orders,read_locales,write_discounts,write_draft_orders"
             self.access_token_ttl, self.refresh_token_ttl = 3600, 90 * 24 * 3600
 
     # -- store -----------------------------------------------------------------------------------
@@ -92,6 +93,27 @@ class ShopifyStandIn:
     def remove_variant(self, shop: str, variant_id: int) -> None:
         with self._lock:
             self._shop(shop).variants.pop(variant_id, None)
+
+    def offers(self, shop: str) -> offers_store.OfferState:
+        """The shop's discounts (with the codes Shopify received) and draft orders."""
+        return self._shop(shop).offers
+
+    def refuse_next(self, shop: str, mutation: str, n: int = 1, message: str = "Something went wrong",
+                    code: str | None = "INVALID") -> None:
+        """The next ``n`` calls of ``mutation`` (a field name such as ``discountRedeemCodeBulkAdd``)
+        answer with one userError instead of doing anything."""
+        error = {"field": ["base"], "message": message}
+        if mutation.startswith("discount"):
+            error.update({"__typename": "DiscountUserError", "code": code, "extraInfo": None})
+        else:
+            error["__typename"] = "UserError"
+        with self._lock:
+            self._shop(shop).offers.refusals.setdefault(mutation, []).extend([[dict(error)] for _ in range(n)])
+
+    def complete_draft_order(self, shop: str, draft_order_id: int) -> int:
+        """The shopper paid a draft order's invoice; returns the new order's id."""
+        with self._lock:
+            return offers_store.complete_draft_order(self._shop(shop), draft_order_id)
 
     # -- tokens ----------------------------------------------------------------------------------
     def issue_tokens(self, shop: str, expires_in: int | None = None) -> dict:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from plugin.demo.offers_store import OFFER_OPERATIONS, OfferState, answer_offer_document
+
 # VariantStockFields asks for inventoryLevels(first: 25).
 LEVELS_PER_VARIANT = 25
 _GID = re.compile(r"^gid://shopify/(\w+)/(\d+)(?:\?.*)?$")
@@ -42,6 +44,9 @@ class FakeShop:
     locale: str = "en"
     variants: dict[int, FakeVariant] = field(default_factory=dict)
     levels: dict[int, dict[int, int]] = field(default_factory=dict)  # item -> location -> available
+    customers: dict[int, dict] = field(default_factory=dict)  # the test double's customer sync
+    primary_domain: str | None = None  # None: the storefront lives on the myshopify domain
+    offers: OfferState = field(default_factory=OfferState)  # discounts and draft orders
     theme_name: str = "Dawn"  # the live (MAIN) theme
     theme_files: dict[str, str] = field(default_factory=dict)  # filename -> text content
 
@@ -70,7 +75,7 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
     """The ``data`` of the app's document ``operation`` on ``state``."""
     if operation == "ShopBasics":
         return {"shop": {"name": state.name, "myshopifyDomain": state.domain, "ianaTimezone": state.timezone,
-                         "currencyCode": state.currency}}
+                         "currencyCode": state.currency, "contactEmail": "owner@example.com"}}
     if operation == "ShopPrimaryLocale":
         return {"shopLocales": [{"locale": state.locale, "primary": True}]}
     if operation == "VariantByInventoryItem":
@@ -81,6 +86,8 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
         return {"themes": {"nodes": [main_theme(state)]}}
     if operation == "VariantStock":
         return {"nodes": [_variant_node(state, value) for value in variables.get("ids") or []]}
+    if operation in OFFER_OPERATIONS:
+        return answer_offer_document(state, operation, variables)
     raise UnknownDocument(f"the Shopify stand-in answers only the app's own documents, not {operation!r}")
 
 

@@ -8,6 +8,7 @@ steps touch only rows still held under the batch's claim token (``plan.held_by``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +26,11 @@ from plugin.links.tokens import click_url, unsubscribe_url
 from plugin.logging import get_logger
 from plugin.dispatch.messages.locales import normalise_locale
 from plugin.dispatch.messages.overrides import restock_strings
-from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, render_restock
+from plugin.measurement import aggregates
+from plugin.dispatch.messages.restock import (
+    CODE_TAG, UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, OfferText, render_restock,
+)
+from plugin.offers.notice import offer_for
 from plugin.models import (
     FAILED, NOTIFIED, PENDING, SENT, SKIPPED, UNSUBSCRIBED, Contact, Decision, Notification, RestockEvent,
     Shop, Subscription, Variant,
@@ -48,6 +53,9 @@ class ChannelSender:
     app_url: str
     link_secret: str  # the newest of BACKBELL_LINK_SECRETS
     lease_margin: timedelta = DEFAULT_LEASE_MARGIN
+    # Offers hook (plugin.offers.batch.prepare_batch): codes and held units in Shopify before a
+    # claimed batch is sent; returns the claim without the notices that must wait for a unit.
+    prepare_offers: Callable[[Claim], Claim] | None = None
 
     def lease_for(self, count: int) -> timedelta:
         """How long a claim on ``count`` rows lasts: longer than the channel can take to send them."""
@@ -87,6 +95,9 @@ def send_next_batch(db: Database, event_id: int, channel: str, sender: ChannelSe
             claim = claim_batch(session, event_id, channel, sender.channel.max_batch, sender.lease_for)
     if claim is not None:
         outcome.notification_ids, outcome.claimed = claim.notification_ids, len(claim.notification_ids)
+        if sender.prepare_offers is not None:  # offers hook (plugin.offers)
+            claim = sender.prepare_offers(claim)
+            outcome.skipped += outcome.claimed - len(claim.notification_ids)
         deliver_batch(db, claim, sender, outcome, retry_window)
     with db.session() as session:
         outcome.remaining = _has_pending(session, event_id, channel)
@@ -172,14 +183,16 @@ def _skip_reason(notification: Notification, subscription: Subscription, contact
 def _message(session: Session, notification: Notification, subscription: Subscription, contact: Contact,
              event: RestockEvent, shop: Shop, sender: ChannelSender) -> OutgoingMessage:
     variant = find_variant_cached(session, shop.id, event.variant_id)
-    notice = render_restock(_context(shop, variant, subscription.locale), notification.channel)
+    offer = offer_for(session, shop, notification, subscription.locale)  # offers hook (plugin.offers)
+    notice = render_restock(_context(shop, variant, subscription.locale, offer), notification.channel)
     url = click_url(sender.app_url, sender.link_secret, notification.id)
     unsubscribe = unsubscribe_url(sender.app_url, sender.link_secret, subscription.id)
     return OutgoingMessage(
         notification_id=notification.id, channel=notification.channel, to=sender.vault.decrypt(contact.value_ciphertext),
         shop=shop.domain, kind=notification.kind, variant_id=event.variant_id, locale=notice.locale,
         subject=notice.subject, text=notice.text, html=notice.html, url=url, unsubscribe_url=unsubscribe,
-        discount_code=notification.discount_code, substitutions={URL_TAG: url, UNSUBSCRIBE_TAG: unsubscribe},
+        discount_code=notification.discount_code, expires_at=notification.expires_at,
+        substitutions={URL_TAG: url, UNSUBSCRIBE_TAG: unsubscribe, CODE_TAG: notification.discount_code or ""},
         tracking={"notification_id": str(notification.id), "shop_id": str(shop.id),
                   "restock_event_id": str(event.id)},
     )
@@ -192,7 +205,7 @@ def find_variant_cached(session: Session, shop_id: int, variant_id: int) -> Vari
     return cache[(shop_id, variant_id)]
 
 
-def _context(shop: Shop, variant: Variant, locale: str) -> NoticeContext:
+def _context(shop: Shop, variant: Variant, locale: str, offer: OfferText | None = None) -> NoticeContext:
     return NoticeContext(
         shop_name=shop.name or shop.domain.removesuffix(".myshopify.com"),
         product_title=variant.product_title or "",
@@ -200,6 +213,7 @@ def _context(shop: Shop, variant: Variant, locale: str) -> NoticeContext:
         price=variant.price,
         currency=shop.currency,
         locale=locale,
+        offer=offer,
         wording=restock_strings(shop.settings, normalise_locale(locale)),
     )
 
@@ -234,6 +248,10 @@ def _record(session: Session, claim: Claim, results: list[DeliveryResult], outco
 def _mark_sent(session: Session, notification: Notification, subscription: Subscription,
                result: DeliveryResult) -> None:
     now = utcnow()
+    aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
+                              subscription.status, NOTIFIED, now)
+    if notification.kind == "restock":
+        aggregates.notice_sent(session, subscription.shop_id, subscription.variant_id, now)
     subscription.status, subscription.notified_at = NOTIFIED, now
     notification.sent_at, notification.provider_message_id = now, result.provider_message_id
     _finish(session, notification, SENT, "sent", subscription=subscription)

@@ -62,5 +62,10 @@ def policy_for(shop) -> DispatchPolicy:
     """The shop's policy from its settings (``batch_per_unit``; VIP ordering comes later)."""
     from plugin.shop_settings import settings_for
 
-    per_unit = settings_for(shop).batch_per_unit
+    settings = settings_for(shop)
+    if settings.reserve_minutes:  # offers hook: with held units, one shopper per unit; the rest wait in line
+        from plugin.offers.holds import HOLD_POLICY
+
+        return HOLD_POLICY
+    per_unit = settings.batch_per_unit
     return FirstComePerUnit(per_unit) if per_unit else DEFAULT_POLICY

@@ -12,6 +12,7 @@ In-process (no Redis) ``send_batch`` loops instead of recursing through eager ca
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
@@ -23,6 +24,7 @@ from plugin.dispatch.delivery import ChannelSender, send_next_batch
 from plugin.dispatch.plan import channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled
 from plugin.logging import get_logger
 from plugin.models import RestockEvent
+from plugin.offers.batch import prepare_batch
 
 log = get_logger(__name__)
 
@@ -45,7 +47,8 @@ def delivery_for(runtime, channel: str) -> ChannelSender:
     settings = runtime.settings
     return ChannelSender(channel=channel_for(settings, channel), vault=runtime.vault, app_url=settings.app_url,
                          link_secret=settings.link_secret,
-                         lease_margin=timedelta(seconds=settings.dispatch_lease_margin_seconds))
+                         lease_margin=timedelta(seconds=settings.dispatch_lease_margin_seconds),
+                         prepare_offers=partial(prepare_batch, runtime))  # offers hook (plugin.offers)
 
 
 def latest_retry(retries: int) -> timedelta:

@@ -29,6 +29,7 @@ from plugin.inventory import mirror as inventory
 from plugin.logging import get_logger
 from plugin.measurement import attribution
 from plugin.models import RestockEvent, Shop
+from plugin.offers import apology, holds
 from plugin.privacy import compliance
 from plugin.safe_json import parse_json
 
@@ -110,6 +111,7 @@ def on_order_created(delivery: WebhookDelivery) -> list[RestockEvent]:
     if order is None:
         raise inventory.BadPayload("the order has no id")
     attribution.attribute_order(delivery.session, delivery.runtime.vault, delivery.shop, order)
+    holds.record_checkout(delivery.session, delivery.shop.id, delivery.payload)  # offers: a held unit bought
     return []
 
 
@@ -118,6 +120,8 @@ def on_order_cancelled(delivery: WebhookDelivery) -> list[RestockEvent]:
     if order is None:
         raise inventory.BadPayload("the order has no id")
     attribution.cancel_order(delivery.session, delivery.shop, order.order_id)
+    # Offers: a stock-out cancellation earns an apology (sent by the beat's offers sweep).
+    apology.record_apology(delivery.session, delivery.runtime.vault, delivery.shop, delivery.payload)
     return []
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from plugin.intake.contacts import EMAIL, SMS, ContactError, find_or_create_contact, normalise_email, normalise_phone
 from plugin.crypto import Vault
 from plugin.db import insert_for
+from plugin.measurement import aggregates
 from plugin.clock import utcnow
 from plugin.dispatch.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
@@ -176,6 +177,8 @@ def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidR
         .returning(Subscription.id)
     ).scalar_one_or_none()
     status = "subscribed" if inserted_id is not None else "already_subscribed"
+    if inserted_id is not None:
+        aggregates.wait_started(session, shop.id, valid.variant_id, contact.id)
     subscription_id = inserted_id or _waiting_subscription_id(session, contact.id, valid.variant_id)
     return SubscribeResult(status, subscription_id, contact.id, valid.variant_id, variant is not None)
 

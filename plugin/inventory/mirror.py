@@ -29,6 +29,7 @@ from plugin.db import UTCDateTime, insert_for
 from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import InventoryLevel, RestockEvent, Shop, Variant
+from plugin.offers.holds import held_units
 from plugin.inventory.restock import detect_restock, lock_variant, record_in_stock_for_waiting, record_restock
 from plugin.shop_settings import ShopSettings, settings_for
 from plugin.shopify.admin_api import AdminApiError, AdminClient
@@ -270,7 +271,12 @@ def sellable_quantity(session: Session, shop_id: int, inventory_item_id: int | N
     ).all()
     levels = {location_id: available for location_id, available in rows} | (replacing or {})
     counted = [available for location_id, available in levels.items() if settings.counts_location(location_id)]
-    return sum(counted) if counted else None
+    if not counted:
+        return None
+    # Offers hook: units held in draft orders for told shoppers still count (plugin.offers.holds),
+    # so Shopify's "available" going down when we hold and up when we release is no sell-out and
+    # no restock.
+    return sum(counted) + held_units(session, shop_id, inventory_item_id)
 
 
 def find_variant_by_item(session: Session, shop: Shop, inventory_item_id: int) -> Variant | None:

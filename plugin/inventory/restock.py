@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import WAITING, Decision, RestockEvent, Shop, Subscription, Variant
+from plugin.offers.holds import has_active_holds
 from plugin.shop_settings import settings_for
 
 log = get_logger(__name__)
@@ -63,8 +64,8 @@ def record_in_stock_for_waiting(session: Session, shop: Shop, variant: Variant, 
         return None
     if not variant.can_alert or _waiting_count(session, shop, variant) == 0:
         return None
-    if _has_open_event(session, shop, variant):
-        return None
+    if _has_open_event(session, shop, variant) or has_active_holds(session, shop.id, variant.variant_id):
+        return None  # (held units pass to the waiting shoppers one by one: plugin.offers.holds)
     return _create_event(session, shop, variant, None, variant.available, source)
 
 
@@ -86,6 +87,8 @@ def _reason_not_to_alert(session: Session, shop: Shop, variant: Variant) -> str 
         return "cool-down"
     if _waiting_count(session, shop, variant) == 0:
         return "nobody waiting"
+    if has_active_holds(session, shop.id, variant.variant_id):  # offers hook: the queue of held units goes on
+        return "units held for earlier shoppers"
     return None
 
 

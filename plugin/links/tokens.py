@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 _CLICK_SALT = "backbell.click"
 _UNSUBSCRIBE_SALT = "backbell.unsubscribe"
+_SUBSCRIBE_SALT = "backbell.subscribe"  # "tell me when it's back" in an apology (plugin.offers.apology)
 
 
 class InvalidLinkToken(ValueError):
@@ -66,3 +67,12 @@ def click_url(app_url: str, secret: str, notification_id: int) -> str:
 
 def unsubscribe_url(app_url: str, secret: str, subscription_id: int) -> str:
     return f"{app_url.rstrip('/')}/u/{unsubscribe_token(secret, subscription_id)}"
+
+
+def subscribe_url(app_url: str, secret: str, subscription_id: int) -> str:
+    token = _serializer(secret, _SUBSCRIBE_SALT).dumps({"w": subscription_id})
+    return f"{app_url.rstrip('/')}/s/{token}"
+
+
+def read_subscribe_token(secrets: str | Sequence[str], token: str) -> int:
+    return _load(secrets, _SUBSCRIBE_SALT, token, "w")

@@ -12,9 +12,12 @@ from sqlalchemy import select, update
 
 from plugin.clock import utcnow
 from plugin.dispatch.plan import find_variant
-from plugin.links.tokens import InvalidLinkToken, read_click_token, read_unsubscribe_token
+from plugin.links.tokens import InvalidLinkToken, read_click_token, read_subscribe_token, read_unsubscribe_token
 from plugin.logging import get_logger
-from plugin.models import UNSUBSCRIBED, WAITING, Decision, Notification, RestockEvent, Shop, Subscription
+from plugin.measurement import aggregates
+from plugin.offers.apology import APOLOGY_CONSENT_VERSION
+from plugin.offers.links import storefront_url
+from plugin.models import OFFERED, UNSUBSCRIBED, WAITING, Decision, Notification, RestockEvent, Shop, Subscription
 
 bp = Blueprint("plugin_links", __name__)
 MAX_ROW_ID = 2**63 - 1
@@ -49,8 +52,11 @@ def follow(token: str):
         notification = session.get(Notification, notification_id)
         if notification is None:
             abort(404, description="This link has expired: the notice it belonged to no longer exists.")
-        session.execute(update(Notification).where(Notification.id == notification_id, Notification.clicked_at.is_(None))
-                        .values(clicked_at=utcnow()))
+        first = session.execute(update(Notification).where(Notification.id == notification_id,
+                                                           Notification.clicked_at.is_(None))
+                                .values(clicked_at=utcnow())).rowcount
+        if first:
+            aggregates.notice_clicked(session, notification.shop_id, notification.subscription.variant_id)
         target = _storefront_url(session, notification)
     log.info("notice_clicked", notification_id=notification_id)
     return redirect(target, code=302)
@@ -62,9 +68,29 @@ def _storefront_url(session, notification: Notification) -> str:
     subscription = session.get(Subscription, notification.subscription_id)
     variant_id = event.variant_id if event else subscription.variant_id
     variant = find_variant(session, shop.id, variant_id)
-    if variant is None or not variant.product_handle:
-        return f"https://{shop.domain}/"
-    return f"https://{shop.domain}/products/{variant.product_handle}?variant={variant_id}"
+    # Offers: the code applied, the cart, or the held unit's checkout (plugin.offers.links).
+    return storefront_url(session, shop, notification, variant, variant_id)
+
+
+@bp.get("/s/<token>")
+def subscribe_from_apology(token: str):
+    """One click from an apology: wait for the cancelled variant, consent recorded with the click."""
+    subscription_id = _read(read_subscribe_token, token)
+    with _db().session() as session:
+        offered = session.get(Subscription, subscription_id)
+        if offered is None:
+            abort(404, description="This link has expired.")
+        waiting = session.scalar(select(Subscription.id).where(
+            Subscription.contact_id == offered.contact_id, Subscription.variant_id == offered.variant_id,
+            Subscription.status == WAITING))
+        if offered.status == OFFERED and waiting is None:
+            aggregates.status_changed(session, offered.shop_id, offered.variant_id, offered.contact_id, OFFERED, WAITING)
+            offered.status, offered.consent_at, offered.consent_version = WAITING, utcnow(), APOLOGY_CONSENT_VERSION
+            session.add(Decision(shop_id=offered.shop_id, decision="subscribed", variant_id=offered.variant_id,
+                                 subscription_id=offered.id, detail={"via": "apology link"}))
+            log.info("subscribed_from_apology", subscription_id=offered.id, shop_id=offered.shop_id)
+    return render_template_string(_PAGE, title="You're on the list", ask=False,
+                                  message="We will tell you as soon as it is back in stock.")
 
 
 @bp.get("/u/<token>")
@@ -102,6 +128,8 @@ def _later_waits(session, subscription: Subscription) -> list[Subscription]:
 def _unsubscribe(session, subscription: Subscription) -> None:
     if subscription.status == UNSUBSCRIBED:
         return
+    aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
+                              subscription.status, UNSUBSCRIBED)
     subscription.status, subscription.unsubscribed_at = UNSUBSCRIBED, utcnow()
     session.add(Decision(shop_id=subscription.shop_id, decision="unsubscribed", variant_id=subscription.variant_id,
                          subscription_id=subscription.id, detail={"via": "link"}))

@@ -26,6 +26,7 @@ from plugin.crypto import Vault
 from plugin.db import insert_for
 from plugin.intake.contacts import ContactError, normalise_email, normalise_phone
 from plugin.logging import get_logger
+from plugin.measurement import aggregates
 from plugin.models import SENT, Attribution, Contact, Notification, Shop, Subscription
 from plugin.shop_settings import settings_for
 
@@ -94,6 +95,8 @@ def cancel_order(session: Session, shop: Shop, order_id: int) -> int:
     taken_back = 0
     for attribution in rows:
         attribution.cancelled_at = utcnow()
+        aggregates.purchase(session, shop.id, attribution.variant_id, attribution.purchased_at, attribution.revenue,
+                            attribution.told_at, sign=-1)
         taken_back += 1
     return taken_back
 
@@ -166,11 +169,14 @@ def _insert(session: Session, shop: Shop, order: Order, notification: Notificati
     revenue = order.revenue_for(variant_id)
     values = dict(shop_id=shop.id, notification_id=notification.id, order_id=order.order_id, variant_id=variant_id,
                   matched_by=matched_by, revenue=revenue, currency=order.currency, purchased_at=order.placed_at,
-                  created_at=utcnow())
+                  told_at=notification.sent_at, created_at=utcnow())
     statement = (insert_for(session)(Attribution).values(**values)
                  .on_conflict_do_nothing(index_elements=["notification_id"]).returning(Attribution.id))
     attribution_id = session.execute(statement).scalar()
-    return session.get(Attribution, attribution_id) if attribution_id is not None else None
+    if attribution_id is None:
+        return None
+    aggregates.purchase(session, shop.id, variant_id, order.placed_at, revenue, notification.sent_at)
+    return session.get(Attribution, attribution_id)
 
 
 def _line(item: dict) -> OrderLine | None:

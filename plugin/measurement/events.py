@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from plugin.clock import utcnow
 from plugin.db import insert_for
 from plugin.logging import get_logger
+from plugin.measurement import aggregates
 from plugin.models import UNSUBSCRIBED, Contact, Decision, DeliveryEvent, Notification, Subscription
 
 log = get_logger(__name__)
@@ -126,16 +127,32 @@ def _insert(session: Session, notification: Notification, event: ProviderEvent) 
 
 def _apply(session: Session, notification: Notification, event: ProviderEvent) -> None:
     at = event.occurred_at
+    counts = _counts(session, notification)
     if event.event == "delivered":
+        if notification.delivered_at is None:
+            counts(aggregates.notice_delivered, at)
         notification.delivered_at = min(filter(None, (notification.delivered_at, at)))
     elif event.event == "open":
+        if notification.opened_at is None:
+            counts(aggregates.notice_opened, at)
         notification.opened_at = notification.opened_at or at
     elif event.event == "click":
+        if notification.clicked_at is None:
+            counts(aggregates.notice_clicked, at)
         notification.clicked_at = notification.clicked_at or at
     elif event.event in ("bounce", "dropped", "undelivered", "failed"):
         notification.bounced_at = notification.bounced_at or at
     if event.suppress_as or event.unsubscribe:
         _stop_contact(session, notification, event)
+
+
+def _counts(session: Session, notification: Notification):
+    """Counts the notice's first delivery, open or click for its variant, on the day it happened."""
+
+    def count(counter, at: datetime) -> None:
+        counter(session, notification.shop_id, notification.subscription.variant_id, at)
+
+    return count
 
 
 def _stop_contact(session: Session, notification: Notification, event: ProviderEvent) -> None:
@@ -149,6 +166,8 @@ def _stop_contact(session: Session, notification: Notification, event: ProviderE
         log.info("contact_suppressed", shop_id=notification.shop_id, reason=event.suppress_as,
                  notification_id=notification.id)
     if subscription is not None and event.unsubscribe and subscription.status != UNSUBSCRIBED:
+        aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
+                                  subscription.status, UNSUBSCRIBED)
         subscription.status, subscription.unsubscribed_at = UNSUBSCRIBED, utcnow()
         session.add(Decision(shop_id=notification.shop_id, decision="unsubscribed", variant_id=subscription.variant_id,
                              subscription_id=subscription.id, detail={"via": event.provider, "event": event.event}))

@@ -22,6 +22,7 @@ from plugin.intake.contacts import EMAIL, SMS, ContactError, normalise_email, no
 from plugin.crypto import Vault
 from plugin.clock import utcnow
 from plugin.logging import get_logger
+from plugin.measurement import aggregates
 from plugin.models import (
     PENDING, SENT, SKIPPED, Contact, DataExport, Decision, Notification, RestockEvent, Shop, Subscription,
     InboxDelivery,
@@ -76,6 +77,7 @@ def redact_customer(session: Session, vault: Vault, shop: Shop, customer: dict) 
             Decision.shop_id == shop.id,
             or_(Decision.subscription_id.in_(subscription_ids), Decision.notification_id.in_(notification_ids)),
         ))
+        aggregates.deleting_subscriptions(session, subscription_ids)
         session.execute(delete(Subscription).where(Subscription.id.in_(subscription_ids)))
     if contact_ids:
         session.execute(delete(Contact).where(Contact.id.in_(contact_ids)))

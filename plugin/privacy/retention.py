@@ -2,10 +2,10 @@
 
 A beat task (``plugin.privacy.tasks.prune_history``) runs this daily with ``BACKBELL_RETENTION_DAYS``
 (default 90). Only notices in a final state go (``sent``, ``failed``, ``skipped``, ``uncertain``);
-pending and sending rows of a dispatch still running stay whatever their age. Each chunk of
-notices is rolled up into ``daily_counts`` in the same transaction that deletes it, so the
-merchant's numbers (``plugin.admin.overview``) stay the same after pruning. A tracked link whose
-notice was pruned answers 404 ("this link has expired").
+pending and sending rows of a dispatch still running stay whatever their age. The merchant's
+numbers do not come from these rows: ``plugin.measurement.aggregates`` counts every notice, event
+and purchase as it happens, and nothing here touches those counters, so the dashboard reads the
+same after pruning. A tracked link whose notice was pruned answers 404 ("this link has expired").
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
 from plugin.inbox import deliveries
-from plugin.measurement.counters import roll_up_notifications
 from plugin.models import FAILED, SENT, SKIPPED, UNCERTAIN, Decision, Notification
 
 FINISHED = (SENT, FAILED, SKIPPED, UNCERTAIN)
@@ -25,14 +24,13 @@ CHUNK = 5000
 
 
 def prune_notifications(session: Session, older_than: timedelta, limit: int = CHUNK) -> int:
-    """Roll up and delete up to ``limit`` finished notices created before the cutoff; how many."""
+    """Delete up to ``limit`` finished notices created before the cutoff; how many."""
     cutoff = utcnow() - older_than
     ids = list(session.scalars(
         select(Notification.id).where(Notification.created_at < cutoff, Notification.status.in_(FINISHED))
         .order_by(Notification.created_at).limit(limit)))
     if not ids:
         return 0
-    roll_up_notifications(session, ids)
     session.execute(delete(Notification).where(Notification.id.in_(ids)))
     return len(ids)
 

@@ -141,6 +141,7 @@ def _read_shop_basics(runtime, session: Session, row: Shop) -> None:
         with AdminClient.for_shop(runtime, session, row.domain, max_attempts=2, max_total_wait=1.0) as client:
             shop = client.execute("ShopBasics")["shop"]
             row.name, row.timezone, row.currency = shop["name"], shop["ianaTimezone"], shop["currencyCode"]
+            row.contact_email = shop.get("contactEmail") or row.contact_email  # the merchant digest's address
             row.primary_locale = _primary_locale(client) or row.primary_locale
     except AdminApiError as err:
         # The install stands; the defaults (UTC, USD, en) hold until the next load re-reads them.

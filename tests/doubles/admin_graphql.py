@@ -12,7 +12,9 @@ from pathlib import Path
 
 import graphql
 
+from plugin.demo import offers_store as offers
 from plugin.demo.store import FakeShop, FakeVariant, gid, gid_number, main_theme
+from tests.doubles.customers import CustomerResolvers
 from tests.doubles.shopify_schema import schema_path
 
 MAX_QUERY_COST = 1000  # Shopify refuses a single query whose requested cost is higher
@@ -37,11 +39,14 @@ def validate_document(text: str) -> list[str]:
     return [e.message for e in graphql.validate(admin_schema(), document)]
 
 
-class ShopResolvers:
-    """Root fields of ``QueryRoot`` the app reads; results are plain dicts on the real schema."""
+class ShopResolvers(CustomerResolvers):
+    """Root fields of ``QueryRoot`` and ``Mutation`` the app uses (``CustomerResolvers`` adds the
+    customer-sync mutations); results are plain dicts on the real schema. Offer mutations change the
+    in-memory shop through ``plugin.demo.offers_store``."""
 
-    def __init__(self, state: FakeShop):
+    def __init__(self, state: FakeShop, double=None):
         self._state = state
+        self._double = double
 
     def nodes(self, info, ids):
         return [self._node(i) for i in ids]
@@ -59,9 +64,12 @@ class ShopResolvers:
 
     def shop(self, info):
         state = self._state
+        host = state.primary_domain or state.domain
         return {"__typename": "Shop", "id": gid("Shop", abs(hash(state.domain)) % 10**9), "name": state.name,
                 "myshopifyDomain": state.domain, "ianaTimezone": state.timezone, "currencyCode": state.currency,
-                "contactEmail": "owner@example.com"}
+                "contactEmail": "owner@example.com",
+                "primaryDomain": {"__typename": "Domain", "id": gid("Domain", 1), "host": host,
+                                  "url": f"https://{host}", "sslEnabled": True}}
 
     def shopLocales(self, info, published=None):
         return [{"locale": self._state.locale, "name": self._state.locale, "primary": True, "published": True}]
@@ -87,12 +95,40 @@ class ShopResolvers:
         return {"__typename": "OnlineStoreTheme", "id": theme["id"], "name": theme["name"], "role": "MAIN",
                 "files": files}
 
+    # -- offers: discounts and draft orders ------------------------------------------------------
+    def discountCodeBasicCreate(self, info, basicCodeDiscount):
+        result = offers.create_discount(self._state, basicCodeDiscount)
+        return {"codeDiscountNode": result["node"], "userErrors": result["userErrors"]}
+
+    def discountRedeemCodeBulkAdd(self, info, discountId, codes):
+        result = offers.add_codes(self._state, discountId, codes)
+        return {"bulkCreation": offers.bulk_record(result["bulk"]), "userErrors": result["userErrors"]}
+
+    def discountRedeemCodeBulkCreation(self, info, id):
+        return offers.bulk_record(offers.poll_bulk(self._state, id))
+
+    def discountCodeDeactivate(self, info, id):
+        result = offers.deactivate_discount(self._state, id)
+        return {"codeDiscountNode": result["node"], "userErrors": result["userErrors"]}
+
+    def draftOrderCreate(self, info, input):
+        result = offers.create_draft_order(self._state, input)
+        return {"draftOrder": offers.draft_record(result["draft"]), "userErrors": result["userErrors"]}
+
+    def draftOrderDelete(self, info, input):
+        return offers.delete_draft_order(self._state, input["id"])
+
+    def draftOrder(self, info, id):
+        return offers.draft_record(self._state.offers.draft_orders.get(gid_number(id, "DraftOrder")))
+
     def _node(self, value):
         kind = value.split("/")[3] if isinstance(value, str) and value.count("/") >= 4 else None
         if kind is None:
             raise graphql.GraphQLError(f"Invalid global id '{value}'")
         if kind == "ProductVariant":
             return self._variant(gid_number(value, kind))
+        if kind == "BulkOperation":
+            return self._bulk_operation(value)
         return None
 
     def _variant(self, variant_id):

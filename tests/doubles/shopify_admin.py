@@ -64,6 +64,30 @@ class ShopifyAdminDouble(ShopifyStandIn):
             self._throttle_next = 0
             self._failures: list[tuple[int, float | None]] = []
             self._bucket, self._bucket_at = MAX_AVAILABLE, time.monotonic()
+            # Bulk operations (tests/doubles/customers.py): uploaded files by key, results by number.
+            self.uploads: dict[str, bytes] = {}
+            self.bulk_operations: dict[int, dict] = {}
+            self.bulk_results: dict[int, str] = {}
+            self.file_requests: list[str] = []
+
+    # -- staged uploads and bulk results (plain HTTP, not the Admin API) --------------------------
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        if request.path == "/staged-uploads" and request.method == "POST":
+            self.file_requests.append("upload")
+            upload = request.files.get("file")
+            if not request.form.get("key") or upload is None:
+                return Response("missing key or file", status=400)(environ, start_response)
+            self.uploads[request.form["key"]] = upload.read()
+            return Response(status=201)(environ, start_response)
+        if request.path.startswith("/bulk-results/") and request.method == "GET":
+            self.file_requests.append("download")
+            number = request.path.rsplit("/", 1)[-1].removesuffix(".jsonl")
+            text = self.bulk_results.get(int(number)) if number.isdigit() else None
+            if text is None:
+                return Response("not found", status=404)(environ, start_response)
+            return Response(text, content_type="application/jsonl")(environ, start_response)
+        return super().__call__(environ, start_response)
 
     # -- faults ----------------------------------------------------------------------------------
     def throttle_next(self, n: int = 1) -> None:
@@ -115,7 +139,7 @@ class ShopifyAdminDouble(ShopifyStandIn):
                 self._throttle_next = max(0, self._throttle_next - 1)
                 return json_response(_throttled(requested, min(available, max(0.0, requested - 50))), 200)
             self._bucket -= requested
-        result = graphql.execute(self.schema, document, root_value=ShopResolvers(self._shop(shop)),
+        result = graphql.execute(self.schema, document, root_value=ShopResolvers(self._shop(shop), self),
                                  variable_values=variables)
         with self._lock:
             # Shopify refunds the difference between requested and actual cost after execution.

@@ -10,10 +10,16 @@ from werkzeug.serving import make_server
 
 from plugin import create_app
 from plugin.security_headers import QuietRequestHandler
-from tests.route_requests import ROUTES, Credentials, rules_and_methods, seed_shop_activity
+from tests.route_requests import ROUTES, Credentials, provider_settings, rules_and_methods, seed_shop_activity
 
 ADMIN_POLICIES = ("frame-ancestors https://admin.shopify.com;",
                   "frame-ancestors https://backbell-demo.myshopify.com https://admin.shopify.com;")
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config.update(provider_settings())  # so the provider callbacks reach their handlers
+    return app_config
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def test_execute_returns_data_and_sends_the_token_to_the_shops_origin(shopify_ad
 
     # then
     assert data == {"shop": {"name": "Demo Goods", "myshopifyDomain": DEMO_SHOP, "ianaTimezone": "Europe/Berlin",
-                             "currencyCode": "EUR"}}
+                             "currencyCode": "EUR", "contactEmail": "owner@example.com"}}
     [sent] = shopify_admin.graphql_requests("ShopBasics")
     assert (sent["shop"], sent["version"]) == (DEMO_SHOP, "2026-10")
     assert shopify_admin.token_valid(DEMO_SHOP, sent["token"])

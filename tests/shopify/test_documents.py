@@ -14,7 +14,10 @@ def test_documents_directory_holds_the_operations_the_app_sends():
     names = document_names()
 
     # then
-    assert names == ["MainThemeFiles", "ShopBasics", "ShopPrimaryLocale", "VariantByInventoryItem", "VariantStock"]
+    assert names == ["DiscountCodeBasicCreate", "DiscountCodeDeactivate", "DiscountRedeemCodeBulkAdd",
+                     "DiscountRedeemCodeBulkCreation", "DraftOrderCreate", "DraftOrderDelete", "DraftOrderStatus",
+                     "MainThemeFiles", "ShopBasics", "ShopPrimaryDomain", "ShopPrimaryLocale", "VariantByInventoryItem",
+                     "VariantStock"]
 
 
 @pytest.mark.parametrize("name", document_names())

@@ -18,6 +18,17 @@ from plugin.dispatch.messages.restock_strings import RESTOCK_STRINGS
 
 URL_TAG = "-bb_url-"
 UNSUBSCRIBE_TAG = "-bb_unsubscribe-"
+CODE_TAG = "-bb_code-"  # the shopper's personal discount code (plugin.offers)
+
+
+@dataclass(frozen=True)
+class OfferText:
+    """The offer in a notice (plugin.offers.notice), the same for every shopper of a batch: the
+    code itself goes in per shopper through ``CODE_TAG``. Times are already in the shop's zone."""
+
+    percent: int | None = None
+    code_until: str | None = None  # "Jan 4 14:30"
+    held_until: str | None = None  # "14:30"
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class NoticeContext:
     price: str | None
     currency: str | None
     locale: str
+    offer: OfferText | None = None
     # The shop's own wording of this locale's strings (``overrides.restock_strings``).
     wording: tuple[tuple[str, str], ...] = ()
 
@@ -57,8 +69,10 @@ def render_restock(context: NoticeContext, channel: str) -> RenderedNotice:
     variant = _variant_label(context.variant_title)
     item = strings["item"].format(product=context.product_title, variant=variant) if variant else context.product_title
     words = {"shop": context.shop_name, "product": context.product_title, "item": item}
+    offer_lines = _offer_lines(strings, context.offer, sms=channel == "sms")
     if channel == "sms":
-        return RenderedNotice(locale, None, strings["sms"].format(**words, url=URL_TAG), None)
+        text = strings["sms"].format(**words, url=URL_TAG)
+        return RenderedNotice(locale, None, " ".join([*offer_lines, text]) if offer_lines else text, None)
     values = {
         "locale": locale,
         "s": strings,
@@ -69,11 +83,23 @@ def render_restock(context: NoticeContext, channel: str) -> RenderedNotice:
         "price": format_money(context.price, context.currency, locale),
         "url": URL_TAG,
         "unsubscribe_url": UNSUBSCRIBE_TAG,
+        "offer_lines": offer_lines,
     }
     env = _environment()
     html = env.get_template("restock.html").render(values)
     text = env.get_template("restock.txt").render(values)
     return RenderedNotice(locale, values["subject"], text, html)
+
+
+def _offer_lines(strings: dict[str, str], offer: OfferText | None, sms: bool) -> list[str]:
+    if offer is None:
+        return []
+    prefix, lines = "sms_" if sms else "offer_", []
+    if offer.held_until:
+        lines.append(strings[prefix + "hold"].format(until=offer.held_until))
+    if offer.percent and offer.code_until:
+        lines.append(strings[prefix + "code"].format(code=CODE_TAG, percent=offer.percent, until=offer.code_until))
+    return lines
 
 
 def _variant_label(title: str | None) -> str:

@@ -1,6 +1,8 @@
 """Every GraphQL document the app sends, one ``<Operation>.graphql`` file per operation.
 
-Fragments live in ``fragments/<Name>.graphql``; ``load_document`` appends the ones an operation
+Fragments live in ``fragments/<Name>.graphql``. The customer sync's documents live in
+``customers/`` and are named ``customers/<Name>`` (bulk operations and the one-line mutations they
+run; the demo's stand-in does not play them, so they sit apart from its list); ``load_document`` appends the ones an operation
 spreads (recursively), so each file stays a valid, reviewable unit.
 """
 
@@ -19,11 +21,15 @@ def document_names() -> list[str]:
     return sorted(p.stem for p in DOCUMENTS_DIR.glob("*.graphql"))
 
 
+def customer_document_names() -> list[str]:
+    return sorted(f"customers/{p.stem}" for p in (DOCUMENTS_DIR / "customers").glob("*.graphql"))
+
+
 @cache
 def load_document(name: str) -> str:
     """The full text of operation ``name`` with the fragments it uses."""
     path = DOCUMENTS_DIR / f"{name}.graphql"
-    if not re.fullmatch(r"[A-Za-z]\w*", name) or not path.is_file():
+    if not re.fullmatch(r"(?:customers/)?[A-Za-z]\w*", name) or not path.is_file():
         raise KeyError(f"no GraphQL document named {name!r} in {DOCUMENTS_DIR}")
     text = path.read_text(encoding="utf-8")
     parts, seen = [text], set()
