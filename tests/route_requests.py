@@ -158,6 +158,13 @@ def _unsubscribe_calls(c: Credentials, method: str) -> list[Call]:
     return [Call(method, f"/u/{c.unsubscribe_token()}", form), Call(method, "/u/garbage", form)]
 
 
+def _apology_subscribe_calls(c: Credentials, method: str) -> list[Call]:
+    from plugin.links.tokens import subscribe_url
+
+    return [Call(method, "/s/" + subscribe_url("", c.secret, c.subscription_id).rsplit("/", 1)[-1]),
+            Call(method, "/s/garbage")]
+
+
 def _app_home_calls(c: Credentials, method: str) -> list[Call]:
     return [Call(method, f"/app?embedded=1&shop={c.shop}&host=YWRtaW4&id_token={c.session_token()}"),
             Call(method, f"/app?embedded=1&shop={c.shop}&host=YWRtaW4"), Call(method, "/app")]
@@ -213,12 +220,22 @@ ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
     ("/r/<token>", "plugin_links.follow"): _click_calls,
     ("/u/<token>", "plugin_links.confirm_unsubscribe"): _unsubscribe_page_calls,
     ("/u/<token>", "plugin_links.unsubscribe"): _unsubscribe_calls,
+    ("/s/<token>", "plugin_links.subscribe_from_apology"): _apology_subscribe_calls,
     ("/app", "admin_views.app_home"): _app_home_calls,
     ("/app/patch-id-token", "admin_views.patch_id_token"): _patch_calls,
-    ("/api/overview", "admin_views.api_overview"): _api_calls("/api/overview"),
+    **{(path, f"admin_api.{endpoint}"): _api_calls(path) for path, endpoint in (
+        ("/api/overview", "api_overview"), ("/api/demand", "api_demand"), ("/api/demand.csv", "api_demand_csv"),
+        ("/api/subscribers", "api_subscribers"), ("/api/subscribers.csv", "api_subscribers_csv"),
+        ("/api/activity", "api_activity"))},
+    ("/api/subscribers/<int:subscription_id>", "admin_api.api_delete_subscriber"): lambda c, method: _api_calls(
+        f"/api/subscribers/{c.subscription_id}")(c, method),
     **{(f"/app/{name}", f"admin_pages.{endpoint}"): _page_calls(f"/app/{name}")
        for name, endpoint in (("dashboard", "dashboard"), ("settings", "settings_page"))},
     ("/app/messages", "admin_messages.messages_page"): _page_calls("/app/messages"),
+    ("/app/demand", "admin_lists.demand_page"): _page_calls("/app/demand"),
+    ("/app/subscribers", "admin_lists.subscribers_page"): _page_calls("/app/subscribers"),
+    ("/app/activity", "admin_lists.activity_page_view"): _page_calls("/app/activity"),
+    ("/api/variants/<int:variant_id>/notify", "admin_lists.notify_now"): _api_calls(f"/api/variants/{VARIANT_ID}/notify"),
     ("/app/assets/<name>", "admin_pages.asset"): lambda c, method: [Call(method, "/app/assets/admin.js"),
                                                                      Call(method, "/app/assets/nope.js")],
     ("/api/messages/<locale>/<channel>", "admin_messages.save_wording"): _api_calls("/api/messages/en/email"),

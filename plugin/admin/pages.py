@@ -151,17 +151,10 @@ def metric_list(numbers: dict, names) -> list[dict]:
 
 
 def dashboard_numbers(session, shop, period: tuple | None) -> dict:
-    """The dashboard's numbers in ``GET /api/overview``'s shape, from today's counts (waiting
-    shoppers and notices sent; the funnel beyond them arrives with the overview counters)."""
-    from plugin.admin.overview import shop_overview
-    from plugin.clock import utcnow
+    """``GET /api/overview``'s numbers for ``(since, until)``, or all time."""
+    from plugin.admin.overview import Range, overview
 
-    counts = shop_overview(session, shop.id)
-    since, until = period or (None, utcnow().date())
-    return {"since": since.isoformat() if since else None, "until": until.isoformat(),
-            "waiting": counts["waiting_subscriptions"], "notified": counts["notifications_sent"],
-            "delivered": None, "opened": None, "clicked": None, "purchased": None, "revenue": None,
-            "conversion_rate": None, "median_time_to_purchase_seconds": None, "trend": []}
+    return overview(session, shop, Range(*period) if period else Range())
 
 
 # -- Settings -------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from flask import Blueprint, current_app, g, render_template, request
 from sqlalchemy import select
 
 from plugin.admin.i18n import Translator
-from plugin.admin.overview import shop_overview
 from plugin.admin.pages import render_home
 from plugin.logging import get_logger
 from plugin.web_errors import json_error

@@ -10,7 +10,7 @@ from tests.widget.conftest import record_measurement
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["home", "dashboard", "messages", "settings"]
+PAGES = ["home", "dashboard", "demand", "subscribers", "messages", "settings", "activity"]
 LCP_BUDGET_MS, CLS_BUDGET = 1000, 0.05
 
 
