@@ -6,12 +6,13 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT, GAP = 600, 160, 0.2
+MIN_SLOTS = 14  # a day or two of history draws narrow bars at the left, not one wall of colour
 
 
 def trend_bars(points: list[dict], label: str) -> Markup:
     """``points``: ``{"date", "notified", "purchased"}`` per day, oldest first."""
     top = max([p["notified"] for p in points] + [p["purchased"] for p in points] + [1])
-    slot = WIDTH / max(len(points), 1)
+    slot = WIDTH / max(len(points), MIN_SLOTS)
     bars = []
     for index, point in enumerate(points):
         x, width = index * slot + slot * GAP / 2, slot * (1 - GAP)

@@ -123,7 +123,7 @@
       this.shadowRoot.innerHTML = "<style>:host{display:block;" + FONT + "}label{display:block;margin-bottom:4px}" +
         "input,select,textarea{box-sizing:border-box;width:100%;" + FONT + ";padding:6px 10px;border:1px solid " + (error ? "#c70a24" : "#8a8a8a") +
         ";border-radius:8px;background:" + (error ? "#fee9e8" : "#fdfdfd") + "}.details{color:#616161;margin-top:4px}" +
-        ".error{color:#8e0b21;margin-top:4px;display:flex;gap:4px}.error::before{content:'\u24d8'}</style>" +
+        ".error{color:#8e0b21;margin-top:4px;display:flex;gap:4px}.error::before{content:'!';font-weight:700}</style>" +
         '<label for="' + id + '">' + esc(this.getAttribute("label")) + "</label>" + this.control(id) +
         (details ? '<div class="details">' + esc(details) + "</div>" : "") +
         (error ? '<div class="error" role="alert">' + esc(error) + "</div>" : "");
