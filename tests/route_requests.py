@@ -158,13 +158,6 @@ def _unsubscribe_calls(c: Credentials, method: str) -> list[Call]:
     return [Call(method, f"/u/{c.unsubscribe_token()}", form), Call(method, "/u/garbage", form)]
 
 
-def _apology_subscribe_calls(c: Credentials, method: str) -> list[Call]:
-    from plugin.links.tokens import subscribe_url
-
-    return [Call(method, "/s/" + subscribe_url("", c.secret, c.subscription_id).rsplit("/", 1)[-1]),
-            Call(method, "/s/garbage")]
-
-
 def _app_home_calls(c: Credentials, method: str) -> list[Call]:
     return [Call(method, f"/app?embedded=1&shop={c.shop}&host=YWRtaW4&id_token={c.session_token()}"),
             Call(method, f"/app?embedded=1&shop={c.shop}&host=YWRtaW4"), Call(method, "/app")]
@@ -189,6 +182,19 @@ def _api_calls(path: str) -> Callable[[Credentials, str], list[Call]]:
                 Call(method, path, {"headers": {"Authorization": "Bearer a.b.c"}}), Call(method, path)]
 
     return calls
+
+
+def _subscriber_delete_calls(c: Credentials, method: str) -> list[Call]:
+    auth = {"Authorization": f"Bearer {c.session_token()}"}
+    return [Call(method, f"/api/subscribers/{c.subscription_id}", {"headers": auth}),
+            Call(method, "/api/subscribers/999999999", {"headers": auth}),
+            Call(method, f"/api/subscribers/{c.subscription_id}")]
+
+
+def _apology_subscribe_calls(c: Credentials, method: str) -> list[Call]:
+    from plugin.links.tokens import subscribe_url
+
+    return [Call(method, subscribe_url("", c.secret, c.subscription_id)), Call(method, "/s/garbage")]
 
 
 def _sendgrid_calls(c: Credentials, method: str) -> list[Call]:
@@ -223,12 +229,13 @@ ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
     ("/s/<token>", "plugin_links.subscribe_from_apology"): _apology_subscribe_calls,
     ("/app", "admin_views.app_home"): _app_home_calls,
     ("/app/patch-id-token", "admin_views.patch_id_token"): _patch_calls,
-    **{(path, f"admin_api.{endpoint}"): _api_calls(path) for path, endpoint in (
-        ("/api/overview", "api_overview"), ("/api/demand", "api_demand"), ("/api/demand.csv", "api_demand_csv"),
-        ("/api/subscribers", "api_subscribers"), ("/api/subscribers.csv", "api_subscribers_csv"),
-        ("/api/activity", "api_activity"))},
-    ("/api/subscribers/<int:subscription_id>", "admin_api.api_delete_subscriber"): lambda c, method: _api_calls(
-        f"/api/subscribers/{c.subscription_id}")(c, method),
+    ("/api/overview", "admin_api.api_overview"): _api_calls("/api/overview?since=2020-01-01"),
+    ("/api/demand", "admin_api.api_demand"): _api_calls("/api/demand"),
+    ("/api/demand.csv", "admin_api.api_demand_csv"): _api_calls("/api/demand.csv"),
+    ("/api/subscribers", "admin_api.api_subscribers"): _api_calls("/api/subscribers?q=jane.doe%40gmail.com"),
+    ("/api/subscribers.csv", "admin_api.api_subscribers_csv"): _api_calls("/api/subscribers.csv"),
+    ("/api/subscribers/<int:subscription_id>", "admin_api.api_delete_subscriber"): _subscriber_delete_calls,
+    ("/api/activity", "admin_api.api_activity"): _api_calls("/api/activity?kind=sent"),
     **{(f"/app/{name}", f"admin_pages.{endpoint}"): _page_calls(f"/app/{name}")
        for name, endpoint in (("dashboard", "dashboard"), ("settings", "settings_page"))},
     ("/app/messages", "admin_messages.messages_page"): _page_calls("/app/messages"),

@@ -227,6 +227,27 @@ def api_calls(path: str):
     return factory
 
 
+def api_query_calls(path: str, params: tuple[str, ...]):
+    """A valid session token (mostly) with random values for the route's query parameters."""
+    def factory(c: Credentials, method: str):
+        values = SCALARS.map(str) | ANY_TEXT | st.dates().map(str) | IDS.map(str)
+        queries = st.dictionaries(st.sampled_from(params) | HEADER_TEXT, values, max_size=4)
+
+        @st.composite
+        def calls(draw):
+            token = c.session_token() if _rnd(draw).random() < 0.85 else draw(random_claims(c))
+            query = urlencode({k: v for k, v in draw(queries).items() if "\x00" not in k}, errors="replace")
+            return Call(method, f"{path}?{query}", {"headers": {"Authorization": f"Bearer {token}"}})
+        return calls()
+    return factory
+
+
+def subscriber_delete_calls(c: Credentials, method: str):
+    token = st.just(c.session_token()) | random_claims(c)
+    return st.builds(lambda row, t: Call(method, f"/api/subscribers/{row}", {"headers": {"Authorization": f"Bearer {t}"}}),
+                     IDS.filter(lambda n: n >= 0) | st.just(c.subscription_id), token)
+
+
 def sendgrid_calls(c: Credentials, method: str):
     """SendGrid event batches signed with the configured key: random events around ours."""
     @st.composite
@@ -282,7 +303,17 @@ FUZZERS = {
     ("/u/<token>", "plugin_links.unsubscribe"): link_calls("/u/", "backbell.unsubscribe", "s", with_form=True),
     ("/app", "admin_views.app_home"): app_home_calls,
     ("/app/patch-id-token", "admin_views.patch_id_token"): patch_calls,
-    ("/api/overview", "admin_views.api_overview"): api_calls("/api/overview"),
+    ("/api/overview", "admin_api.api_overview"): api_query_calls("/api/overview", ("since", "until")),
+    ("/api/demand", "admin_api.api_demand"): api_query_calls("/api/demand", ("since", "until", "limit", "before")),
+    ("/api/demand.csv", "admin_api.api_demand_csv"): api_query_calls("/api/demand.csv", ("since", "until")),
+    ("/api/subscribers", "admin_api.api_subscribers"): api_query_calls(
+        "/api/subscribers", ("status", "variant_id", "channel", "q", "before", "limit")),
+    ("/api/subscribers.csv", "admin_api.api_subscribers_csv"): api_query_calls(
+        "/api/subscribers.csv", ("status", "variant_id", "channel", "q")),
+    ("/api/subscribers/<int:subscription_id>", "admin_api.api_delete_subscriber"): subscriber_delete_calls,
+    ("/api/activity", "admin_api.api_activity"): api_query_calls(
+        "/api/activity", ("variant_id", "subscription_id", "kind", "before", "limit")),
+    ("/s/<token>", "plugin_links.subscribe_from_apology"): link_calls("/s/", "backbell.subscribe", "w", with_form=False),
 }
 # Examples per (rule, method); the routes whose handlers write get the most.
 EXAMPLES = {("/webhooks", "POST"): 4000, ("/proxy/subscriptions", "POST"): 3000}

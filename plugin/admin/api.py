@@ -35,6 +35,9 @@ def _runtime():
     return current_app.extensions["backbell"]
 
 
+MAX_ROW_ID = 2**63 - 1
+
+
 def api_route(rule: str, **options):
     """A session-token-guarded route whose ``QueryError`` becomes 422 naming the parameter."""
 
@@ -121,6 +124,8 @@ def api_subscribers_csv():
 @api_route("/api/subscribers/<int:subscription_id>", methods=["DELETE"])
 def api_delete_subscriber(subscription_id: int):
     """Delete a subscription (and its contact when it has no other one)."""
+    if not 0 < subscription_id <= MAX_ROW_ID:  # no row has it; a BIGINT bind would fail (a 500)
+        return json_error(404, "not_found", "This shop has no subscriber with that id.", field="id")
     with _runtime().db.session() as session:
         deleted = delete_subscriber(session, g.shop, subscription_id)
     if deleted is None:

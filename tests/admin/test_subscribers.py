@@ -137,3 +137,10 @@ def test_the_csv_streams_every_match_with_formulas_neutralised(installed_shop, r
     assert [(r[0], r[1], r[2], r[3], r[8]) for r in rows[1:]] == [
         (str(emailer), "ada@gmail.com", "email", "waiting", "false"),
         (str(texter), "'+14155550123", "sms", "waiting", "true")]
+
+
+def test_deleting_an_id_beyond_bigint_is_404_not_500(installed_shop, client, app_config):
+    # (found by the fuzzer: the id went straight into a BIGINT bind)
+    response = client.delete(f"/api/subscribers/{2**63}", headers=_bearer(app_config))
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"

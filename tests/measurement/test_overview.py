@@ -11,6 +11,7 @@ from plugin.clock import utcnow
 from plugin.links.tokens import click_url
 from plugin.models import Decision, Notification, ShopDay
 from plugin.privacy.retention import prune_history
+from tests.dispatch.builders import VARIANT_ID
 from tests.doubles.shopify_admin import DEMO_SHOP, install_shop_directly
 from tests.measurement.dashboard_builders import get_overview, money, order, sign_up, told_and_bought
 
@@ -78,7 +79,10 @@ def test_a_cancelled_order_leaves_the_numbers(shopify_admin, installed_shop, run
     order_id = order(client, installed_shop, emails[0], "49.00")
     # when the order is cancelled
     from tests.webhooks.delivery import deliver
-    deliver(client, "orders/cancelled", {"id": order_id, "cancelled_at": utcnow().isoformat()})
+    cancelled = {"id": order_id, "email": emails[0], "currency": "USD", "created_at": utcnow().isoformat(),
+                 "cancelled_at": utcnow().isoformat(), "cancel_reason": "customer", "discount_codes": [],
+                 "line_items": [{"id": 1, "variant_id": VARIANT_ID, "quantity": 1, "price": "49.00"}]}
+    assert deliver(client, "orders/cancelled", cancelled).status_code == 200
     # then
     body = get_overview(client, app_config, DEMO_SHOP).get_json()
     assert (body["notified"], body["purchased"], body["revenue"], body["conversion_rate"]) == (
