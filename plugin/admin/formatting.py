@@ -6,7 +6,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.numbers import UnknownCurrencyError, format_currency, format_decimal, format_percent
+from babel.numbers import (
+    UnknownCurrencyError,
+    format_currency,
+    format_decimal,
+    format_percent,
+)
 
 from plugin.clock import utcnow
 

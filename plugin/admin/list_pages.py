@@ -13,7 +13,14 @@ from plugin.admin.demand import conversion_rate, demand_rows
 from plugin.admin.formatting import babel_locale, money
 from plugin.admin.pages import KEPT_PARAMS, admin_page, render_page
 from plugin.admin.queries import QueryError
-from plugin.admin.subscribers import CHANNELS, STATUSES, Filters, SearchError, search_contacts, subscriber_page
+from plugin.admin.subscribers import (
+    CHANNELS,
+    STATUSES,
+    Filters,
+    SearchError,
+    search_contacts,
+    subscriber_page,
+)
 from plugin.admin.views import session_token_required
 from plugin.logging import get_logger
 from plugin.models import Variant

@@ -14,7 +14,14 @@ from plugin.dispatch.channels import channel_for
 from plugin.dispatch.channels.base import OutgoingMessage
 from plugin.dispatch.messages.locales import LOCALES, normalise_locale
 from plugin.dispatch.messages.overrides import (
-    PARTS, SAMPLE, VARIABLES, WordingError, checked_wording, fill, with_wording, wording,
+    PARTS,
+    SAMPLE,
+    VARIABLES,
+    WordingError,
+    checked_wording,
+    fill,
+    with_wording,
+    wording,
 )
 from plugin.intake.contacts import ContactError, normalise_email, normalise_phone
 from plugin.logging import get_logger

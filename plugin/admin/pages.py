@@ -10,14 +10,26 @@ functions the ``/api`` endpoints use, and enhanced by ``static/admin.js``: every
 from __future__ import annotations
 
 import hashlib
+from dataclasses import fields
 from functools import cache, wraps
 from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 
+from plugin.admin.charts import trend_bars
+from plugin.admin.formatting import format_metric, shop_today
 from plugin.admin.i18n import Translator
-from plugin.shopify.auth import InstallFailure, install_if_needed, shop_domain, verify_app_home
+from plugin.admin.overview import Range, overview
+from plugin.admin.settings_form import grouped_fields
+from plugin.admin.theme_status import block_link, embed_link, read_theme_status
+from plugin.shop_settings import settings_for
+from plugin.shopify.auth import (
+    InstallFailure,
+    install_if_needed,
+    shop_domain,
+    verify_app_home,
+)
 from plugin.web_errors import json_error
 
 bp = Blueprint("admin_pages", __name__, template_folder="templates")
@@ -39,7 +51,12 @@ def admin_page(view):
 
     @wraps(view)
     def page(*args, **kwargs):
-        from plugin.admin.views import _open_from_admin, _request_input, _shopify_response, frame_ancestors
+        from plugin.admin.views import (
+            _open_from_admin,
+            _request_input,
+            _shopify_response,
+            frame_ancestors,
+        )
 
         runtime = _runtime()
         if not any(request.args.get(k) for k in ("shop", "host", "id_token")):
@@ -113,8 +130,6 @@ DASHBOARD_METRICS = ("waiting", "notified", "delivered", "opened", "clicked", "p
 
 def render_home(runtime, shop) -> str:
     """Home: is the widget on the live theme (with the theme editor's deep links), then the numbers."""
-    from plugin.admin.theme_status import block_link, embed_link, read_theme_status
-
     with runtime.db.session() as session:
         theme = read_theme_status(runtime, session, shop.domain)
         numbers = dashboard_numbers(session, shop, None)
@@ -128,9 +143,6 @@ def render_home(runtime, shop) -> str:
 @admin_page
 def dashboard():
     """The funnel, revenue recovered, conversion, median time to purchase and the daily trend."""
-    from plugin.admin.charts import trend_bars
-    from plugin.admin.formatting import shop_today
-
     period = request.args.get("period", "30")
     if period not in dict(PERIODS):
         period = "30"
@@ -144,16 +156,12 @@ def dashboard():
 
 
 def metric_list(numbers: dict, names) -> list[dict]:
-    from plugin.admin.formatting import format_metric
-
     return [{"name": name, "label": g.t(f"metric.{name}"), "value": format_metric(name, numbers, g.t)}
             for name in names]
 
 
 def dashboard_numbers(session, shop, period: tuple | None) -> dict:
     """``GET /api/overview``'s numbers for ``(since, until)``, or all time."""
-    from plugin.admin.overview import Range, overview
-
     return overview(session, shop, Range(*period) if period else Range())
 
 
@@ -162,17 +170,11 @@ def dashboard_numbers(session, shop, period: tuple | None) -> dict:
 @admin_page
 def settings_page():
     """Every setting in a form over ``GET``/``PATCH /api/settings``, saved from the save bar."""
-    from plugin.admin.settings_form import grouped_fields
-
     return render_page("settings.html", "settings", title=g.t("settings.title"),
                        groups=grouped_fields(current_settings(g.shop)))
 
 
 def current_settings(shop) -> dict:
     """The values ``GET /api/settings`` answers (defaults filled in)."""
-    from dataclasses import fields
-
-    from plugin.shop_settings import settings_for
-
     values = settings_for(shop)
     return {f.name: getattr(values, f.name) for f in fields(values) if f.name != "extra"}

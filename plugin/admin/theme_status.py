@@ -23,7 +23,7 @@ log = get_logger(__name__)
 APP_HANDLE = "backbell"  # shopify.app.toml `handle`
 BLOCK_HANDLE = "notify-me"  # storefront_widget/blocks/notify-me.liquid
 EMBED_HANDLE = "notify-me-embed"  # storefront_widget/blocks/notify-me-embed.liquid
-_COMMENT = re.compile(r"/\*.*?\*/", re.S)  # Shopify writes a comment header above the JSON
+_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)  # Shopify writes a comment header above the JSON
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from plugin.models import Base, Shop, Subscription, Variant
-from tests.doubles.shopify_admin import DEMO_SHOP, install_shop_directly, make_session_token
+from tests.doubles.shopify_admin import (
+    DEMO_SHOP,
+    install_shop_directly,
+    make_session_token,
+)
 from tests.measurement.dashboard_builders import sign_up
 
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"

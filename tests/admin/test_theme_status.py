@@ -1,7 +1,11 @@
 import json
 
 from plugin.admin.theme_status import (
-    block_in_product_template, block_link, embed_enabled, embed_link, read_theme_status,
+    block_in_product_template,
+    block_link,
+    embed_enabled,
+    embed_link,
+    read_theme_status,
 )
 from tests.doubles.shopify_admin import DEMO_SHOP
 
