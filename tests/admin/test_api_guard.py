@@ -49,7 +49,7 @@ def two_shops(shopify_admin, installed_shop, runtime, session):
     (theirs,) = sign_up(session, runtime, other, ["theirs@gmail.com"], variant_id=9)
     session.add(Variant(shop_id=other.id, variant_id=9, product_title="Theirs", available=4))
     session.commit()
-    return {"subscription_id": theirs, "variant_id": 9, "locale": "en", "channel": "email"}
+    return {"subscription_id": theirs, "variant_id": 9, "variant_ref": 9, "locale": "en", "channel": "email"}
 
 
 def _send(client, rule, method, ids, headers):
