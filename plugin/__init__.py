@@ -74,11 +74,15 @@ def _register_blueprints(app: Flask) -> None:
     from plugin.intake import views as storefront
     from plugin.links import views as links
     from plugin.admin import api as admin_api
+    from plugin.admin import list_pages as admin_lists
+    from plugin.admin import messages as admin_messages
+    from plugin.admin import pages as admin_pages
     from plugin.admin import views as admin_views
     from webhooks import providers as provider_webhooks
     from webhooks import views as webhook_views
 
-    for module in (health, webhook_views, provider_webhooks, storefront, links, admin_views, admin_api):
+    for module in (health, webhook_views, provider_webhooks, storefront, links, admin_views, admin_api, admin_pages,
+                   admin_messages, admin_lists):
         app.register_blueprint(module.bp)
 
 

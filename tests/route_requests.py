@@ -163,6 +163,14 @@ def _app_home_calls(c: Credentials, method: str) -> list[Call]:
             Call(method, f"/app?embedded=1&shop={c.shop}&host=YWRtaW4"), Call(method, "/app")]
 
 
+def _page_calls(path: str) -> Callable[[Credentials, str], list[Call]]:
+    def calls(c: Credentials, method: str) -> list[Call]:
+        return [Call(method, f"{path}?embedded=1&shop={c.shop}&host=YWRtaW4&id_token={c.session_token()}"),
+                Call(method, f"{path}?embedded=1&shop={c.shop}&host=YWRtaW4"), Call(method, path)]
+
+    return calls
+
+
 def _patch_calls(c: Credentials, method: str) -> list[Call]:
     return [Call(method, f"/app/patch-id-token?shop={c.shop}&shopify-reload=%2Fapp"),
             Call(method, "/app/patch-id-token?shop=*&shopify-reload=%2Fapp")]
@@ -238,6 +246,7 @@ ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
     ("/r/<token>", "plugin_links.follow"): _click_calls,
     ("/u/<token>", "plugin_links.confirm_unsubscribe"): _unsubscribe_page_calls,
     ("/u/<token>", "plugin_links.unsubscribe"): _unsubscribe_calls,
+    ("/s/<token>", "plugin_links.subscribe_from_apology"): _apology_subscribe_calls,
     ("/app", "admin_views.app_home"): _app_home_calls,
     ("/app/patch-id-token", "admin_views.patch_id_token"): _patch_calls,
     ("/api/overview", "admin_api.api_overview"): _api_calls("/api/overview?since=2020-01-01"),
@@ -247,12 +256,23 @@ ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
     ("/api/subscribers.csv", "admin_api.api_subscribers_csv"): _api_calls("/api/subscribers.csv"),
     ("/api/subscribers/<int:subscription_id>", "admin_api.api_delete_subscriber"): _subscriber_delete_calls,
     ("/api/activity", "admin_api.api_activity"): _api_calls("/api/activity?kind=sent"),
-    ("/s/<token>", "plugin_links.subscribe_from_apology"): _apology_subscribe_calls,
     ("/api/settings", "admin_views.api_settings"): _settings_calls,
     ("/api/settings", "admin_views.api_change_settings"): _settings_calls,
     ("/api/variants/<path:variant_ref>", "admin_views.api_change_variant"): _variant_calls,
     ("/c/<token>", "plugin_links.confirm_page"): _confirm_calls,
     ("/c/<token>", "plugin_links.confirm"): _confirm_calls,
+    **{(f"/app/{name}", f"admin_pages.{endpoint}"): _page_calls(f"/app/{name}")
+       for name, endpoint in (("dashboard", "dashboard"), ("settings", "settings_page"))},
+    ("/app/messages", "admin_messages.messages_page"): _page_calls("/app/messages"),
+    ("/app/demand", "admin_lists.demand_page"): _page_calls("/app/demand"),
+    ("/app/subscribers", "admin_lists.subscribers_page"): _page_calls("/app/subscribers"),
+    ("/app/activity", "admin_lists.activity_page_view"): _page_calls("/app/activity"),
+    ("/api/variants/<int:variant_id>/notify", "admin_lists.notify_now"): _api_calls(f"/api/variants/{VARIANT_ID}/notify"),
+    ("/app/assets/<name>", "admin_pages.asset"): lambda c, method: [Call(method, "/app/assets/admin.js"),
+                                                                     Call(method, "/app/assets/nope.js")],
+    ("/api/messages/<locale>/<channel>", "admin_messages.save_wording"): _api_calls("/api/messages/en/email"),
+    ("/api/messages/<locale>/<channel>", "admin_messages.reset_wording"): _api_calls("/api/messages/en/email"),
+    ("/api/messages/<locale>/<channel>/test", "admin_messages.send_test"): _api_calls("/api/messages/en/sms/test"),
 }
 
 

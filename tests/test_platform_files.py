@@ -24,7 +24,7 @@ def test_app_toml_declares_webhooks_proxy_and_extension():
     assert config["extension_directories"] == ["storefront_widget"]
     scopes = set(config["access_scopes"]["scopes"].split(","))
     assert scopes == {"read_products", "read_inventory", "read_orders", "read_locales", "write_discounts",
-                      "write_draft_orders", "read_customers", "write_customers"}
+                      "write_draft_orders", "read_customers", "write_customers", "read_themes"}
 
 
 def test_procfile_declares_the_four_processes():

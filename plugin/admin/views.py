@@ -9,8 +9,9 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from sqlalchemy import select
 
+from plugin.admin.i18n import Translator
 from plugin.admin.merchant_settings import change_settings, settings_payload
-from plugin.admin.overview import shop_overview
+from plugin.admin.pages import render_home
 from plugin.admin.variant_eta import VariantInputError, parse_expected_date, variant_status
 from plugin.clock import utcnow
 from plugin.dispatch.eta import set_expected_date
@@ -71,14 +72,13 @@ def app_home():
     try:
         with runtime.db.session() as session:
             shop = install_if_needed(runtime, session, domain, result.id_token)
-            overview = shop_overview(session, shop.id)
     except InstallFailure as failure:
         if failure.reauthenticate and result.invalid_token_response is not None:
             return _shopify_response(result.invalid_token_response)
         return json_error(502, "token_exchange_failed",
                       "Shopify did not grant Backbell access to this shop. Reload the app to try again.")
-    html = render_template("admin/app_home.html", shop=shop, overview=overview,
-                           api_key=runtime.settings.shopify_api_key)
+    g.shop, g.t = shop, Translator(request.args.get("locale"))
+    html = render_home(runtime, shop)
     headers = {**result.response.headers, "Content-Security-Policy": frame_ancestors(domain)}
     return current_app.response_class(html, status=200, headers=headers, mimetype="text/html")
 

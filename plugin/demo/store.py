@@ -49,6 +49,8 @@ class FakeShop:
     customers: dict[int, dict] = field(default_factory=dict)
     primary_domain: str | None = None  # None: the storefront lives on the myshopify domain
     offers: OfferState = field(default_factory=OfferState)  # discounts and draft orders
+    theme_name: str = "Dawn"  # the live (MAIN) theme
+    theme_files: dict[str, str] = field(default_factory=dict)  # filename -> text content
 
 
 class UnknownDocument(LookupError):
@@ -82,6 +84,8 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
         item_id = gid_number(variables.get("id"), "InventoryItem")
         variant = next((v for v in state.variants.values() if v.inventory_item_id == item_id), None)
         return {"inventoryItem": {"variant": variant_fields(state, variant)} if variant else None}
+    if operation == "MainThemeFiles":
+        return {"themes": {"nodes": [main_theme(state)]}}
     if operation == "VariantStock":
         return {"nodes": [_variant_node(state, value) for value in variables.get("ids") or []]}
     if operation in OFFER_OPERATIONS:
@@ -89,6 +93,14 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
     if operation == "CustomerTags":
         return {"nodes": [customer_fields(state, value) for value in variables.get("ids") or []]}
     raise UnknownDocument(f"the Shopify stand-in answers only the app's own documents, not {operation!r}")
+
+
+def main_theme(state: FakeShop) -> dict:
+    """The live theme with the two files ``MainThemeFiles`` asks for, those the theme has."""
+    wanted = ("config/settings_data.json", "templates/product.json")
+    files = [{"filename": name, "body": {"content": state.theme_files[name]}}
+             for name in wanted if name in state.theme_files]
+    return {"id": gid("OnlineStoreTheme", 1), "name": state.theme_name, "files": {"nodes": files}}
 
 
 def _variant_node(state: FakeShop, value: str) -> dict | None:

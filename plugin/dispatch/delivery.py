@@ -28,6 +28,8 @@ from plugin.dispatch.plan import (
 )
 from plugin.links.tokens import click_url, confirm_url, unsubscribe_url
 from plugin.logging import get_logger
+from plugin.dispatch.messages.locales import normalise_locale
+from plugin.dispatch.messages.overrides import restock_strings
 from plugin.measurement import aggregates
 from plugin.dispatch.messages.restock import (
     CODE_TAG, UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, OfferText, render_notice,
@@ -246,6 +248,7 @@ def _context(shop: Shop, variant: Variant, locale: str, kind: str, offer: OfferT
         offer=offer,
         left=variant.available if kind == "reminder_low" else None,
         expected_on=variant.expected_at.date() if kind == ETA and variant.expected_at else None,
+        wording=restock_strings(shop.settings, normalise_locale(locale)),
     )
 
 

@@ -29,9 +29,10 @@ def test_first_load_exchanges_the_id_token_and_stores_tokens_encrypted(shopify_a
     # then
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "Fresh Goods" in page
+    assert 'data-page="home"' in page
     assert f'<meta name="shopify-api-key" content="{app_config["shopify_api_key"]}">' in page
     assert '<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>' in page
+    assert '<script src="https://cdn.shopify.com/shopifycloud/polaris-1.js"></script>' in page
     assert response.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
     assert shopify_admin.exchanges == 1
     shop = session.scalar(select(Shop).where(Shop.domain == SHOP))

@@ -74,6 +74,7 @@ CASES = [
     ("ShopPrimaryLocale", {}),
     ("VariantByInventoryItem", {"id": "gid://shopify/InventoryItem/2001"}),
     ("VariantByInventoryItem", {"id": "gid://shopify/InventoryItem/9999"}),
+    ("MainThemeFiles", {}),
     ("VariantStock", {"ids": ["gid://shopify/ProductVariant/1001", "gid://shopify/ProductVariant/1002",
                               "gid://shopify/ProductVariant/1003", "gid://shopify/ProductVariant/9999",
                               "gid://shopify/Product/5001"]}),
@@ -101,6 +102,9 @@ def _stand_in() -> ShopifyStandIn:
     stand_in = ShopifyStandIn()
     stand_in.app_config = {"shopify_api_key": KEY, "shopify_api_secret": SECRET}
     stand_in.add_shop(SHOP, name="Backbell Demo Store", timezone="Europe/Paris", currency="EUR", locale="fr")
+    stand_in.shops[SHOP].theme_files = {
+        "templates/product.json": '{"sections": {"main": {"type": "main-product", "blocks": {}}}}',
+        "config/settings_data.json": '{"current": {"blocks": {}}}'}
     stand_in.add_variant(SHOP, 1001, product_id=5001, inventory_item_id=2001, levels={11: 0, 12: 4}, title="Pink",
                          product_title="Aviator sunglasses", handle="aviator-sunglasses", price="199.00")
     stand_in.add_variant(SHOP, 1002, policy="CONTINUE", tracked=False, status="DRAFT")

@@ -13,7 +13,7 @@ from pathlib import Path
 import graphql
 
 from plugin.demo import offers_store as offers
-from plugin.demo.store import FakeShop, FakeVariant, customer_fields, gid, gid_number
+from plugin.demo.store import FakeShop, FakeVariant, customer_fields, gid, gid_number, main_theme
 from tests.doubles.customers import CustomerResolvers
 from tests.doubles.shopify_schema import schema_path
 
@@ -73,6 +73,27 @@ class ShopResolvers(CustomerResolvers):
 
     def shopLocales(self, info, published=None):
         return [{"locale": self._state.locale, "name": self._state.locale, "primary": True, "published": True}]
+
+    def themes(self, info, roles=None, first=None, **_):
+        # The store has one theme, the live one; asking for other roles finds nothing.
+        nodes = [self._theme()] if not roles or "MAIN" in roles else []
+        return {"nodes": nodes[: first or 50], "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(nodes)],
+                "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}}
+
+    def _theme(self):
+        theme = main_theme(self._state)
+        by_name = {node["filename"]: node for node in theme["files"]["nodes"]}
+
+        def files(info, filenames=None, first=None, **_):
+            nodes = [{"__typename": "OnlineStoreThemeFile", "filename": name,
+                      "body": {"__typename": "OnlineStoreThemeFileBodyText", **by_name[name]["body"]}}
+                     for name in sorted(by_name) if filenames is None or name in filenames][: first or 50]
+            return {"nodes": nodes, "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(nodes)],
+                    "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None,
+                                 "endCursor": None}}
+
+        return {"__typename": "OnlineStoreTheme", "id": theme["id"], "name": theme["name"], "role": "MAIN",
+                "files": files}
 
     # -- offers: discounts and draft orders ------------------------------------------------------
     def discountCodeBasicCreate(self, info, basicCodeDiscount):

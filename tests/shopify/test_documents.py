@@ -16,7 +16,8 @@ def test_documents_directory_holds_the_operations_the_app_sends():
     # then
     assert names == ["CustomerTags", "DiscountCodeBasicCreate", "DiscountCodeDeactivate", "DiscountRedeemCodeBulkAdd",
                      "DiscountRedeemCodeBulkCreation", "DraftOrderCreate", "DraftOrderDelete", "DraftOrderStatus",
-                     "ShopBasics", "ShopPrimaryDomain", "ShopPrimaryLocale", "VariantByInventoryItem", "VariantStock"]
+                     "MainThemeFiles", "ShopBasics", "ShopPrimaryDomain", "ShopPrimaryLocale", "VariantByInventoryItem",
+                     "VariantStock"]
 
 
 @pytest.mark.parametrize("name", document_names())

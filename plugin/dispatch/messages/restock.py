@@ -46,6 +46,8 @@ class NoticeContext:
     offer: OfferText | None = None
     left: int | None = None  # units left, when a reminder says "only N left"
     expected_on: date | None = None  # an eta notice's date
+    # The shop's own wording of this locale's strings (``overrides.restock_strings``).
+    wording: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def notice_strings(kind: str, locale: str) -> dict[str, str]:
 def render_notice(kind: str, context: NoticeContext, channel: str) -> RenderedNotice:
     """Cached: a restock of 100,000 shoppers renders once per kind, locale and channel."""
     locale = normalise_locale(context.locale)
-    strings = notice_strings(kind, locale)
+    # The shop's restock wording first, then the kind's own words (reminder, eta, …) over it.
+    strings = {**RESTOCK_STRINGS[locale], **dict(context.wording), **FOLLOW_UP_STRINGS[locale].get(kind, {})}
     variant = _variant_label(context.variant_title)
     item = strings["item"].format(product=context.product_title, variant=variant) if variant else context.product_title
     words = {"shop": context.shop_name, "product": context.product_title, "item": item, "left": context.left,

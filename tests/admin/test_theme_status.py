@@ -1,0 +1,74 @@
+import json
+
+from plugin.admin.theme_status import (
+    block_in_product_template,
+    block_link,
+    embed_enabled,
+    embed_link,
+    read_theme_status,
+)
+from tests.doubles.shopify_admin import DEMO_SHOP
+
+BLOCK = "shopify://apps/backbell/blocks/notify-me/0199a7c4-5e7b-7c1e-9d64-1f3e2b9a0c11"
+EMBED = "shopify://apps/backbell/blocks/notify-me-embed/0199a7c4-5e7b-7c1e-9d64-1f3e2b9a0c11"
+HEADER = "/*\n * IMPORTANT: The contents of this file are auto-generated.\n */\n"
+
+
+def _product(*blocks: dict) -> str:
+    return HEADER + json.dumps({"sections": {"main": {"type": "main-product", "blocks": {
+        f"b{i}": block for i, block in enumerate(blocks)}}}, "order": ["main"]})
+
+
+def _settings(*blocks: dict, preset: bool = False) -> str:
+    current = {"blocks": {f"e{i}": block for i, block in enumerate(blocks)}}
+    body = {"current": "Default", "presets": {"Default": current}} if preset else {"current": current}
+    return HEADER + json.dumps(body)
+
+
+def test_the_block_counts_when_it_is_in_a_product_section_and_not_disabled():
+    assert block_in_product_template(_product({"type": "title"}, {"type": BLOCK, "settings": {}}))
+    assert not block_in_product_template(_product({"type": BLOCK, "disabled": True}))
+    assert not block_in_product_template(_product({"type": "shopify://apps/other-app/blocks/notify-me/1"}))
+    assert not block_in_product_template(_product({"type": EMBED}))
+    assert not block_in_product_template("not json {")
+
+
+def test_the_embed_counts_when_listed_and_not_disabled_also_in_a_named_preset():
+    assert embed_enabled(_settings({"type": EMBED, "disabled": False}))
+    assert embed_enabled(_settings({"type": EMBED}, preset=True))
+    assert not embed_enabled(_settings({"type": EMBED, "disabled": True}))
+    assert not embed_enabled(_settings({"type": BLOCK}))
+    assert not embed_enabled("")
+
+
+def test_deep_links_open_the_theme_editor_on_the_product_page():
+    assert block_link(DEMO_SHOP, "key") == (f"https://{DEMO_SHOP}/admin/themes/current/editor?template=product"
+                                            "&addAppBlockId=key/notify-me&target=mainSection")
+    assert embed_link(DEMO_SHOP, "key") == (f"https://{DEMO_SHOP}/admin/themes/current/editor?context=apps"
+                                            "&template=product&activateAppId=key/notify-me-embed")
+
+
+def test_status_is_read_from_the_live_theme_through_admin_graphql(shopify_admin, installed_shop, runtime, session):
+    # given the live theme has the embed on and no block
+    state = shopify_admin.shops[DEMO_SHOP]
+    state.theme_name = "Horizon"
+    state.theme_files = {"templates/product.json": _product({"type": "title"}),
+                         "config/settings_data.json": _settings({"type": EMBED, "disabled": False})}
+
+    # when
+    status = read_theme_status(runtime, session, DEMO_SHOP)
+
+    # then
+    assert (status.readable, status.theme_name, status.block_on, status.embed_on) == (True, "Horizon", False, True)
+    assert [r["operation"] for r in shopify_admin.graphql_requests()] == ["MainThemeFiles"]
+
+
+def test_status_is_unknown_not_an_error_when_shopify_fails(shopify_admin, installed_shop, runtime, session):
+    # given
+    shopify_admin.fail_next(503, n=5)
+
+    # when
+    status = read_theme_status(runtime, session, DEMO_SHOP)
+
+    # then
+    assert (status.readable, status.widget_on) == (False, False)
