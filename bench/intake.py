@@ -96,7 +96,7 @@ def profiled(url: str, output: Path) -> subprocess.Popen:
                   and "gunicorn" in " ".join(p.info["cmdline"] or []))
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--pid",
                              str(master.pid), "--rate", "200", "--output", str(output), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=open(output.with_suffix(".log"), "wb"))
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run(seconds: int, rounds: int, profile: bool = False) -> dict:
