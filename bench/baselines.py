@@ -70,3 +70,36 @@ def bare_app():
 
 def empty_app():
     return _empty()
+
+
+def _bare_intake() -> Flask:
+    """Benchmark 4's baseline: one encrypted insert per sign-up (Fernet + INSERT + commit), no
+    signature check, no validation, no rate limit."""
+    from cryptography.fernet import Fernet
+
+    app = Flask("bare_intake")
+    fernet = Fernet(os.environ["BENCH_KEY"].encode())
+    connection = {}
+
+    @app.post("/proxy/subscriptions")
+    def subscribe():
+        email = (request.get_json(silent=True) or {}).get("email", "")
+        if "conn" not in connection:
+            connection["conn"] = psycopg.connect(os.environ["BENCH_DATABASE_URL"])
+        conn = connection["conn"]
+        with conn.transaction():
+            conn.execute("INSERT INTO bench_bare_subscriptions (value_ciphertext) VALUES (%s)",
+                         (fernet.encrypt(email.encode()).decode(),))
+        return {"status": "subscribed"}, 201
+
+    return app
+
+
+def ensure_intake_table(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_bare_subscriptions (id bigserial PRIMARY KEY, "
+                     "value_ciphertext text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())")
+
+
+def bare_intake_app():
+    return _bare_intake()
