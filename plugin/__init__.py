@@ -6,7 +6,7 @@ blueprints (``webhooks`` and the storefront, admin and link endpoints).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ class Runtime:
     settings: Settings
     db: Database
     vault: Vault
+    # Small per-process caches of what Shopify answers slowly and rarely changes (name -> {key: value}).
+    caches: dict[str, dict] = field(default_factory=dict)
 
 
 def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Flask:

@@ -22,7 +22,7 @@ from plugin.admin.formatting import format_metric, shop_today
 from plugin.admin.i18n import Translator
 from plugin.admin.overview import Range, overview
 from plugin.admin.settings_form import grouped_fields
-from plugin.admin.theme_status import block_link, embed_link, read_theme_status
+from plugin.admin.theme_status import block_link, cached_theme_status, embed_link
 from plugin.shop_settings import settings_for
 from plugin.shopify.auth import (
     InstallFailure,
@@ -131,7 +131,7 @@ DASHBOARD_METRICS = ("waiting", "notified", "delivered", "opened", "clicked", "p
 def render_home(runtime, shop) -> str:
     """Home: is the widget on the live theme (with the theme editor's deep links), then the numbers."""
     with runtime.db.session() as session:
-        theme = read_theme_status(runtime, session, shop.domain)
+        theme = cached_theme_status(runtime, session, shop.domain)
         numbers = dashboard_numbers(session, shop, None)
     api_key = runtime.settings.shopify_api_key
     return render_page("home.html", "home", title=g.t("home.title"), theme=theme,

@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlencode
 
+from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.shopify.admin_api import AdminApiError, AdminClient
 
 log = get_logger(__name__)
 
+THEME_STATUS_TTL = timedelta(minutes=1)
 APP_HANDLE = "backbell"  # shopify.app.toml `handle`
 BLOCK_HANDLE = "notify-me"  # storefront_widget/blocks/notify-me.liquid
 EMBED_HANDLE = "notify-me-embed"  # storefront_widget/blocks/notify-me-embed.liquid
@@ -36,6 +39,19 @@ class ThemeStatus:
     @property
     def widget_on(self) -> bool:
         return self.block_on or self.embed_on
+
+
+def cached_theme_status(runtime, session, shop_domain: str) -> ThemeStatus:
+    """``read_theme_status``, remembered for a minute per shop: Home is opened often, the live theme
+    rarely changes, and reading its files is one of the slowest Admin API calls the admin makes."""
+    cache = runtime.caches.setdefault("theme_status", {})
+    hit = cache.get(shop_domain)
+    if hit is not None and hit[0] > utcnow():
+        return hit[1]
+    status = read_theme_status(runtime, session, shop_domain)
+    if status.readable:
+        cache[shop_domain] = (utcnow() + THEME_STATUS_TTL, status)
+    return status
 
 
 def read_theme_status(runtime, session, shop_domain: str) -> ThemeStatus:

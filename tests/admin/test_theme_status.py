@@ -72,3 +72,19 @@ def test_status_is_unknown_not_an_error_when_shopify_fails(shopify_admin, instal
 
     # then
     assert (status.readable, status.widget_on) == (False, False)
+
+
+def test_home_reads_the_theme_once_a_minute_per_shop(shopify_admin, installed_shop, runtime, session):
+    # given Home opened twice within the minute, then once after it
+    from datetime import timedelta
+
+    from plugin import clock
+    from plugin.admin.theme_status import THEME_STATUS_TTL, cached_theme_status
+
+    first = cached_theme_status(runtime, session, DEMO_SHOP)
+    second = cached_theme_status(runtime, session, DEMO_SHOP)
+    with clock.travel(THEME_STATUS_TTL + timedelta(seconds=1)):
+        cached_theme_status(runtime, session, DEMO_SHOP)
+    # then Shopify was asked twice, and the answers agree
+    assert first == second and first.readable
+    assert len(shopify_admin.graphql_requests("MainThemeFiles")) == 2
