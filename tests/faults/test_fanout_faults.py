@@ -1,0 +1,46 @@
+"""A worker SIGKILLed in the middle of a 5,000-shopper fan-out, on PostgreSQL + Redis with real
+workers and the SendGrid double: after a restart every shopper is told exactly once at the
+provider, except the batch that was at the provider when the worker died, which is reported
+uncertain (never sent twice)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from plugin.clock import travel
+from plugin.dispatch.tasks import dispatch_restock, recover_dispatch
+from tests.dispatch.test_worker_dispatch import _event_status, _seed, _statuses
+from tests.doubles.worker import wait_for
+
+pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault]
+
+SHOPPERS = 5000
+
+
+def test_a_worker_killed_mid_fan_out_tells_everyone_once_but_the_batch_at_the_provider(
+        sendgrid, celery_worker, app, runtime, session):
+    # given 5,000 waiting shoppers (five batches of 1,000); the provider takes the second batch and hangs
+    event_id, emails = _seed(session, runtime, SHOPPERS)
+    with app.app_context():
+        dispatch_restock.delay(event_id)
+    wait_for(lambda: len(sendgrid.requests) >= 1, timeout=60, worker=celery_worker)
+    sendgrid.delay_seconds = 60
+    wait_for(lambda: len(sendgrid.requests) >= 2, timeout=60, worker=celery_worker)
+    # when the worker dies during that call, a new one starts, and the beat's recovery runs once the
+    # hung batch's lease is over (the clock moved on instead of waiting)
+    celery_worker.kill()
+    sendgrid.delay_seconds = 0
+    celery_worker.start()
+    with app.app_context(), travel(timedelta(hours=1)):
+        recover_dispatch.apply()
+    wait_for(lambda: _event_status(runtime, event_id) == "done", timeout=180, worker=celery_worker)
+    # then nobody got two mails, everybody but the batch at the provider got one, and that batch is uncertain
+    received = Counter(sendgrid.recipients())
+    assert max(received.values()) == 1
+    statuses = _statuses(runtime, event_id)
+    assert statuses == {"sent": SHOPPERS - 1000, "uncertain": 1000}
+    assert len(received) == SHOPPERS  # the hung batch did reach the provider: told once, marked uncertain
+    assert sorted(received) == sorted(emails)
