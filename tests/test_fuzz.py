@@ -212,6 +212,22 @@ def app_home_calls(c: Credentials, method: str):
                                                                   for k, v in p.items()})))
 
 
+def admin_page_calls(path: str):
+    """An admin page: Shopify's query (a valid ID token mostly) plus the page's own random parameters."""
+    def factory(c: Credentials, method: str):
+        extra = st.dictionaries(st.sampled_from(["period", "q", "status", "channel", "variant_id", "kind", "locale",
+                                                 "before"]) | st.text(max_size=8), ANY_TEXT, max_size=3)
+
+        @st.composite
+        def calls(draw):
+            token = c.session_token() if _rnd(draw).random() < 0.8 else draw(random_claims(c) | ANY_TEXT)
+            query = {"shop": c.shop, "host": "YWRtaW4", "embedded": "1", "id_token": token, **draw(extra)}
+            return Call(method, path + "?" + urlencode({k.encode("utf-8", "surrogatepass"): v.encode("utf-8", "surrogatepass")
+                                                       for k, v in query.items()}))
+        return calls()
+    return factory
+
+
 def patch_calls(c: Credentials, method: str):
     params = st.fixed_dictionaries({}, optional={"shop": st.just(c.shop) | ANY_TEXT, "shopify-reload": ANY_TEXT})
     return params.map(lambda p: Call(method, "/app/patch-id-token?" + urlencode(
@@ -250,7 +266,8 @@ def subscriber_delete_calls(c: Credentials, method: str):
 def json_api_calls(path: str, names: tuple[str, ...]):
     """A valid session token (mostly) with a random JSON body over the route's field names."""
     def factory(c: Credentials, method: str):
-        fields = st.dictionaries(st.sampled_from(names) | st.text(max_size=12), JSON_VALUES, max_size=4)
+        keys = (st.sampled_from(names) | st.text(max_size=12)) if names else st.text(max_size=12)
+        fields = st.dictionaries(keys, JSON_VALUES, max_size=4)
 
         @st.composite
         def calls(draw):
@@ -339,6 +356,18 @@ FUZZERS = {
         "/api/variants/{id}", ("expected_at",)),
     ("/c/<token>", "plugin_links.confirm_page"): link_calls("/c/", "backbell.confirm", "c", with_form=False),
     ("/c/<token>", "plugin_links.confirm"): link_calls("/c/", "backbell.confirm", "c", with_form=True),
+    **{(f"/app/{name}", endpoint): admin_page_calls(f"/app/{name}") for name, endpoint in (
+        ("dashboard", "admin_pages.dashboard"), ("settings", "admin_pages.settings_page"),
+        ("messages", "admin_messages.messages_page"), ("demand", "admin_lists.demand_page"),
+        ("subscribers", "admin_lists.subscribers_page"), ("activity", "admin_lists.activity_page_view"))},
+    ("/app/assets/<name>", "admin_pages.asset"): plain_calls("/app/assets/admin.js"),
+    ("/api/variants/<int:variant_id>/notify", "admin_lists.notify_now"): json_api_calls(
+        f"/api/variants/{VARIANT_ID}/notify", ()),
+    ("/api/messages/<locale>/<channel>", "admin_messages.save_wording"): json_api_calls(
+        "/api/messages/en/email", ("subject", "intro", "sms", "footer")),
+    ("/api/messages/<locale>/<channel>", "admin_messages.reset_wording"): json_api_calls("/api/messages/fr/sms", ()),
+    ("/api/messages/<locale>/<channel>/test", "admin_messages.send_test"): json_api_calls(
+        "/api/messages/ja/email/test", ("to", "subject", "intro")),
 }
 # Examples per (rule, method); the routes whose handlers write get the most.
 EXAMPLES = {("/webhooks", "POST"): 4000, ("/proxy/subscriptions", "POST"): 3000}
