@@ -80,7 +80,7 @@ def test_an_order_with_the_notices_code_counts_whoever_places_it(client, session
     assert _attributions(session) == [(notice.id, 1001, "code", Decimal("88.20"), "EUR", False)]
 
 
-def test_lines_without_a_variant_break_nothing(client, session, runtime, shared_dir):
+def test_lines_without_a_variant_break_nothing(client, session, runtime):
     # given a notice, and an order whose lines are a custom item and a deleted variant
     _sent_notice(session, runtime, "ada@gmail.com")
     lines = [{"id": 1, "variant_id": None, "title": "Gift wrap", "quantity": 1, "price": "3.00"},
