@@ -27,6 +27,7 @@ PAGES = ["home", "dashboard", "demand", "subscribers", "messages", "settings", "
 LCP_BUDGET_MS, CLS_BUDGET = 1000, 0.05
 
 
+@pytest.mark.lighthouse  # a timing measurement: it runs in the stage that has the machine to itself
 @pytest.mark.parametrize("name", PAGES)
 def test_every_page_loads_fast_and_steady(admin, name):
     # given a running server
