@@ -7,7 +7,8 @@ isolate). ``BACKBELL_TEST_BACKEND=sqlite`` runs the fast subset on the embedded 
 marked ``pg_only`` are skipped there.
 
 Per-developer isolation: ``BACKBELL_TEST_DB`` (database name prefix) and ``BACKBELL_TEST_REDIS_DB``
-(Redis database number) keep parallel runs apart.
+(Redis database number) keep parallel runs apart; ``BACKBELL_TEST_REDIS`` (host:port, default
+127.0.0.1:6379) points a run at another redis-server.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ SHARED = Path(os.environ.get("BACKBELL_SHARED", ROOT.parent / "shared"))
 BACKEND = os.environ.get("BACKBELL_TEST_BACKEND", "postgres")
 PG_ADMIN = os.environ.get("BACKBELL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_DB = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "10"))
+# host:port of the Redis the suite uses (a second redis-server lets two checkouts run side by side).
+REDIS_HOST = os.environ.get("BACKBELL_TEST_REDIS", "127.0.0.1:6379")
 # A fixed key so failures are reproducible; a second key to exercise rotation.
 TEST_KEYS = (Fernet.generate_key().decode(), Fernet.generate_key().decode())
 
@@ -99,7 +102,7 @@ def redis_url(worker_id) -> str:
     """Redis for rate limits: per xdist worker, and apart from the Celery workers' databases
     (``BACKBELL_TEST_REDIS_DB`` + index, see tests/doubles/worker.py), which are flushed."""
     index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
-    return f"redis://127.0.0.1:6379/{REDIS_DB + 2 + index}"
+    return f"redis://{REDIS_HOST}/{REDIS_DB + 2 + index}"
 
 
 @pytest.fixture

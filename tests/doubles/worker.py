@@ -156,7 +156,7 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.1, worker: Cele
 
 @pytest.fixture
 def celery_redis_url(worker_id) -> str:
-    return f"redis://127.0.0.1:6379/{redis_db_for(worker_id)}"
+    return f"redis://{os.environ.get('BACKBELL_TEST_REDIS', '127.0.0.1:6379')}/{redis_db_for(worker_id)}"
 
 
 @pytest.fixture
