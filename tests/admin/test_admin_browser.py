@@ -216,20 +216,26 @@ def _stored_wording(session, shop) -> dict:
     return (session.get(Shop, shop.id).settings or {}).get("message_overrides", {})
 
 
-@pytest.mark.skip(reason="known failure, left open on issue #12: a click on the stand-in save bar's Save button "
-                         "sends no PATCH /api/settings, while a click on the page's own #bb-save button does (seen "
-                         "while debugging); the stand-in's button forwarding needs fixing. The API itself is tested "
-                         "in tests/admin/test_settings_api.py")
+def _api_settings(page) -> dict:
+    return page.evaluate("window.backbellApi('/api/settings').then(r => r.json())")["settings"]
+
+
 def test_change_a_setting_and_see_it_stored_and_a_bad_value_refused_inline(admin, app, session, installed_shop):
+    # given (the field keeps focus until the merchant clicks the save bar, which is in Shopify
+    # admin's frame: the click blurs the field first, and its `change` reaches the page mid-click)
     page = admin.open("settings")
     save_bar = page.locator("#standin-save-bar")
     expect(save_bar).to_have_count(0)
+    assert _api_settings(page)["batch_per_unit"] != 5
 
     # when the merchant changes a setting: the contextual save bar appears; saving stores it
     page.locator('[name="batch_per_unit"] input').fill("5")
     expect(save_bar).to_be_visible()
+    admin.screenshot("settings-unsaved")
     save_bar.get_by_role("button", name="Save").click()
     expect(save_bar).to_have_count(0)
+    page.wait_for_function("window.__toasts.some(t => t.message === 'Saved' && !t.isError)")
+    assert _api_settings(page)["batch_per_unit"] == 5
     session.expire_all()
     assert session.get(Shop, installed_shop.id).settings["batch_per_unit"] == 5
 
@@ -238,13 +244,27 @@ def test_change_a_setting_and_see_it_stored_and_a_bad_value_refused_inline(admin
     save_bar.get_by_role("button", name="Save").click()
     error = page.locator('[name="quiet_hours_start"] .error')
     expect(error).to_be_visible()
+    expect(error).to_contain_text("must be a whole number from 0 to 23")
+    assert error.evaluate("e => getComputedStyle(e).color") == "rgb(142, 11, 33)"  # Polaris' critical text
     page.wait_for_timeout(1500)
     expect(error).to_be_visible()
     expect(save_bar).to_be_visible()
+    expect(save_bar.get_by_role("button", name="Save")).to_be_enabled()  # not stuck loading
+    expect(page.locator(".error")).to_have_count(1)  # only beside the refused field
     admin.screenshot("settings-refused")
+    assert _api_settings(page)["quiet_hours_start"] is None
     session.expire_all()
     stored = session.get(Shop, installed_shop.id).settings
     assert stored["batch_per_unit"] == 5 and stored.get("quiet_hours_start") is None
+
+    # when the merchant corrects it: the error goes with the edit, and the good window is stored
+    page.locator('[name="quiet_hours_start"] input').fill("22")
+    expect(error).to_have_count(0)
+    page.locator('[name="quiet_hours_end"] input').fill("7")
+    save_bar.get_by_role("button", name="Save").click()
+    expect(save_bar).to_have_count(0)
+    stored = _api_settings(page)
+    assert (stored["quiet_hours_start"], stored["quiet_hours_end"], stored["batch_per_unit"]) == (22, 7, 5)
 
 
 def test_set_an_eta_on_the_demand_page(admin, app, session, runtime, installed_shop):

@@ -73,17 +73,27 @@
     var saved = {};
     function snapshot() { fields.forEach(function (f) { saved[f.getAttribute("name")] = valueOf(f); }); }
     function changed() { return fields.filter(function (f) { return valueOf(f) !== saved[f.getAttribute("name")]; }); }
-    function refresh() { if (changed().length) bar.show(); else bar.hide(); }
+    /* Only a change of state goes to App Bridge (its bar lives in Shopify admin's frame). */
+    function refresh() {
+      var dirty = changed().length > 0;
+      if (dirty !== !!bar.showing) { if (dirty) bar.show(); else bar.hide(); }
+    }
     snapshot();
     fields.forEach(function (f) {
       ["input", "change"].forEach(function (type) {
         f.addEventListener(type, function () { f.removeAttribute("error"); refresh(); });
       });
     });
-    document.getElementById("bb-save").addEventListener("click", async function () {
+    var save = document.getElementById("bb-save");
+    save.addEventListener("click", async function () {
+      if (save.hasAttribute("loading")) return;
       var changes = {};
       changed().forEach(function (f) { changes[f.getAttribute("name")] = settingValue(f); });
-      var response = await api("/api/settings", { method: "PATCH", body: changes });
+      save.setAttribute("loading", "");
+      var response;
+      try { response = await api("/api/settings", { method: "PATCH", body: changes }); }
+      catch (e) { return toast(say("common.error_generic"), true); }
+      finally { save.removeAttribute("loading"); }
       if (response.ok) {
         snapshot();
         bar.hide();
