@@ -74,9 +74,11 @@ def admin_page(view):
             return json_error(502, "token_exchange_failed",
                               "Shopify did not grant Backbell access to this shop. Reload the app to try again.")
         g.t = Translator(request.args.get("locale"))
-        html = view(*args, **kwargs)
+        html, status = view(*args, **kwargs), 200
+        if isinstance(html, tuple):  # (html, 4xx): the page, with what was refused said on it
+            html, status = html
         headers = {**result.response.headers, "Content-Security-Policy": frame_ancestors(domain)}
-        return current_app.response_class(html, status=200, headers=headers, mimetype="text/html")
+        return current_app.response_class(html, status=status, headers=headers, mimetype="text/html")
 
     return page
 

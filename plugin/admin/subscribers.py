@@ -2,8 +2,8 @@
 
 Contacts are stored encrypted; a search normalises the typed email or phone the way intake did and
 looks it up by its keyed hash (under every configured key), so it finds exactly that shopper and
-never needs to decrypt the table. Pages go newest first by id (keyset: ``before`` is the last id
-seen), which stays fast at any depth.
+never needs to decrypt the table. Pages go newest first by id, keyset-paged (``plugin.admin.paging``),
+which stays fast and exact at any depth.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session
 
+from plugin.admin.paging import Cursor, Order, Page, keyset_page
 from plugin.crypto import Vault
 from plugin.intake.contacts import ContactError, normalise_email, normalise_phone
 from plugin.measurement import aggregates
@@ -63,23 +64,23 @@ def subscriber_query(shop: Shop, filters: Filters):
         query = query.where(Subscription.channel == filters.channel)
     if filters.contact_ids is not None:
         query = query.where(Subscription.contact_id.in_(filters.contact_ids or (-1,)))
-    return query.order_by(Subscription.id.desc())
+    return query
+
+
+ORDER = (Order(Subscription.id, descending=True),)
 
 
 def subscriber_page(session: Session, vault: Vault, shop: Shop, filters: Filters, limit: int,
-                    before: int | None) -> dict:
-    query = subscriber_query(shop, filters)
-    if before is not None:
-        query = query.where(Subscription.id < before)
-    rows = [subscriber_json(vault, *row) for row in session.execute(query.limit(limit + 1))]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"subscribers": rows, "next_before": rows[-1]["id"] if more else None}
+                    cursor: Cursor | None = None) -> Page:
+    """Newest first; the rows as ``subscriber_json``. (The older ``before=<id>`` parameter is
+    ``Cursor("next", (id,))``.)"""
+    page = keyset_page(session, subscriber_query(shop, filters), ORDER, lambda row: (row[0].id,), limit, cursor)
+    return Page([subscriber_json(vault, *row) for row in page.rows], page.next, page.previous)
 
 
 def subscriber_rows(session: Session, vault: Vault, shop: Shop, filters: Filters) -> Iterator[tuple]:
     """Every matching subscriber as a CSV row, streamed (server-side cursor, 2,000 rows at a time)."""
-    query = subscriber_query(shop, filters).execution_options(yield_per=2000)
+    query = subscriber_query(shop, filters).order_by(Subscription.id.desc()).execution_options(yield_per=2000)
     for subscription, ciphertext, product_title, variant_title in session.execute(query):
         s = subscription
         yield (s.id, _contact(vault, ciphertext), s.channel, s.status, s.variant_id, product_title, variant_title,
