@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, g, render_template, request
 
 from plugin.admin.charts import trend_bars
-from plugin.admin.formatting import format_metric, shop_today
+from plugin.admin.formatting import dates_for, format_metric, shop_today
 from plugin.admin.i18n import Translator
 from plugin.admin.overview import Range, overview
 from plugin.admin.settings_form import grouped_fields
@@ -90,6 +90,7 @@ def render_page(template: str, active: str, **context) -> str:
         f"admin/{template}", t=t, shop=g.shop, active=active, api_key=_runtime().settings.shopify_api_key,
         app_bridge_url=APP_BRIDGE_URL, polaris_url=POLARIS_URL, asset=asset_url, link=page_link,
         nav=[(name, page_link(name)) for name in NAV], home_link=page_link("home"),
+        dates=dates_for(g.shop, t.locale),
         script_strings=t.catalogue_for_scripts("common.") | t.catalogue_for_scripts("demand.")
         | t.catalogue_for_scripts("subscribers.") | t.catalogue_for_scripts("messages."),
         **context)
@@ -154,7 +155,8 @@ def dashboard():
     kept = {key: request.args[key] for key in KEPT_PARAMS if request.args.get(key)}
     return render_page("dashboard.html", "dashboard", title=g.t("dashboard.title"), numbers=numbers,
                        metrics=metric_list(numbers, DASHBOARD_METRICS), periods=PERIODS, period=period,
-                       kept=kept, chart=trend_bars(numbers["trend"], g.t("dashboard.trend_heading")))
+                       kept=kept, chart=trend_bars(numbers["trend"], g.t("dashboard.trend_heading"),
+                                                   dates_for(g.shop, g.t.locale).day))
 
 
 def metric_list(numbers: dict, names) -> list[dict]:
