@@ -337,6 +337,8 @@ FUZZERS = {
     ("/app", "admin_views.app_home"): app_home_calls,
     ("/app/patch-id-token", "admin_views.patch_id_token"): patch_calls,
     ("/api/overview", "admin_api.api_overview"): api_query_calls("/api/overview", ("since", "until")),
+    ("/api/theme-status", "admin_api.api_theme_status"): api_query_calls(
+        "/api/theme-status", ("shop", "host", "embedded", "locale")),
     ("/api/demand", "admin_api.api_demand"): api_query_calls(
         "/api/demand", ("since", "until", "limit", "before", "cursor", "offset", "min_waiting")),
     ("/api/demand.csv", "admin_api.api_demand_csv"): api_query_calls("/api/demand.csv", ("since", "until")),

@@ -18,7 +18,10 @@ from plugin.admin.demand import (
     CSV_HEADER as DEMAND_HEADER, conversion_rate, csv_row, demand_key, demand_page, demand_rows,
 )
 from plugin.admin.paging import Cursor, codec_for, scope
+from plugin.admin.i18n import Translator
 from plugin.admin.overview import overview
+from plugin.admin.pages import KEPT_PARAMS, render_theme_status
+from plugin.admin.theme_status import cached_theme_status
 from plugin.admin.queries import QueryError
 from plugin.admin.subscribers import (
     CHANNELS, CSV_HEADER as SUBSCRIBER_HEADER, STATUSES, Filters, SearchError, delete_subscriber, search_contacts,
@@ -65,6 +68,21 @@ def api_overview():
     with _runtime().db.session() as session:
         numbers = overview(session, g.shop, period)
     return jsonify(shop=g.shop.domain, **numbers)
+
+
+@api_route("/api/theme-status")
+def api_theme_status():
+    """Whether the widget is on the live theme (read through Admin GraphQL, remembered a minute),
+    and Home's fragment saying so in the merchant's language (``locale``); the page's other
+    parameters (``shop``, ``host``, ``embedded``) are kept in the fragment's links."""
+    queries.known_only(request.args, set(KEPT_PARAMS))
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        theme = cached_theme_status(runtime, session, g.shop.domain)
+    g.t = Translator(request.args.get("locale"))
+    return jsonify(shop=g.shop.domain, theme={"readable": theme.readable, "theme_name": theme.theme_name,
+                                              "block_on": theme.block_on, "embed_on": theme.embed_on},
+                   html=render_theme_status(theme, g.shop, runtime.settings.shopify_api_key))
 
 
 @api_route("/api/demand")

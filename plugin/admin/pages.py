@@ -22,7 +22,7 @@ from plugin.admin.formatting import dates_for, format_metric, shop_today
 from plugin.admin.i18n import Translator
 from plugin.admin.overview import Range, overview
 from plugin.admin.settings_form import grouped_fields
-from plugin.admin.theme_status import block_link, cached_theme_status, embed_link
+from plugin.admin.theme_status import block_link, embed_link, remembered_theme_status
 from plugin.shop_settings import settings_for
 from plugin.shopify.auth import (
     InstallFailure,
@@ -132,9 +132,11 @@ DASHBOARD_METRICS = ("waiting", "notified", "delivered", "opened", "clicked", "p
 
 
 def render_home(runtime, shop) -> str:
-    """Home: is the widget on the live theme (with the theme editor's deep links), then the numbers."""
+    """Home: is the widget on the live theme (with the theme editor's deep links), then the numbers.
+    The theme is read from Shopify only when it was not read in the last minute, and then not
+    while the merchant waits for the page: a script asks ``/api/theme-status`` once it painted."""
+    theme = remembered_theme_status(runtime, shop.domain)
     with runtime.db.session() as session:
-        theme = cached_theme_status(runtime, session, shop.domain)
         numbers = dashboard_numbers(session, shop, None)
     api_key = runtime.settings.shopify_api_key
     return render_page("home.html", "home", title=g.t("home.title"), theme=theme,
@@ -182,3 +184,9 @@ def current_settings(shop) -> dict:
     """The values ``GET /api/settings`` answers (defaults filled in)."""
     values = settings_for(shop)
     return {f.name: getattr(values, f.name) for f in fields(values) if f.name != "extra"}
+
+
+def render_theme_status(theme, shop, api_key: str) -> str:
+    """The Home fragment for ``theme`` (``GET /api/theme-status`` answers it for the page to show)."""
+    return render_template("admin/_theme_status.html", t=g.t, theme=theme, link=page_link,
+                           block_link=block_link(shop.domain, api_key), embed_link=embed_link(shop.domain, api_key))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +50,24 @@ def test_every_page_loads_fast_and_steady(admin, name):
 
 def _metric(page, name: str) -> str:
     return page.locator(f'.bb-metric[data-metric="{name}"] dd').inner_text()
+
+
+def test_a_cold_home_paints_first_then_shows_the_theme_status_in_place(admin, shopify_admin):
+    # given nothing read from the live theme yet (it has neither the block nor the embed)
+    numbers = 'xpath=//s-section[.//*[contains(@class, "bb-metric")]]'
+
+    # when
+    page = admin.open("home")
+    top = page.locator(numbers).first.evaluate("s => s.getBoundingClientRect().top")
+    page.wait_for_selector("#bb-theme-slot[data-filled]", state="attached")
+    admin.screenshot("home-theme-filled")
+
+    # then the status came from /api/theme-status, the deep links are there, and nothing moved
+    expect(page.locator("#bb-theme-status")).to_have_attribute("data-status", "off")
+    expect(page.locator("#bb-add-block")).to_have_attribute("href", re.compile("addAppBlockId="))
+    assert len(shopify_admin.graphql_requests("MainThemeFiles")) == 1
+    assert page.locator(numbers).first.evaluate("s => s.getBoundingClientRect().top") == top
+    assert admin.vitals()["cls"] <= CLS_BUDGET
 
 
 def test_the_dashboard_shows_exactly_the_numbers_set_up(admin, app, client, session, runtime, installed_shop):

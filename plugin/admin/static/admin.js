@@ -200,8 +200,29 @@
     });
   }
 
+  /* Home: the theme status when the page was sent before Shopify answered. The fragment comes from
+     our own server (Jinja-escaped), in the page's language and with its links' parameters. */
+  async function fillThemeStatus() {
+    var slot = document.querySelector("#bb-theme-slot[data-api]");
+    if (!slot) return;
+    var query = new URLSearchParams();
+    var here = new URLSearchParams(location.search);
+    ["shop", "host", "embedded", "locale"].forEach(function (key) { if (here.get(key)) query.set(key, here.get(key)); });
+    try {
+      var response = await api(slot.getAttribute("data-api") + "?" + query.toString());
+      if (!response.ok) throw new Error("status " + response.status);
+      slot.innerHTML = (await response.json()).html;
+    } catch (e) {
+      var banner = document.getElementById("bb-theme-status");
+      if (banner) { banner.setAttribute("tone", "warning"); banner.setAttribute("data-status", "unknown"); banner.textContent = slot.getAttribute("data-failed"); }
+    }
+    slot.removeAttribute("data-api");
+    slot.setAttribute("data-filled", "1");
+  }
+
   function start() {
     if (!checkComponents()) return;
+    fillThemeStatus();
     wireCsv();
     wireSettings();
     wireDemand();
