@@ -1,5 +1,6 @@
-"""The embedded admin's data: ``/api/overview``, ``/api/demand(.csv)``, ``/api/subscribers(.csv)``,
-``DELETE /api/subscribers/<id>`` and ``/api/activity``.
+"""The embedded admin's data: ``/api/overview``, ``/api/theme-status``, ``/api/demand(.csv)``,
+``/api/subscribers(.csv)``, ``DELETE /api/subscribers/<id>`` and ``/api/activity`` (the lists keyset-paged
+by ``cursor``, see ``plugin.admin.paging``).
 
 Every route sits behind the App Bridge session-token guard (``session_token_required``) and reads
 only ``g.shop``'s rows. Handlers parse the query (a bad parameter is 422 naming it), call one
@@ -17,16 +18,16 @@ from plugin.admin.activity import ActivityFilters, activity_page
 from plugin.admin.demand import (
     CSV_HEADER as DEMAND_HEADER, conversion_rate, csv_row, demand_key, demand_page, demand_rows,
 )
-from plugin.admin.paging import Cursor, codec_for, scope
 from plugin.admin.i18n import Translator
 from plugin.admin.overview import overview
 from plugin.admin.pages import KEPT_PARAMS, render_theme_status
-from plugin.admin.theme_status import cached_theme_status
+from plugin.admin.paging import Cursor, codec_for, scope
 from plugin.admin.queries import QueryError
 from plugin.admin.subscribers import (
     CHANNELS, CSV_HEADER as SUBSCRIBER_HEADER, STATUSES, Filters, SearchError, delete_subscriber, search_contacts,
     subscriber_page, subscriber_rows,
 )
+from plugin.admin.theme_status import cached_theme_status
 from plugin.admin.views import session_token_required
 from plugin.logging import get_logger
 from plugin.measurement.exports import csv_chunks

@@ -86,13 +86,13 @@ def cursor(args: Mapping[str, str], codec: CursorCodec, scope: str, key_length: 
            legacy_before: str | None = None) -> Cursor | None:
     """``cursor`` (from a list's ``next_cursor``/``previous_cursor``), or the older ``before=<id>``
     where the list had it; both at once is refused."""
-    raw = args.get("cursor")
+    raw = args.get("cursor") or None
     before = shopify_id(args, legacy_before) if legacy_before else None
     if raw is not None and before is not None:
         raise QueryError("cursor", f"give cursor or {legacy_before}, not both")
     if before is not None:
         return Cursor("next", (before,))
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return codec.decode(scope, raw, key_length)

@@ -198,6 +198,7 @@ def test_cursor_and_the_older_parameters_together_are_refused(installed_shop, cl
         assert cursor["next_cursor"] is None
         response = _get(client, app_config, path, cursor="abc.def", **older)
         assert response.status_code == 422 and response.get_json()["error"]["field"] == "cursor"
+        assert _get(client, app_config, path, cursor="", **older).status_code == 200  # an empty one is none
 
 
 # -- the pages ---------------------------------------------------------------------------------------
