@@ -354,7 +354,8 @@ FUZZERS = {
     ("/api/settings", "admin_views.api_change_settings"): json_api_calls("/api/settings", (
         "batch_per_unit", "batch_interval_minutes", "vip_tags", "quiet_hours_start", "quiet_hours_end",
         "restock_minimum", "cooldown_minutes", "frequency_cap_hours", "discount_percent", "discount_expires_hours",
-        "link_target", "reserve_minutes", "reminder_hours", "double_opt_in", "counted_location_ids")),
+        "link_target", "reserve_minutes", "reminder_hours", "double_opt_in", "counted_location_ids",
+        "link_customers_by_email", "max_alerts_per_subscription")),
     ("/api/variants/<path:variant_ref>", "admin_views.api_change_variant"): json_api_calls(
         "/api/variants/{id}", ("expected_at",)),
     ("/c/<token>", "plugin_links.confirm_page"): link_calls("/c/", "backbell.confirm", "c", with_form=False),

@@ -58,6 +58,8 @@ def subscriber_query(shop: Shop, filters: Filters):
              .where(Subscription.shop_id == shop.id))
     if filters.status:
         query = query.where(Subscription.status == filters.status)
+    if filters.status == "waiting":  # an unconfirmed (double opt-in) shopper does not wait yet
+        query = query.where(Subscription.confirm_by.is_(None))
     if filters.variant_id:
         query = query.where(Subscription.variant_id == filters.variant_id)
     if filters.channel:
@@ -83,7 +85,7 @@ def subscriber_rows(session: Session, vault: Vault, shop: Shop, filters: Filters
     query = subscriber_query(shop, filters).order_by(Subscription.id.desc()).execution_options(yield_per=2000)
     for subscription, ciphertext, product_title, variant_title in session.execute(query):
         s = subscription
-        yield (s.id, _contact(vault, ciphertext), s.channel, s.status, s.variant_id, product_title, variant_title,
+        yield (s.id, _contact(vault, ciphertext), s.channel, s.counted_status, s.variant_id, product_title, variant_title,
                s.locale, s.consent_at is not None, s.consent_at, s.customer_id, s.created_at, s.notified_at,
                s.unsubscribed_at)
 
@@ -91,7 +93,7 @@ def subscriber_rows(session: Session, vault: Vault, shop: Shop, filters: Filters
 def subscriber_json(vault: Vault, s: Subscription, ciphertext: str, product_title: str | None,
                     variant_title: str | None) -> dict:
     iso = lambda at: at.isoformat() if at else None  # noqa: E731
-    return {"id": s.id, "contact": _contact(vault, ciphertext), "channel": s.channel, "status": s.status,
+    return {"id": s.id, "contact": _contact(vault, ciphertext), "channel": s.channel, "status": s.counted_status,
             "variant_id": s.variant_id, "product_title": product_title, "variant_title": variant_title,
             "locale": s.locale, "consent": s.consent_at is not None, "consent_at": iso(s.consent_at),
             "customer_id": s.customer_id, "created_at": iso(s.created_at), "notified_at": iso(s.notified_at),

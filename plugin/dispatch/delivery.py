@@ -288,6 +288,7 @@ def _mark_sent(session: Session, notification: Notification, subscription: Subsc
                                   subscription.status, NOTIFIED, now)
         aggregates.notice_sent(session, subscription.shop_id, subscription.variant_id, now)
         subscription.status, subscription.notified_at = NOTIFIED, now
+        subscription.alerts_sent = (subscription.alerts_sent or 0) + 1  # the re-enrolment cap (dispatch.alert_cap)
         if reminder_hours is not None:
             notification.remind_at = now + timedelta(hours=reminder_hours)
     notification.sent_at, notification.provider_message_id = now, result.provider_message_id

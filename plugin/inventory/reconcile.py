@@ -119,7 +119,7 @@ def _mirrored_can_alert(session: Session, shop: Shop, variant_ids: list[int]) ->
 def _watched_variant_ids(session: Session, shop_id: int) -> list[int]:
     query = (
         select(Subscription.variant_id)
-        .where(Subscription.shop_id == shop_id, Subscription.status == WAITING)
+        .where(Subscription.shop_id == shop_id, Subscription.status == WAITING, Subscription.confirm_by.is_(None))
         .distinct()
         .order_by(Subscription.variant_id)
     )

@@ -13,7 +13,8 @@ from pathlib import Path
 import graphql
 
 from plugin.demo import offers_store as offers
-from plugin.demo.store import FakeShop, FakeVariant, customer_fields, gid, gid_number, main_theme
+from plugin.demo.search import SearchSyntaxError
+from plugin.demo.store import FakeShop, FakeVariant, customer_fields, gid, gid_number, main_theme, search_customers
 from tests.doubles.customers import CustomerResolvers
 from tests.doubles.shopify_schema import schema_path
 
@@ -61,6 +62,16 @@ class ShopResolvers(CustomerResolvers):
         number = gid_number(id, "InventoryItem")
         variant = next((v for v in self._state.variants.values() if v.inventory_item_id == number), None)
         return self._variant(variant.variant_id)["inventoryItem"] if variant else None
+
+    def customers(self, info, first=None, query=None, **_):
+        """``customers(query:)``: the search run on the in-memory customers with Shopify's syntax
+        (``plugin.demo.search``: a free-text term would match far more than one address)."""
+        try:
+            nodes = search_customers(self._state, query, first)
+        except SearchSyntaxError as err:
+            raise graphql.GraphQLError(f"Invalid search query: {err}") from None
+        return {"nodes": nodes, "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(nodes)],
+                "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}}
 
     def shop(self, info):
         state = self._state
