@@ -19,6 +19,7 @@ from tests.doubles.customers import CustomerResolvers
 from tests.doubles.shopify_schema import schema_path
 
 MAX_QUERY_COST = 1000  # Shopify refuses a single query whose requested cost is higher
+MUTATION_COST = 10  # every mutation field costs 10
 
 
 @cache
@@ -187,12 +188,17 @@ def _bulk(info) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get("bulk"))
 
 
+def document_is_mutation(document: graphql.DocumentNode) -> bool:
+    operation = next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
+    return operation.operation == graphql.OperationType.MUTATION
+
+
 def query_cost(schema: graphql.GraphQLSchema, document: graphql.DocumentNode, variables: dict) -> int:
     """Shopify-like requested cost: 1 per object field, connections multiplied by ``first``."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, graphql.FragmentDefinitionNode)}
     operation = next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
     root = schema.mutation_type if operation.operation == graphql.OperationType.MUTATION else schema.query_type
-    base = 10 if operation.operation == graphql.OperationType.MUTATION else 0
+    base = MUTATION_COST if operation.operation == graphql.OperationType.MUTATION else 0
     return max(1, base + _selection_cost(schema, operation.selection_set, root, fragments, variables))
 
 

@@ -33,6 +33,8 @@ from plugin.demo.signing import make_session_token  # noqa: F401  (re-exported)
 from plugin.demo.store import operation_name
 from tests.doubles.admin_graphql import (  # noqa: F401  (admin_schema, validate_document re-exported)
     MAX_QUERY_COST,
+    MUTATION_COST,
+    document_is_mutation,
     ShopResolvers,
     admin_schema,
     objects_in,
@@ -203,8 +205,10 @@ class ShopifyAdminDouble(ShopifyStandIn):
         result = graphql.execute(self.schema, document, root_value=ShopResolvers(self._shop(shop), self),
                                  variable_values=variables)
         with self._lock:
-            # Shopify refunds the difference between requested and actual cost after execution.
-            actual = min(requested, 1 + objects_in(result.data))
+            # Shopify refunds the difference between requested and actual cost after execution; a
+            # mutation costs at least its 10 (bulkOperationRunQuery: "costs 10").
+            floor = MUTATION_COST if document_is_mutation(document) else 0
+            actual = min(requested, max(floor, 1 + objects_in(result.data)))
             self._bucket = min(MAX_AVAILABLE, self._bucket + requested - actual)
             answer = {"data": result.data, "extensions": {"cost": _cost(requested, actual, self._bucket)}}
             self.costs.append({"operation": operation_name(query), "requested": requested, "actual": actual})
