@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 from dataclasses import dataclass
 
 import graphql
@@ -55,25 +56,35 @@ class BulkQueryResolvers:
             if running is not None and running["status"] in RUNNING_STATES:
                 return _run_error(None, f"A bulk query operation for this app and shop is already in progress: "
                                         f"{running['id']}.", "OPERATION_IN_PROGRESS")
-        result = graphql.execute(info.schema, document, root_value=self, context_value={"bulk": True})
-        if result.errors:
-            double.execution_errors.extend(e.message for e in result.errors)
-        lines = flatten(info.schema, document, result.data or {})
-        if not groupObjects:  # Shopify promises no order then: the worst case, every child after every parent
-            lines = [line for line in lines if "__parentId" not in line] + [line for line in lines if
-                                                                              "__parentId" in line]
-        with double._lock:
             number = next(bulk_operation_ids)
-            double.bulk_results[number] = lines_text(double.bulk_result_edit(lines) if double.bulk_result_edit
-                                                     else lines)
             operation = {"__typename": "BulkOperation", "id": gid("BulkOperation", number), "type": "QUERY",
                          "status": "CREATED", "errorCode": None, "query": query, "shop": self._state.domain,
                          "objectCount": "0", "rootObjectCount": "0", "fileSize": None, "url": None,
                          "partialDataUrl": None, "createdAt": "2026-01-01T00:00:00Z", "completedAt": None,
-                         "_lines": lines, "_polls_left": double.bulk_query_polls,
+                         "_lines": None, "_polls_left": double.bulk_query_polls,
                          "_outcome": double.bulk_query_outcome}
             double.bulk_operations[number] = operation
+        # Like Shopify, the query runs in the background: the mutation answers at once.
+        runner = threading.Thread(target=self._execute, args=(info.schema, document, groupObjects, operation),
+                                  daemon=True)
+        operation["_thread"] = runner
+        runner.start()
         return {"bulkOperation": _public(operation), "userErrors": []}
+
+    def _execute(self, schema, document, group_objects: bool, operation: dict) -> None:
+        double = self._double
+        result = graphql.execute(schema, document, root_value=self, context_value={"bulk": True})
+        if result.errors:
+            double.execution_errors.extend(e.message for e in result.errors)
+        lines = flatten(schema, document, result.data or {})
+        if not group_objects:  # Shopify promises no order then: the worst case, every child after every parent
+            lines = [line for line in lines if "__parentId" not in line] + [line for line in lines if
+                                                                              "__parentId" in line]
+        with double._lock:
+            number = gid_number(operation["id"], "BulkOperation")
+            double.bulk_results[number] = lines_text(double.bulk_result_edit(lines) if double.bulk_result_edit
+                                                     else lines)
+            operation["_lines"] = lines
 
     def bulkOperation(self, info, id):
         return self._bulk_operation(id)
@@ -81,15 +92,18 @@ class BulkQueryResolvers:
     def currentBulkOperation(self, info, type="QUERY"):
         with self._double._lock:
             current = self._current(type)
-            return self._poll(current) if current is not None else None
+        return self._bulk_operation(current["id"]) if current is not None else None
 
     def _bulk_operation(self, value):
         with self._double._lock:
             operation = self._double.bulk_operations.get(gid_number(value, "BulkOperation"))
-            if operation is None or operation.get("type") != "QUERY":
-                return operation  # the customer sync's bulk mutations finish at once
-            if operation["shop"] != self._state.domain:
-                return None  # another shop's operation is not visible
+        if operation is None or operation.get("type") != "QUERY":
+            return operation  # the customer sync's bulk mutations finish at once
+        if operation["shop"] != self._state.domain:
+            return None  # another shop's operation is not visible
+        if operation.get("_thread") is not None:
+            operation["_thread"].join(POLL_JOIN_SECONDS)  # small queries are done by their first poll
+        with self._double._lock:
             return self._poll(operation)
 
     def _current(self, kind: str):
@@ -101,7 +115,9 @@ class BulkQueryResolvers:
         """Advance a query operation by one poll and answer its public fields (fresh signed URLs)."""
         double = self._double
         if operation["status"] in RUNNING_STATES:
-            if operation["_polls_left"] > 0:
+            if operation["_lines"] is None:  # still executing
+                operation["status"] = "RUNNING"
+            elif operation["_polls_left"] > 0:
                 operation["_polls_left"] -= 1
                 operation["status"] = "RUNNING"
                 operation["objectCount"] = str(len(operation["_lines"]) // 2)
@@ -135,6 +151,9 @@ def _finish(double, operation: dict) -> None:
 
 def _public(operation: dict) -> dict:
     return {k: v for k, v in operation.items() if k == "__typename" or not (k.startswith("_") or k == "shop")}
+
+
+POLL_JOIN_SECONDS = 5.0
 
 
 def _run_error(field, message: str, code: str) -> dict:
