@@ -10,8 +10,8 @@ Two ways to read, the same way to apply (``_apply_snapshots``):
 - up to ``BULK_FROM - 1`` watched variants: ``VariantStock`` pages of 12 (about 8 actual cost
   points per variant, answered at once);
 - from ``BULK_FROM`` on: one bulk query (``bulk/VariantStockExport`` over the watched id range),
-  polled until done, its JSONL result streamed and applied ``APPLY_BATCH`` variants per
-  transaction — a few cost points for the whole sweep whatever its size (bench/RESULTS.md §5).
+  polled until done, its JSONL result downloaded to a temporary file and applied line by line,
+  ``APPLY_BATCH`` variants per transaction — a few cost points for the whole sweep whatever its size (bench/RESULTS.md §5).
   Shopify runs one bulk query per app and shop: when one is already running the shop is skipped
   this sweep and the report says so. A FAILED/CANCELED operation's partial file is applied for the
   variants it holds whole and the shop is reported failed; an expired result URL is asked for

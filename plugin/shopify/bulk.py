@@ -13,6 +13,7 @@ as JSONL, both plain HTTP (not the Admin API); a query's result is streamed line
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from plugin.shopify.errors import AdminApiError
 FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
 MAX_CONCURRENT = 5
 IN_PROGRESS = "OPERATION_IN_PROGRESS"
+DOWNLOAD_CHUNK = 1 << 16
 
 
 class BulkBusy(AdminApiError):
@@ -134,14 +136,19 @@ class ResultUnavailable(AdminApiError):
 
 
 def stream_lines(http: httpx.Client, url: str) -> Iterator[tuple[int, dict | None]]:
-    """The result file's objects, one by one as they arrive: ``(line number from 0, object)``, the
-    object None for a line that is not a JSON object. Raises ``ResultUnavailable`` before the first
-    line when the file cannot be had."""
-    with http.stream("GET", url) as response:
-        if response.status_code != 200:
-            raise ResultUnavailable(f"bulk result file unavailable (HTTP {response.status_code})", transient=True,
-                                    status=response.status_code)
-        for number, line in enumerate(response.iter_lines()):
+    """The result file's objects one by one: ``(line number from 0, object)``, the object None for a
+    line that is not a JSON object. The file is first copied to a temporary file on disk (constant
+    memory, and the connection is not held open while the caller works through the lines). Raises
+    ``ResultUnavailable`` before the first line when the file cannot be had."""
+    with tempfile.TemporaryFile() as spool:
+        with http.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise ResultUnavailable(f"bulk result file unavailable (HTTP {response.status_code})",
+                                        transient=True, status=response.status_code)
+            for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                spool.write(chunk)
+        spool.seek(0)
+        for number, line in enumerate(spool):
             if not line.strip():
                 continue
             try:
