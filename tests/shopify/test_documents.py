@@ -14,7 +14,7 @@ def test_documents_directory_holds_the_operations_the_app_sends():
     names = document_names()
 
     # then
-    assert names == ["CustomerTags", "DiscountCodeBasicCreate", "DiscountCodeDeactivate", "DiscountRedeemCodeBulkAdd",
+    assert names == ["CustomerTags", "CustomersByEmail", "DiscountCodeBasicCreate", "DiscountCodeDeactivate", "DiscountRedeemCodeBulkAdd",
                      "DiscountRedeemCodeBulkCreation", "DraftOrderCreate", "DraftOrderDelete", "DraftOrderStatus",
                      "MainThemeFiles", "ShopBasics", "ShopPrimaryDomain", "ShopPrimaryLocale", "VariantByInventoryItem",
                      "VariantStock"]
