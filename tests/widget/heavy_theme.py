@@ -110,7 +110,7 @@ def _rule(rng: random.Random) -> str:
     return f"{selector} {{\n{declarations}\n}}\n"
 
 
-def _stylesheet(rng: random.Random, size: int) -> str:
+def _stylesheet(rng: random.Random, size: int, _file: str) -> str:
     parts: list[str] = []
     total = 0
     while total < size:
@@ -123,10 +123,11 @@ def _stylesheet(rng: random.Random, size: int) -> str:
     return "\n".join(parts)
 
 
-def _element_class(rng: random.Random, n: int) -> str:
+def _element_class(rng: random.Random, file: str, n: int) -> str:
+    # Classic scripts share one global scope: names are unique across the page's files.
     block = rng.choice(COMPONENTS)
-    name = "".join(part.capitalize() for part in block.split("-")) + f"Part{n}"
-    tag = f"{block}-part-{n}"
+    name = "".join(part.capitalize() for part in f"{file}-{block}".split("-")) + f"Part{n}"
+    tag = f"{file}-{block}-part-{n}"
     methods = []
     for m in range(rng.randint(3, 7)):
         element, other = _word(rng), _word(rng)
@@ -151,11 +152,11 @@ def _element_class(rng: random.Random, n: int) -> str:
     )
 
 
-def _script(rng: random.Random, size: int) -> str:
+def _script(rng: random.Random, size: int, file: str) -> str:
     parts: list[str] = []
     total = 0
     while total < size:
-        part = _element_class(rng, len(parts))
+        part = _element_class(rng, file, len(parts))
         parts.append(part)
         total += len(part) + 1
     return "\n".join(parts)
@@ -172,7 +173,7 @@ def heavy_asset(name: str) -> bytes | None:
     rng = random.Random(name)  # the same bytes every run
     size = STYLESHEETS.get(name) or SCRIPTS.get(name) or 0
     make = _stylesheet if name.endswith(".css") else _script
-    padding = f"/* Weight of Dawn 15's {name}: generated, see tests/widget/heavy_theme.py */\n" + make(rng, size - len(head)) if size > len(head) else ""
+    padding = f"/* Weight of Dawn 15's {name}: generated, see tests/widget/heavy_theme.py */\n" + make(rng, size - len(head), name.split(".")[0]) if size > len(head) else ""
     return (head + padding).encode()
 
 
@@ -204,7 +205,7 @@ def _inline_style() -> str:
                                                            "badge-foreground", "badge-background", "badge-border"))
         + "\n}" for n in range(1, 6))
     return (FONT_FACES + f":root {{\n  --font-heading-family: \"Heading Serif\", serif;\n  --font-heading-scale: 1;\n{root}\n}}\n"
-            + schemes + "\nh1 { font-family: var(--font-heading-family); }\nbody { font-family: Assistant, sans-serif; }\n")
+            + schemes + "\nhtml h1 { font-family: var(--font-heading-family); }\nbody { font-family: Assistant, sans-serif; }\n")
 
 
 def _icon(rng: random.Random) -> str:
