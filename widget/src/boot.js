@@ -1,0 +1,48 @@
+/* Backbell boot: the block's snippet inlines this (and critical.css) in the page, so the widget costs
+   no request while the page loads. It places the app embed's widget at once (it paints in place), then
+   loads backbell.js once the page has loaded and painted and the browser is idle — after the theme's
+   own files and its largest paint — or at once when a shopper clicks the button first (backbell.js
+   then opens it). */
+import { placeEmbed } from './embed.js';
+
+(() => {
+  if (window.BackbellBoot) return;
+  const boot = (window.BackbellBoot = { clicked: null });
+  placeEmbed();
+  const root = document.querySelector('[data-backbell]');
+  if (!root || !root.dataset.script) return;
+
+  let requested = false;
+  const load = () => {
+    if (requested) return;
+    requested = true;
+    document.head.append(Object.assign(document.createElement('script'), { src: root.dataset.script }));
+  };
+  document.addEventListener(
+    'click',
+    (event) => {
+      const opener = event.target.closest?.('[data-backbell] .bb__open');
+      if (opener && !window.Backbell) {
+        boot.clicked = opener;
+        load();
+      }
+    },
+    true,
+  );
+  // After 'load' (the theme's files and its photo are in), once the browser has reported the page's
+  // first paint, after the next frame, in idle time: the request never competes with the page's own
+  // files nor sits in front of its largest paint. A frame can be painted long before its paint is
+  // reported (a busy phone), hence the observer rather than a frame callback alone.
+  const idle = () => (window.requestIdleCallback ? requestIdleCallback(load, { timeout: 2000 }) : setTimeout(load, 50));
+  const afterNextFrame = () => requestAnimationFrame(idle);
+  const afterFirstPaint = () => {
+    if (!PerformanceObserver.supportedEntryTypes?.includes('paint')) return afterNextFrame();
+    const observer = new PerformanceObserver(() => {
+      observer.disconnect();
+      afterNextFrame();
+    });
+    observer.observe({ type: 'paint', buffered: true });
+  };
+  if (document.readyState === 'complete') afterFirstPaint();
+  else window.addEventListener('load', afterFirstPaint, { once: true });
+})();
