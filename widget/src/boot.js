@@ -33,16 +33,22 @@ import { placeEmbed } from './embed.js';
   // first paint, after the next frame, in idle time: the request never competes with the page's own
   // files nor sits in front of its largest paint. A frame can be painted long before its paint is
   // reported (a busy phone), hence the observer rather than a frame callback alone.
+  // Where the browser reports the largest paint, also the one that follows 'load' (the photo, loaded by
+  // then, may paint a frame later), or half a second when none comes (it was painted before).
   const idle = () => (window.requestIdleCallback ? requestIdleCallback(load, { timeout: 2000 }) : setTimeout(load, 50));
   const afterNextFrame = () => requestAnimationFrame(idle);
-  const afterFirstPaint = () => {
-    if (!PerformanceObserver.supportedEntryTypes?.includes('paint')) return afterNextFrame();
-    const observer = new PerformanceObserver(() => {
-      observer.disconnect();
-      afterNextFrame();
-    });
-    observer.observe({ type: 'paint', buffered: true });
+  const reports = (type) => PerformanceObserver.supportedEntryTypes?.includes(type);
+  const afterPaint = (type, buffered, then) => {
+    let done = false;
+    const go = () => !done && (done = true, observer.disconnect(), then());
+    const observer = new PerformanceObserver(go);
+    observer.observe({ type, buffered });
+    if (!buffered) setTimeout(go, 500);
   };
-  if (document.readyState === 'complete') afterFirstPaint();
-  else window.addEventListener('load', afterFirstPaint, { once: true });
+  const afterLoad = () => {
+    if (!reports('paint')) return afterNextFrame();
+    afterPaint('paint', true, () => (reports('largest-contentful-paint') ? afterPaint('largest-contentful-paint', false, afterNextFrame) : afterNextFrame()));
+  };
+  if (document.readyState === 'complete') afterLoad();
+  else window.addEventListener('load', afterLoad, { once: true });
 })();
