@@ -99,7 +99,16 @@ def make_environment(*search_path: Path, json_filter: str = "shopify") -> Enviro
     env.add_tag(SchemaTag)
     env.add_filter("t", translate)
     env.add_filter("json", JSON_FILTERS[json_filter]())
+    env.add_filter("asset_url", asset_url)
     return env
+
+
+def asset_url(name: str) -> str:
+    """Shopify's ``asset_url`` in an extension: the file in its ``assets/`` (Shopify's CDN; here the
+    storefront serves them at /assets/)."""
+    if not (EXTENSION / "assets" / name).is_file():
+        raise ValueError(f"asset_url: storefront_widget/assets/{name} does not exist")
+    return f"/assets/{name}"
 
 
 @dataclass(frozen=True)
@@ -119,11 +128,14 @@ class Block:
         return {s["id"]: s.get("default") for s in self.schema["settings"] if "id" in s}
 
     def head_tags(self) -> str:
-        """What Shopify adds to the page for a block: its stylesheet and its script, deferred."""
-        return (
-            f'<link rel="stylesheet" href="/assets/{self.schema["stylesheet"]}">\n'
-            f'<script src="/assets/{self.schema["javascript"]}" defer></script>'
-        )
+        """What Shopify adds to the page's head (content_for_header) for a block whose schema names a
+        stylesheet (render-blocking) or a script (deferred); nothing for a block that names neither."""
+        tags = []
+        if "stylesheet" in self.schema:
+            tags.append(f'<link rel="stylesheet" href="/assets/{self.schema["stylesheet"]}">')
+        if "javascript" in self.schema:
+            tags.append(f'<script src="/assets/{self.schema["javascript"]}" defer></script>')
+        return "\n".join(tags)
 
 
 def load_product(handle: str = "merino-crew") -> dict:
@@ -199,6 +211,7 @@ class PageRequest:
     variant_id: int | None = None
     option_values: tuple = ()  # ?option_values=<id>,<id> — option value ids, as Dawn 15 and Horizon send
     section_id: str | None = None  # ?section_id= — Shopify's Section Rendering API: that section alone
+    weight: str = "light"  # light | real — ?weight=real: the Dawn page with Dawn 15's own weight (heavy_theme.py)
     settings: dict = field(default_factory=dict)
     countries: tuple = (("US", "United States"), ("GB", "United Kingdom"), ("BA", "Bosnia & Herzegovina"),
                         ("FR", "France"), ("DE", "Germany"))

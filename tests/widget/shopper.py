@@ -12,8 +12,11 @@ WHITE_MEDIUM, NAVY_SMALL = 44200000000002, 44200000000003  # linen-shirt; Navy /
 
 
 def open_product(page: Page, storefront, **query) -> Locator:
+    """Open a product page and wait for the widget's script, which the boot snippet loads after the page
+    has loaded and painted (test_widget_browser.py covers a shopper who is quicker than that)."""
     page.goto(storefront.url + page_path(**query))
     page.wait_for_load_state("load")
+    page.wait_for_function("() => window.Backbell || !document.querySelector('[data-backbell]')")
     return page.locator(".bb")
 
 

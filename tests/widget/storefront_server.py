@@ -8,6 +8,7 @@ So the widget runs exactly as on a store — same-origin, relative URLs, no know
 
 from __future__ import annotations
 
+import gzip
 import json
 import mimetypes
 from dataclasses import dataclass, field
@@ -19,10 +20,13 @@ from werkzeug.wrappers import Request, Response
 
 from tests.doubles.app_proxy import PATH_PREFIX, proxy_params, sign_proxy_query
 from tests.doubles.server import RunningServer, serve_wsgi
+from tests.widget.heavy_theme import heavy_asset
 from tests.widget.liquid_theme import EXTENSION, FIXTURES, JSON_FILTERS, PageRequest
 from tests.widget.theme_pages import render_product_page
 
 STATIC = {"/assets/": EXTENSION / "assets", "/theme/": FIXTURES / "theme"}
+HEAVY_PREFIX = "/theme/heavy/"  # the Dawn-weight page's files (heavy_theme.py), before /theme/
+COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml")
 THEME_FETCH = ("section_id", "option_values")  # what Dawn 15's and Horizon 4's variant fetches carry
 PAGE_COOKIE = "storefront_page"
 
@@ -57,7 +61,7 @@ class Storefront:
             response = self.product_page(request)
         else:
             response = self.static(request.path)
-        return response(environ, start_response)
+        return compressed(request, response)(environ, start_response)
 
     def product_page(self, request: Request) -> Response:
         # A theme script's fetch (?section_id= / ?option_values=) carries none of the page's own
@@ -78,6 +82,13 @@ class Storefront:
         return response
 
     def static(self, path: str) -> Response:
+        if path.startswith(HEAVY_PREFIX):
+            name = path[len(HEAVY_PREFIX):]
+            body = heavy_asset(name) if "/" not in name else None
+            if body is None:
+                return Response("not found", status=404)
+            kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            return Response(body, content_type=kind, headers={"Cache-Control": "max-age=3600"})
         for prefix, folder in STATIC.items():
             if path.startswith(prefix):
                 file = (folder / path[len(prefix):]).resolve()
@@ -99,6 +110,19 @@ class Storefront:
         return Response(answer.content, status=answer.status_code, content_type=content_type)
 
 
+def compressed(request: Request, response: Response) -> Response:
+    """Text gzipped when the browser accepts it, as Shopify's storefront and CDN serve it (so Lighthouse
+    sees real transfer sizes); the app's own answers through the proxy pass as they are."""
+    kind = response.mimetype or ""
+    if ("gzip" not in request.headers.get("Accept-Encoding", "") or request.path.startswith(PATH_PREFIX + "/")
+            or not kind.startswith(COMPRESSIBLE) or response.status_code != 200):
+        return response
+    response.set_data(gzip.compress(response.get_data(), compresslevel=6))
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
 def page_request(handle: str, args) -> PageRequest:
     settings = {k[len("setting."):]: _setting_value(v) for k, v in args.items() if k.startswith("setting.")}
     return PageRequest(
@@ -111,6 +135,7 @@ def page_request(handle: str, args) -> PageRequest:
         variant_id=int(args["variant"]) if args.get("variant", "").isdigit() else None,
         option_values=tuple(int(i) for i in args.get("option_values", "").split(",") if i.isdigit()),
         section_id=args.get("section_id"),
+        weight=args.get("weight", "light"),
         settings=settings,
     )
 

@@ -2,7 +2,8 @@
 
 Shopify CLI deploys ``storefront_widget/`` as it is, so the readable source lives in ``widget/src/``
 and ``widget/build.mjs`` (esbuild, pinned in ``widget/package-lock.json``) minifies it into
-``storefront_widget/assets/``. Editing an asset by hand, or the source without rebuilding, fails here.
+``storefront_widget/assets/`` and the inlined ``snippets/backbell-boot.liquid``. Editing a built file by
+hand, or the source without rebuilding, fails here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tests.widget.liquid_theme import EXTENSION, ROOT
 pytestmark = pytest.mark.browser
 
 BUILD_DIR = ROOT / "widget"
-SHIPPED = ("backbell.css", "backbell.js")
+SHIPPED = ("assets/backbell.css", "assets/backbell.js", "snippets/backbell-boot.liquid")
 
 
 def build_into(folder) -> subprocess.CompletedProcess:
@@ -32,7 +33,7 @@ def test_the_committed_assets_are_exactly_the_build_of_the_source(tmp_path):
 
     # then it builds exactly the shipped files, each byte for byte the committed asset
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == list(SHIPPED)
-    stale = [name for name in SHIPPED if (tmp_path / name).read_bytes() != (EXTENSION / "assets" / name).read_bytes()]
-    assert stale == [], f"storefront_widget/assets/{stale} differ from the build of widget/src/: run `cd widget && npm run build`"
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == list(SHIPPED)
+    stale = [name for name in SHIPPED if (tmp_path / name).read_bytes() != (EXTENSION / name).read_bytes()]
+    assert stale == [], f"storefront_widget/{stale} differ from the build of widget/src/: run `cd widget && npm run build`"
 

@@ -1,5 +1,6 @@
 """Shopify's own checks on the extension, run offline: Theme Check, and Lighthouse's performance
-score of the product page with and without the block (app review rejects a drop over 10; ours ≤ 2)."""
+score and LCP of a product page as heavy as Dawn 15's real one, with and without the block (app review
+rejects a score drop over 10; issue #13's goal: a drop of 0 and LCP +≤ 50 ms)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ pytestmark = pytest.mark.browser
 
 # Lighthouse's simulated score moves a few points run to run; five alternating runs per page and
 # medians keep one slow run from deciding. `scripts/test` runs this test alone, after the parallel
-# suite, so the other xdist worker's load does not skew the trace.
+# suite, so the other xdist worker's load does not skew the trace. The block as it was (a
+# render-blocking stylesheet and a head script) cost this page 4 points and +209 ms of LCP with the
+# widget hidden (bench/RESULTS.md section 6): both limits, and the per-run checks, catch that.
 LIGHTHOUSE_RUNS = 5
-MAX_SCORE_DROP = 2
+MAX_SCORE_DROP = 0
+MAX_LCP_DELTA_MS = 50
+SOLD_OUT, IN_STOCK = 44100000000002, 44100000000001
 
 
 def test_theme_check_runs_clean_on_the_extension(browser_tools):
@@ -34,7 +39,10 @@ def test_theme_check_runs_clean_on_the_extension(browser_tools):
     assert offenses == []
 
 
-def lighthouse_score(url: str, tmp_path) -> float:
+def lighthouse(url: str, tmp_path) -> dict:
+    """One Lighthouse run (mobile, performance only): score, LCP, and what the page did with the
+    extension's files (/assets/): which were render-blocking, which were requested before the page's
+    largest paint (as observed in the trace Lighthouse simulates the throttled load from)."""
     report = tmp_path / "report.json"
     command = [
         str(WIDGET_DIR / "node_modules" / ".bin" / "lighthouse"), url,
@@ -43,24 +51,47 @@ def lighthouse_score(url: str, tmp_path) -> float:
     ]
     done = subprocess.run(command, env={**os.environ, "CHROME_PATH": CHROMIUM}, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(report.read_text())["categories"]["performance"]["score"] * 100
+    data = json.loads(report.read_text())
+    audits = data["audits"]
+    observed_lcp = audits["metrics"]["details"]["items"][0]["observedLargestContentfulPaint"]
+    app = [r for r in audits["network-requests"]["details"]["items"] if "/assets/" in r["url"]]
+    blocking = audits["render-blocking-resources"].get("details", {}).get("items", [])
+    return {
+        "score": data["categories"]["performance"]["score"] * 100,
+        "lcp": audits["largest-contentful-paint"]["numericValue"],
+        "blocking_app": [r["url"] for r in blocking if "/assets/" in r["url"]],
+        "app_before_lcp": [r["url"] for r in app if r["rendererStartTime"] < observed_lcp],
+        "app_requests": len(app),
+    }
 
 
 @pytest.mark.lighthouse
-def test_the_block_costs_at_most_two_lighthouse_points(browser_tools, storefront, tmp_path):
-    # given the same product page (sold-out variant selected, so the widget is shown) with and without the block
-    with_block = storefront.url + page_path(variant=44100000000002)
-    without = storefront.url + page_path(variant=44100000000002, install="none")
+@pytest.mark.parametrize("variant_id", [SOLD_OUT, IN_STOCK], ids=["widget-shown", "widget-hidden"])
+def test_on_a_dawn_weight_page_the_block_costs_no_point_and_at_most_50_ms_of_lcp(browser_tools, storefront, tmp_path,
+                                                                                  variant_id):
+    # given the product page with Dawn 15's real weight (fonts, stylesheets, scripts, product photo) with
+    # and without the block, on a sold-out variant (the widget shows) or an in-stock one (it stays hidden)
+    with_block = storefront.url + page_path(theme="dawn", weight="real", variant=variant_id)
+    without = storefront.url + page_path(theme="dawn", weight="real", variant=variant_id, install="none")
 
     # when Lighthouse (mobile, performance only) measures each several times, alternating
-    scores = {"with": [], "without": []}
-    for _ in range(LIGHTHOUSE_RUNS):
-        scores["without"].append(lighthouse_score(without, tmp_path))
-        scores["with"].append(lighthouse_score(with_block, tmp_path))
+    runs = {"with": [], "without": []}
+    for n in range(LIGHTHOUSE_RUNS):
+        for label, url in (("without", without), ("with", with_block))[:: 1 if n % 2 == 0 else -1]:
+            runs[label].append(lighthouse(url, tmp_path))
 
-    # then the medians differ by at most two points
-    median_with, median_without = statistics.median(scores["with"]), statistics.median(scores["without"])
-    drop = median_without - median_with
-    record_measurement(f"Lighthouse performance (mobile), {LIGHTHOUSE_RUNS} runs each: without block {scores['without']} "
-          f"median {median_without:.0f}; with block {scores['with']} median {median_with:.0f}; drop {drop:.0f} points")
-    assert drop <= MAX_SCORE_DROP
+    # then in no run was a file of the extension render-blocking or requested before the largest paint
+    assert [r["blocking_app"] for r in runs["with"]] == [[]] * LIGHTHOUSE_RUNS
+    assert [r["app_before_lcp"] for r in runs["with"]] == [[]] * LIGHTHOUSE_RUNS
+    # and an in-stock page never fetches the form's styles (the script only, after load)
+    assert all(r["app_requests"] == (2 if variant_id == SOLD_OUT else 1) for r in runs["with"])
+    # and the medians: no point lost, LCP within 50 ms (issue #13's goal)
+    score = {k: statistics.median(r["score"] for r in v) for k, v in runs.items()}
+    lcp = {k: statistics.median(r["lcp"] for r in v) for k, v in runs.items()}
+    record_measurement(
+        f"Lighthouse mobile, Dawn-weight page, {'sold out' if variant_id == SOLD_OUT else 'in stock'}, {LIGHTHOUSE_RUNS} runs each: "
+        f"score without {[r['score'] for r in runs['without']]} median {score['without']:.0f}, with {[r['score'] for r in runs['with']]} "
+        f"median {score['with']:.0f}; LCP without {[round(r['lcp']) for r in runs['without']]} median {lcp['without']:.0f} ms, "
+        f"with {[round(r['lcp']) for r in runs['with']]} median {lcp['with']:.0f} ms")
+    assert score["without"] - score["with"] <= MAX_SCORE_DROP
+    assert lcp["with"] - lcp["without"] <= MAX_LCP_DELTA_MS

@@ -120,6 +120,7 @@ def test_country_names_are_not_cut_off(browser, storefront, artifacts, width):
     # when the form is opened
     open_product(page, storefront, variant=XLARGE, settings={"channels": "sms"})
     page.click(".bb__open")
+    expect(page.locator('.bb select[name="country"]')).to_be_visible()
 
     # then every country name fits inside the select (e.g. not "United Kingdor")
     assert page.locator('.bb select[name="country"]').evaluate(COUNTRY_NAMES_CLIPPED) == []

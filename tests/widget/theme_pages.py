@@ -5,7 +5,9 @@ templates render them with "Show installments" on (fixtures/dawn15/, fixtures/ho
 markup — including Shopify's installments form in the price block, the first cart form on the page —
 and stand-ins for the themes' own scripts (fixtures/theme/dawn15/, fixtures/theme/horizon4/) that change
 the variant the way those themes do, fetching the new state from this storefront: Dawn 15 a section
-(``?section_id=…&option_values=…``), Horizon 4 the whole page (``?option_values=…``).
+(``?section_id=…&option_values=…``), Horizon 4 the whole page (``?option_values=…``). ``?weight=real``
+gives the Dawn page the weight of Dawn 15's real product page: its fonts, stylesheets, scripts and
+product photo (heavy_theme.py) — what the storefront's cost is measured on.
 
 ``horizon-update``, ``select`` and ``url`` keep a small generic page (fixtures/product_page.liquid) that
 speaks one other variant signal each: older Horizon's ``variant:update``, a theme's own
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from liquid import Environment
 
+from tests.widget.heavy_theme import heavy_context
 from tests.widget.liquid_theme import (
     FIXTURES,
     Block,
@@ -76,6 +79,7 @@ def theme_context(request: PageRequest, product: dict) -> dict:
     selected = shared["product"]["selected_or_first_available_variant"]
     return {
         **shared,
+        **(heavy_context() if request.weight == "real" and request.theme == "dawn" else {"real_weight": False}),
         "selected": selected,
         # The theme's own copy of the variant, as Shopify's json writes it (script-safe whatever
         # ?json= the widget's block is rendered with).

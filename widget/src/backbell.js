@@ -1,15 +1,28 @@
 /* Backbell "Notify me" widget, no dependencies. Follows the variant via Dawn's pub/sub,
-   Horizon's events, [name=id] changes and ?variant=. */
+   Horizon's events, [name=id] changes and ?variant=. boot.js (inlined by the block) loads it once the
+   page has loaded, or at once when a shopper clicks the button first; it loads backbell.css only when
+   a widget is shown. */
+import { CART_FORM, placeEmbed, productForm } from './embed.js';
+
 (() => {
   if (window.Backbell) return;
   const widgets = [];
   window.Backbell = { widgets };
 
+  // backbell.css (the open panel), once, when a widget is first shown; critical.css, inlined by the boot
+  // snippet, already styles the button. Resolves when it has loaded (or failed: the form still works).
+  let styles = null;
+  const loadStyles = (root) =>
+    (styles ||= new Promise((resolve) => {
+      if (!root.dataset.stylesheet) return resolve();
+      const link = Object.assign(document.createElement('link'), { rel: 'stylesheet', href: root.dataset.stylesheet });
+      link.onload = link.onerror = resolve;
+      document.head.append(link);
+    }));
+
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (all, key) => (key in values ? values[key] : all));
   const plainId = (id) => String(id == null ? '' : id).split('/').pop();
   const urlVariant = () => new URLSearchParams(location.search).get('variant');
-  const CART_FORM = 'form[action*="/cart/add"]';
-  const PRODUCT_FORM = '[data-type="add-to-cart-form"], product-form form, product-form-component form';
   // Server field → the input showing its message.
   const FIELD_INPUT = { email: 'email', phone: 'phone', country: 'phone', consent: 'consent' };
 
@@ -35,8 +48,14 @@
         this.submit();
       });
       this.form.addEventListener('change', (e) => e.target.name === 'channel' && this.showChannel(e.target.value));
-      const fromUrl = urlVariant();
-      this.select(this.variants.has(fromUrl) ? fromUrl : this.fields.variant_id.value);
+      this.select(this.startingVariant());
+    }
+
+    // The variant selected now: the shopper may have changed it before this script loaded (the theme's
+    // events are gone by then, but it has updated ?variant= or the product form's input[name=id]).
+    startingVariant() {
+      const chosen = [urlVariant(), productForm()?.elements.id?.value];
+      return chosen.find((id) => this.variants.has(id)) || this.fields.variant_id.value;
     }
 
     select(rawId) {
@@ -48,7 +67,9 @@
       const soldOut = !variant.available && variant.policy !== 'continue';
       this.root.hidden = !soldOut;
       this.reset(variant);
-      if (soldOut) this.loadStatus(id);
+      if (!soldOut) return;
+      loadStyles(this.root);
+      this.loadStatus(id);
     }
 
     hide() {
@@ -65,6 +86,13 @@
     }
 
     toggle(open) {
+      this.wantsOpen = open;
+      // The panel's styles come with the widget; a click that beats them waits for them (no unstyled flash).
+      if (open) loadStyles(this.root).then(() => this.wantsOpen && this.show(true));
+      else this.show(false);
+    }
+
+    show(open) {
       this.panel.hidden = !open;
       this.opener.setAttribute('aria-expanded', String(open));
       if (open) (this.form.hidden ? this.status : this.form.querySelector('input:not([type=hidden]):not([tabindex="-1"])')).focus();
@@ -187,41 +215,6 @@
   // Only a payload that carries the key speaks for the variant (other themes reuse these event names).
   const followKey = (obj, key, alt) => obj instanceof Object && key in obj && follow((obj[key] || alt)?.id);
 
-  const isAddButton = (el) => el.name === 'add' && el.type === 'submit';
-
-  // The form holding the Add to cart button. Not simply the first cart form: Dawn 15 and Horizon render
-  // Shopify's installments form ({% form 'product' %} + payment_terms) in the price block, above the
-  // variant picker. Dawn: product-form > form; Horizon: product-form-component > form; both
-  // data-type="add-to-cart-form" with button[name=add]. form.elements also counts a button tied by form=.
-  function productForm() {
-    let forms = [...document.querySelectorAll(`main ${CART_FORM}`)];
-    if (!forms.length) forms = [...document.querySelectorAll(CART_FORM)];
-    return (
-      forms.find((f) => [...f.elements].some(isAddButton)) ||
-      forms.find((f) => f.matches(PRODUCT_FORM)) ||
-      forms.find((f) => !f.querySelector('shopify-payment-terms')) ||
-      forms[0]
-    );
-  }
-
-  // Right under the Add to cart button: after the product form, or after the button when the theme
-  // keeps it outside the form (form=). After the form's custom-element wrapper (product-form,
-  // product-form-component) when the form ends it: such elements are inline unless the theme styles
-  // them, and Chromium can hit-test blocks inside an inline element as that element, so clicks on the
-  // widget's form would miss it (seen on an unstyled <product-info>).
-  function embedAnchor(form) {
-    const add = [...form.elements].find(isAddButton);
-    if (add && !form.contains(add)) return add;
-    const wrapper = form.parentElement;
-    return wrapper.localName.includes('-') && wrapper.lastElementChild === form ? wrapper : form;
-  }
-
-  function placeEmbed() {
-    const template = document.querySelector('template[data-backbell-embed]');
-    const form = template && !document.querySelector('[data-backbell]') && productForm();
-    if (form) embedAnchor(form).after(template.content.cloneNode(true));
-  }
-
   function listenToTheme() {
     document.addEventListener('change', ({ target: t }) => t.name === 'id' && t.closest?.(CART_FORM) && follow(t.value), true);
     // Horizon resolves this promise to {variant, detail: {resource}}; older Horizon sent variant:update.
@@ -255,6 +248,8 @@
     listenToDawn();
     document.addEventListener('DOMContentLoaded', listenToDawn);
     window.addEventListener('load', listenToDawn);
+    // The button a shopper clicked before this script was in (boot.js kept it): open that form now.
+    window.BackbellBoot?.clicked?.closest('[data-backbell]')?.backbell?.toggle(true);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
