@@ -113,6 +113,10 @@ def send_batch(self, restock_event_id: int | None, channel: str) -> None:
 def _drain_in_process(runtime, restock_event_id: int | None, channel: str, delivery: ChannelSender) -> None:
     for _ in range(IN_PROCESS_MAX_BATCHES):
         outcome = send_next_batch(runtime.db, restock_event_id, channel, delivery)
+        if outcome.retry_after is not None:
+            # The provider asked us to wait (429): no sleeping here; the rows' retry_at holds the
+            # wait and the in-process scheduler's recover_dispatch goes on after it.
+            return
         if not outcome.remaining:
             return
 
