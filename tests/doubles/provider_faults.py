@@ -11,7 +11,11 @@ reaches the double: ``share`` of each cycle fails, every kind of failure once pe
   (a timeout where the provider never had the message: safe to send again);
 - ``no_answer``: the provider accepts the message (it is recorded as delivered), then answers
   only after the client's timeout (a timeout where the provider DID accept: must never be sent
-  again; the app has to report it uncertain).
+  again; the app has to report it uncertain). Whether the client was still there for an answer
+  is read off the connection (``peer_gone``), so an answer a loaded machine made late counts too.
+
+429 and 5xx answer before the body is validated (a throttled or failing provider does not look at
+it); the retried body is validated when it is accepted.
 
 The order of a cycle is shuffled by the seed; a cycle covers ``round(1 / share × kinds)`` calls.
 While a plan is set, every answer says ``Connection: close``, so each call opens a new connection
@@ -122,6 +126,20 @@ class GatedServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def peer_gone(environ) -> bool:
+    """True when the client has closed its end (it gave up waiting): checked right before an
+    answer is returned, it tells an answer that was heard from one that came too late."""
+    connection = environ.get("werkzeug.socket")
+    if connection is None:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def now() -> float:

@@ -41,7 +41,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from werkzeug.wrappers import Request, Response
 
-from tests.doubles.provider_faults import FaultPlan, GatedServer, now
+from tests.doubles.provider_faults import FaultPlan, GatedServer, now, peer_gone
 from tests.doubles.provider_specs import provider_spec
 
 API_KEY = "SG.test-key"
@@ -118,6 +118,13 @@ class SendGridDouble:
             forced = self._failures.pop(0) if self._failures else None
         if forced:
             return self._fail(body, forced)
+        fault = None
+        if self.faults is not None:  # throttling and outages answer before the body is looked at
+            fault, refuse_next = self.faults.take()
+            if refuse_next and self.server is not None:
+                self.server.refuse_connections(self.faults.gate_seconds)
+            if fault is not None and fault.isdigit():
+                return self._fail(body, int(fault))
         problems = self.problems(body)
         if problems:
             return self._invalid(body, problems)
@@ -126,22 +133,18 @@ class SendGridDouble:
             with self._lock:
                 self.requests.append({"body": body, "status": 400, "refused": [e["field"] for e in refused]})
             return Response(json.dumps({"errors": refused}), status=400, content_type="application/json")
-        fault = None
-        if self.faults is not None:
-            fault, refuse_next = self.faults.take()
-            if refuse_next and self.server is not None:
-                self.server.refuse_connections(self.faults.gate_seconds)
-            if fault is not None and fault.isdigit():
-                return self._fail(body, int(fault))
         message_id = uuid.uuid4().hex[:22]
+        accepted = {"body": body, "status": 202, "message_id": message_id, "answered": True}
         with self._lock:
-            self.requests.append({"body": body, "status": 202, "message_id": message_id,
-                                  "answered": fault != "no_answer"})
+            self.requests.append(accepted)
             self.messages.extend(_received(body, message_id))
         if fault == "no_answer":
             time.sleep(self.faults.hang_seconds)
         elif self.delay_seconds:
             time.sleep(self.delay_seconds)
+        # Whether the caller was still there for the answer (it gives up at its timeout, which a
+        # ``no_answer`` hang outlasts — and so may a double slowed down by a loaded machine).
+        accepted["answered"] = not peer_gone(request.environ)
         return Response(status=202, headers={"X-Message-Id": message_id})
 
     def _fail(self, body, status: int) -> Response:

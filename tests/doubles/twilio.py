@@ -34,7 +34,7 @@ from openapi_schema_validator import OAS30Validator
 from twilio.request_validator import RequestValidator
 from werkzeug.wrappers import Request, Response
 
-from tests.doubles.provider_faults import FaultPlan, GatedServer, now
+from tests.doubles.provider_faults import FaultPlan, GatedServer, now, peer_gone
 from tests.doubles.provider_specs import provider_spec
 
 ACCOUNT_SID, AUTH_TOKEN, FROM = "AC" + "1" * 32, "twilio-test-token", "+15005550006"
@@ -76,7 +76,7 @@ class TwilioDouble:
     not_before: float = 0.0  # the end of the latest 429's Retry-After (wall clock)
     early_calls: list[float] = field(default_factory=list)  # seconds before that a call came
     calls: int = 0
-    unanswered: list[str] = field(default_factory=list)  # sids queued but answered too late
+    unanswered: list[str] = field(default_factory=list)  # sids queued, but the caller had gone before the answer
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ, start_response):
@@ -120,10 +120,11 @@ class TwilioDouble:
         with self._lock:
             sid = f"SM{len(self.messages) + 1:032x}"
             self.messages.append({**form, "sid": sid})
-            if fault == "no_answer":
-                self.unanswered.append(sid)
         if fault == "no_answer":
             time.sleep(self.faults.hang_seconds)
+        if peer_gone(request.environ):  # the caller gave up before the answer (its timeout)
+            with self._lock:
+                self.unanswered.append(sid)
         return Response(json.dumps({"sid": sid, "status": "queued", "to": form["To"]}), status=201,
                         content_type="application/json")
 

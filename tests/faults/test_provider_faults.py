@@ -7,7 +7,7 @@ Every shopper is told exactly once at the provider doubles, except that a messag
 accepted without answering in time can only be *uncertain* to the app: those are exactly the rows
 reported uncertain, and none of them is sent again. No call comes before a 429's wait is over
 (SendGrid's ``X-RateLimit-Reset`` and Twilio's ``Retry-After`` are wall-clock times: the moved
-app clock must not misread them). Time is bounded by configuration, not by sleeping: 2-second
+app clock must not misread them). Time is bounded by configuration, not by sleeping: 3-second
 provider timeouts and a 0.2-second first retry backoff (``BACKBELL_DISPATCH_RETRY_BACKOFF``).
 """
 
@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault]
 EMAILS, PHONES = 3000, 100
 LOCALES = ("en", "de", "fr", "es", "ja", "zh-CN")  # six bodies: six SendGrid requests per batch of 1000
 SHARE, SEED = 0.3, 20261202
-TIMEOUT = 2.0  # each provider request, as the app is configured here
+TIMEOUT = 3.0  # each provider request, as the app is configured here
 AHEAD = timedelta(days=3 * 365)  # the app's clock (worker and test), against the providers' wall clock
 BOUND = 480  # seconds the whole fan-out may take on a loaded 2-core machine (about 1–2 minutes alone)
 
