@@ -143,7 +143,8 @@ def test_providers_failing_a_third_of_calls_lose_nothing_and_send_nothing_twice(
     assert _uncertain_contacts(runtime, event_id) == {"email": unanswered_mails, "sms": unanswered_texts}
     # and the database's notices add up to the shoppers: sent or uncertain, none failed or pending
     statuses = _statuses(runtime, event_id)
-    assert statuses == {("email", "sent"): EMAILS - len(unanswered_mails), ("email", "uncertain"): len(unanswered_mails),
+    assert statuses == {("email", "sent"): EMAILS - len(unanswered_mails),
+                        ("email", "uncertain"): len(unanswered_mails),
                         ("sms", "sent"): PHONES - len(unanswered_texts), ("sms", "uncertain"): len(unanswered_texts)}
     assert sum(statuses.values()) == EMAILS + PHONES
     with runtime.db.session() as s:
