@@ -10,7 +10,8 @@ move time for the whole app:
 - ``frozen(at)`` and ``travel(by)`` move it inside one process (tests, the demo).
 
 Signatures that a library checks against the wall clock (App Bridge session tokens, verified by
-``shopify_app`` with PyJWT) are outside this clock: Shopify signs them with real time.
+``shopify_app`` with PyJWT) are outside this clock: Shopify signs them with real time. So are a
+provider's rate-limit reset times (``wall_timestamp``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def utcnow() -> datetime:
 def timestamp() -> float:
     """The current time as Unix seconds (for signed timestamps such as the app proxy's)."""
     return utcnow().timestamp()
+
+
+def wall_timestamp() -> float:
+    """The real wall clock as Unix seconds, never moved: only for times another party stamps with
+    its own real clock (a provider's ``X-RateLimit-Reset``), which a moved clock would misread."""
+    return datetime.now(timezone.utc).timestamp()
 
 
 def offset() -> timedelta:

@@ -55,6 +55,10 @@ class Settings:
     # Sign unsubscribe and tracked links, newest first; older ones still verify (rotation).
     link_secrets: tuple[str, ...] = field(default_factory=tuple)
     sendgrid_timeout_seconds: float = 20.0
+    twilio_timeout_seconds: float = 15.0
+    # First delay of a send chain's retry after a transient provider failure (doubles each time,
+    # full jitter, at most 600 s); a 429's own wait is honoured when it is longer.
+    dispatch_retry_backoff_seconds: float = 10.0
     # Added to a channel's own bound when a batch is claimed (see plugin.dispatch.delivery).
     dispatch_lease_margin_seconds: float = 120.0
     # Finished notices, decision-log lines and webhook receipts older than this are pruned.
@@ -146,6 +150,9 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         encryption_keys=_encryption_keys(get("BACKBELL_ENCRYPTION_KEYS"), production),
         link_secrets=_link_secrets(get("BACKBELL_LINK_SECRETS"), production),
         sendgrid_timeout_seconds=_positive_number("BACKBELL_SENDGRID_TIMEOUT", get("BACKBELL_SENDGRID_TIMEOUT"), 20.0),
+        twilio_timeout_seconds=_positive_number("BACKBELL_TWILIO_TIMEOUT", get("BACKBELL_TWILIO_TIMEOUT"), 15.0),
+        dispatch_retry_backoff_seconds=_positive_number("BACKBELL_DISPATCH_RETRY_BACKOFF",
+                                                        get("BACKBELL_DISPATCH_RETRY_BACKOFF"), 10.0),
         dispatch_lease_margin_seconds=_positive_number("BACKBELL_DISPATCH_LEASE_MARGIN",
                                                get("BACKBELL_DISPATCH_LEASE_MARGIN"), 120.0),
         retention_days=int(_positive_number("BACKBELL_RETENTION_DAYS", get("BACKBELL_RETENTION_DAYS"), 90, whole=True)),

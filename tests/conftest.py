@@ -28,7 +28,7 @@ from plugin.models import Base
 ROOT = Path(__file__).resolve().parent.parent
 # Every module in tests/doubles/ may define fixtures (the provider doubles, the worker). The ones the
 # others import come first, so pytest registers (and assert-rewrites) each before anything imports it.
-_IMPORTED_BY_OTHER_DOUBLES = ["server", "shopify_schema", "provider_specs"]
+_IMPORTED_BY_OTHER_DOUBLES = ["server", "shopify_schema", "provider_specs", "provider_faults"]
 pytest_plugins = [f"tests.doubles.{name}" for name in _IMPORTED_BY_OTHER_DOUBLES] + sorted(
     f"tests.doubles.{p.stem}" for p in (Path(__file__).parent / "doubles").glob("*.py")
     if p.stem != "__init__" and p.stem not in _IMPORTED_BY_OTHER_DOUBLES

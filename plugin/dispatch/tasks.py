@@ -5,20 +5,22 @@
 ``send_batch`` per channel; ``release_due`` (every minute, from the job table) plans whatever came
 due — held notices, the next batch, ETA notices, reminders — and starts their sends; ``send_batch`` delivers
 ONE batch and re-enqueues itself while rows remain, so every task stays short (``acks_late`` is
-on and Redis redelivers unacked tasks). A batch with transient provider failures raises
-``ProviderBusy``, which Celery retries with exponential backoff and full jitter
-(``autoretry_for``/``retry_backoff``/``retry_jitter``); the rows carry the latest time that retry
-can come (``retry_at``) so the beat's ``recover_dispatch`` does not start a second chain meanwhile.
+on and Redis redelivers unacked tasks). A batch with transient provider failures is tried again
+after an exponential backoff with full jitter (``BACKBELL_DISPATCH_RETRY_BACKOFF`` doubling, at
+most ``RETRY_BACKOFF_MAX_SECONDS``), and never before a 429's own wait: a Celery retry
+(``ProviderBusy`` once ``MAX_RETRIES`` batches in a row sent nothing), or a fresh link of the
+chain when the batch got some notices through. The rows carry the latest time that retry can
+come (``retry_at``) so the beat's ``recover_dispatch`` does not start a second chain meanwhile.
 In-process (no Redis) ``send_batch`` loops instead of recursing through eager calls.
 """
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from functools import partial
 
 from celery import shared_task
-from celery.utils.time import get_exponential_backoff_interval
 from flask import current_app
 from sqlalchemy import select
 
@@ -34,7 +36,6 @@ from plugin.offers.batch import prepare_batch
 
 log = get_logger(__name__)
 
-RETRY_BACKOFF_SECONDS = 10
 RETRY_BACKOFF_MAX_SECONDS = 600
 MAX_RETRIES = 6
 # Bound on batches one in-process call sends (100,000 shoppers / 500 per outbox batch = 200).
@@ -57,11 +58,10 @@ def delivery_for(runtime, channel: str) -> ChannelSender:
                          prepare_offers=partial(prepare_batch, runtime))  # offers hook (plugin.offers)
 
 
-def latest_retry(retries: int) -> timedelta:
-    """The longest Celery's autoretry can wait before retry number ``retries + 1``: the same
-    interval it computes, without the jitter (full jitter picks a time between 0 and this)."""
-    return timedelta(seconds=get_exponential_backoff_interval(
-        factor=RETRY_BACKOFF_SECONDS, retries=retries, maximum=RETRY_BACKOFF_MAX_SECONDS, full_jitter=False))
+def latest_retry(retries: int, factor: float) -> timedelta:
+    """The longest the retry after ``retries`` earlier ones can wait: ``factor`` doubled per retry,
+    capped (full jitter then picks a time between 0 and this)."""
+    return timedelta(seconds=min(RETRY_BACKOFF_MAX_SECONDS, factor * 2 ** retries))
 
 
 @shared_task(name="backbell.dispatch_restock")
@@ -83,8 +83,7 @@ def dispatch_restock(restock_event_id: int) -> None:
         send_batch.delay(restock_event_id, channel)
 
 
-@shared_task(bind=True, name="backbell.send_batch", autoretry_for=(ProviderBusy,), retry_backoff=RETRY_BACKOFF_SECONDS,
-             retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS, retry_jitter=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name="backbell.send_batch", max_retries=MAX_RETRIES)
 def send_batch(self, restock_event_id: int | None, channel: str) -> None:
     """Deliver one batch of the restock's notices (``None``: of the notices of no restock — eta,
     confirm); re-enqueue while sendable rows remain; transient failures retry the task.
@@ -97,10 +96,16 @@ def send_batch(self, restock_event_id: int | None, channel: str) -> None:
     if runtime.settings.tasks_in_process:
         _drain_in_process(runtime, restock_event_id, channel, delivery)
         return
-    outcome = send_next_batch(runtime.db, restock_event_id, channel, delivery,
-                              retry_window=latest_retry(self.request.retries))
+    latest = latest_retry(self.request.retries, runtime.settings.dispatch_retry_backoff_seconds)
+    outcome = send_next_batch(runtime.db, restock_event_id, channel, delivery, retry_window=latest)
     if outcome.retrying:
-        raise ProviderBusy(f"{outcome.retrying} notices of restock {restock_event_id} on {channel} failed transiently")
+        # Full jitter, but never before the provider's own wait (the rows' retry_at covers both).
+        countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
+        if outcome.sent:  # progress: a fresh link of the chain, its retries counted from zero
+            send_batch.apply_async((restock_event_id, channel), countdown=countdown)
+            return
+        raise self.retry(countdown=countdown, exc=ProviderBusy(
+            f"{outcome.retrying} notices of restock {restock_event_id} on {channel} failed transiently"))
     if outcome.remaining:
         send_batch.delay(restock_event_id, channel)
 
@@ -108,6 +113,10 @@ def send_batch(self, restock_event_id: int | None, channel: str) -> None:
 def _drain_in_process(runtime, restock_event_id: int | None, channel: str, delivery: ChannelSender) -> None:
     for _ in range(IN_PROCESS_MAX_BATCHES):
         outcome = send_next_batch(runtime.db, restock_event_id, channel, delivery)
+        if outcome.retry_after is not None:
+            # The provider asked us to wait (429): no sleeping here; the rows' retry_at holds the
+            # wait and the in-process scheduler's recover_dispatch goes on after it.
+            return
         if not outcome.remaining:
             return
 

@@ -175,3 +175,43 @@ def test_recovery_leaves_a_chain_that_waits_out_a_backoff_or_is_sending(app, run
     assert now_open == [(lost.id, "email")]
     assert after_backoff == [(backing_off.id, "email"), (lost.id, "email")]
     assert after_lease == [(backing_off.id, "email"), (sending.id, "email"), (lost.id, "email")]
+
+
+class ScriptedChannel(RecordingChannel):
+    """Answers each message with the next scripted result (fields of ``DeliveryResult``)."""
+
+    def __init__(self, *script: dict):
+        super().__init__()
+        self.script = list(script)
+
+    def send(self, messages):
+        self.sent_to += [m.to for m in messages]
+        return [DeliveryResult(m.notification_id, **fields) for m, fields in zip(messages, self.script)]
+
+
+def test_an_unanswered_send_is_uncertain_and_a_throttled_one_waits_without_spending_an_attempt(app, runtime, session):
+    # given three planned notices: the provider accepts one without answering, throttles one
+    # for 90 s, and fails one with a 503
+    event, subs = _planned(session, runtime, count=3)
+    channel = ScriptedChannel({"ok": False, "uncertain": True, "error": "sendgrid did not answer (ReadTimeout)"},
+                              {"ok": False, "transient": True, "counted": False, "retry_after": 90.0},
+                              {"ok": False, "transient": True, "error": "sendgrid 503"})
+
+    # when
+    with frozen(utcnow()):
+        now = utcnow()
+        outcome = send_next_batch(runtime.db, event.id, "email", _sender(runtime, channel),
+                                  retry_window=timedelta(seconds=40))
+
+    # then the unanswered one is final and never claimed again; the other two wait at least 90 s
+    assert (outcome.uncertain, outcome.retrying, outcome.retry_after) == (1, 2, 90.0)
+    session.expire_all()
+    rows = list(session.scalars(select(Notification).order_by(Notification.id)))
+    assert [(n.status, n.attempts, n.retry_at) for n in rows] == [
+        ("uncertain", 1, None), ("pending", 0, now + timedelta(seconds=90)), ("pending", 1, now + timedelta(seconds=90))]
+    assert session.get(Subscription, subs[0].id).status == "waiting"
+    assert [d.decision for d in session.scalars(select(Decision))] == [
+        "skipped: delivery uncertain (provider did not answer)"]
+    with runtime.db.session() as s:
+        again = claim_batch(s, event.id, "email", 10, lambda n: timedelta(minutes=1))
+    assert again.notification_ids == [rows[1].id, rows[2].id]

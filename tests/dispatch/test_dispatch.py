@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 
 from plugin.dispatch.channels.base import DeliveryResult
 from plugin.dispatch.channels.outbox import OutboxChannel
-from plugin.clock import utcnow
+from plugin.clock import travel, utcnow, wall_timestamp
 from plugin.dispatch.delivery import ChannelSender, send_next_batch
 from plugin.dispatch.plan import plan_restock, recover_stalled
 from plugin.models import Decision, Notification, RestockEvent, Subscription, Variant
 from plugin.dispatch.tasks import dispatch_restock, recover_dispatch
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe, subscribe_many
+from tests.doubles.worker import wait_for
 
 
 def _outbox_lines(app_config) -> list[dict]:
@@ -211,15 +212,22 @@ def test_429_then_success_sends_once(sendgrid, app, runtime, session):
     session.commit()
     sendgrid.fail_next(1, status=429)
 
-    # when
+    # when it is dispatched in-process: SendGrid throttles, and nothing is sent before its reset
     _dispatch(app, event.id)
+    assert [r["status"] for r in sendgrid.requests] == [429]
+    # and once the reset has passed (SendGrid's wall clock), the scheduler's recovery goes on
+    wait_for(lambda: wall_timestamp() >= sendgrid.not_before, timeout=10)
+    with app.app_context(), travel(timedelta(seconds=sendgrid.throttle_seconds + 2)):
+        recover_dispatch.apply()
 
     # then
     assert sendgrid.recipients() == ["ana@example.com"]
     assert [r["status"] for r in sendgrid.requests] == [429, 202]
+    assert sendgrid.early_calls == []
     session.expire_all()
     notification = session.scalars(select(Notification)).one()
-    assert (notification.status, notification.attempts) == ("sent", 2)
+    # (the throttled call is not counted against the notice: SendGrid refused to look at it)
+    assert (notification.status, notification.attempts) == ("sent", 1)
     assert notification.provider_message_id == sendgrid.requests[1]["message_id"]
 
 

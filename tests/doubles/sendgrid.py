@@ -9,8 +9,12 @@ does not express (a subject and content for every message, ``text/plain`` before
 
 Answers 202 with ``X-Message-Id`` and records one received message per recipient, with the
 personalization's substitutions applied — or a SendGrid-style 400/401. ``fail_next(n, status)``
-makes the next requests fail; ``delay_seconds`` holds the answer back *after* recording (the
+makes the next requests fail (a 429 with SendGrid's ``X-RateLimit-*`` headers, the reset one
+``throttle_seconds`` ahead on the wall clock; a call before that reset is recorded in
+``early_calls``); ``delay_seconds`` holds the answer back *after* recording (the
 provider got the mail, the caller never heard back: a worker killed mid-send, or a slow provider).
+``faults``: a seeded ``FaultPlan`` (tests/doubles/provider_faults.py) failing a share of calls with
+429/5xx, refused connections and accepted-but-unanswered requests.
 ``reject(address)`` makes SendGrid refuse every request that has that recipient the way the live
 API does: the whole request is 400 (nothing is sent to anybody in it), with one error per bad
 address naming its ``personalizations.N.to.0.email`` field.
@@ -37,8 +41,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from werkzeug.wrappers import Request, Response
 
+from tests.doubles.provider_faults import FaultPlan, GatedServer, now, peer_gone
 from tests.doubles.provider_specs import provider_spec
-from tests.doubles.server import serve_wsgi
 
 API_KEY = "SG.test-key"
 SPEC_URI = "urn:sendgrid:mail-v3"
@@ -72,6 +76,11 @@ class SendGridDouble:
     messages: list[dict] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     validation_failures: list[str] = field(default_factory=list)
+    faults: FaultPlan | None = None
+    server: GatedServer | None = None
+    throttle_seconds: int = 1
+    not_before: float = 0.0  # the reset of the latest 429 (wall clock)
+    early_calls: list[float] = field(default_factory=list)  # seconds before that reset a call came
     _failures: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,6 +97,8 @@ class SendGridDouble:
     def __call__(self, environ, start_response):
         request = Request(environ)
         response = self._handle(request)
+        if self.faults is not None:
+            response.headers["Connection"] = "close"  # each call on a new connection (see provider_faults)
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:
@@ -95,6 +106,10 @@ class SendGridDouble:
             return _errors(404, "not found")
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _errors(401, "The provided authorization grant is invalid, expired, or revoked")
+        arrived = now()
+        with self._lock:
+            if arrived < self.not_before:
+                self.early_calls.append(self.not_before - arrived)
         try:
             body = json.loads(request.get_data())
         except ValueError:
@@ -102,8 +117,14 @@ class SendGridDouble:
         with self._lock:
             forced = self._failures.pop(0) if self._failures else None
         if forced:
-            self.requests.append({"body": body, "status": forced})
-            return _errors(forced, "forced failure (test double)")
+            return self._fail(body, forced)
+        fault = None
+        if self.faults is not None:  # throttling and outages answer before the body is looked at
+            fault, refuse_next = self.faults.take()
+            if refuse_next and self.server is not None:
+                self.server.refuse_connections(self.faults.gate_seconds)
+            if fault is not None and fault.isdigit():
+                return self._fail(body, int(fault))
         problems = self.problems(body)
         if problems:
             return self._invalid(body, problems)
@@ -113,12 +134,33 @@ class SendGridDouble:
                 self.requests.append({"body": body, "status": 400, "refused": [e["field"] for e in refused]})
             return Response(json.dumps({"errors": refused}), status=400, content_type="application/json")
         message_id = uuid.uuid4().hex[:22]
+        accepted = {"body": body, "status": 202, "message_id": message_id, "answered": True}
         with self._lock:
-            self.requests.append({"body": body, "status": 202, "message_id": message_id})
+            self.requests.append(accepted)
             self.messages.extend(_received(body, message_id))
-        if self.delay_seconds:
+        if fault == "no_answer":
+            time.sleep(self.faults.hang_seconds)
+        elif self.delay_seconds:
             time.sleep(self.delay_seconds)
+        # Whether the caller was still there for the answer (it gives up at its timeout, which a
+        # ``no_answer`` hang outlasts — and so may a double slowed down by a loaded machine).
+        accepted["answered"] = not peer_gone(request.environ)
         return Response(status=202, headers={"X-Message-Id": message_id})
+
+    def _fail(self, body, status: int) -> Response:
+        if status != 429:
+            with self._lock:
+                self.requests.append({"body": body, "status": status})
+            return _errors(status, "forced failure (test double)")
+        # SendGrid's rate-limit answer: X-RateLimit-Reset is Unix seconds on SendGrid's own clock.
+        reset = int(now()) + 1 + self.throttle_seconds
+        with self._lock:
+            self.not_before = max(self.not_before, float(reset))
+            self.requests.append({"body": body, "status": 429, "not_before": reset})
+        response = _errors(429, "too many requests")
+        response.headers.update({"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
+                                 "X-RateLimit-Reset": str(reset)})
+        return response
 
     def problems(self, body) -> list[str]:
         if self.validator is None:
@@ -219,8 +261,8 @@ def _errors(status: int, message: str) -> Response:
 def sendgrid(app_config, request):
     spec = provider_spec(request, "sendgrid/tsg_mail_v3.json")
     double = SendGridDouble(validator=request_validator(spec) if spec else None)
-    server = serve_wsgi(double)
-    double.url = server.url
+    server = GatedServer(double)
+    double.url, double.server = server.url, server
     app_config["sendgrid_api_origin"] = server.url
     app_config["sendgrid_api_key"] = double.api_key
     yield double

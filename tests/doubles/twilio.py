@@ -8,6 +8,10 @@ as the type the schema declares before validating), plus the rules the spec stat
 ``ValidityPeriod`` of 1–36000). Answers 201 with a message sid like Twilio, 400 with Twilio's
 error body for an opted-out number (21610), 401 for wrong credentials.
 
+``faults``: a seeded ``FaultPlan`` (tests/doubles/provider_faults.py) failing a share of calls —
+429 with ``Retry-After`` (a call before it is recorded in ``early_calls``), 5xx, refused
+connections, and messages queued but answered after the client's timeout.
+
 ``status_callback(client, sid, status, error_code=None)`` then posts the status callback Twilio
 would send for that message to its ``StatusCallback`` URL, signed with ``X-Twilio-Signature``.
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,8 +34,8 @@ from openapi_schema_validator import OAS30Validator
 from twilio.request_validator import RequestValidator
 from werkzeug.wrappers import Request, Response
 
+from tests.doubles.provider_faults import FaultPlan, GatedServer, now, peer_gone
 from tests.doubles.provider_specs import provider_spec
-from tests.doubles.server import serve_wsgi
 
 ACCOUNT_SID, AUTH_TOKEN, FROM = "AC" + "1" * 32, "twilio-test-token", "+15005550006"
 MESSAGES = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
@@ -66,10 +71,19 @@ class TwilioDouble:
     url: str = ""
     messages: list[dict] = field(default_factory=list)
     validation_failures: list[str] = field(default_factory=list)
+    faults: FaultPlan | None = None
+    server: GatedServer | None = None
+    not_before: float = 0.0  # the end of the latest 429's Retry-After (wall clock)
+    early_calls: list[float] = field(default_factory=list)  # seconds before that a call came
+    calls: int = 0
+    unanswered: list[str] = field(default_factory=list)  # sids queued, but the caller had gone before the answer
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ, start_response):
-        return self._handle(Request(environ))(environ, start_response)
+        response = self._handle(Request(environ))
+        if self.faults is not None:
+            response.headers["Connection"] = "close"  # each call on a new connection (see provider_faults)
+        return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:
         if request.method != "POST" or request.path != MESSAGES.replace("{AccountSid}", ACCOUNT_SID):
@@ -85,9 +99,32 @@ class TwilioDouble:
             return _error(400, 21601, "; ".join(problems))
         if form["To"] in OPTED_OUT_NUMBERS:
             return _error(400, 21610, "Attempt to send to unsubscribed recipient")
+        arrived = now()
+        with self._lock:
+            self.calls += 1
+            if arrived < self.not_before:
+                self.early_calls.append(self.not_before - arrived)
+        fault = None
+        if self.faults is not None:
+            fault, refuse_next = self.faults.take()
+            if refuse_next and self.server is not None:
+                self.server.refuse_connections(self.faults.gate_seconds)
+            if fault == "429":
+                with self._lock:
+                    self.not_before = max(self.not_before, arrived + self.faults.throttle_seconds)
+                response = _error(429, 20429, "Too Many Requests")
+                response.headers["Retry-After"] = str(self.faults.throttle_seconds)
+                return response
+            if fault is not None and fault.isdigit():
+                return _error(int(fault), 20500, "An internal server error has occurred")
         with self._lock:
             sid = f"SM{len(self.messages) + 1:032x}"
             self.messages.append({**form, "sid": sid})
+        if fault == "no_answer":
+            time.sleep(self.faults.hang_seconds)
+        if peer_gone(request.environ):  # the caller gave up before the answer (its timeout)
+            with self._lock:
+                self.unanswered.append(sid)
         return Response(json.dumps({"sid": sid, "status": "queued", "to": form["To"]}), status=201,
                         content_type="application/json")
 
@@ -148,8 +185,8 @@ def _error(status: int, code: int, message: str) -> Response:
 def twilio(request, app_config):
     spec = provider_spec(request, "twilio/twilio_api_v2010.json.gz")
     double = TwilioDouble(schema=create_message_schema(spec) if spec else None)
-    server = serve_wsgi(double)
-    double.url = server.url
+    server = GatedServer(double)
+    double.url, double.server = server.url, server
     app_config.update(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_from=FROM,
                       twilio_api_origin=server.url)
     yield double

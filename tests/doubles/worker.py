@@ -36,6 +36,8 @@ ENV_NAMES = {
     "encryption_keys": "BACKBELL_ENCRYPTION_KEYS",
     "link_secrets": "BACKBELL_LINK_SECRETS",
     "sendgrid_timeout_seconds": "BACKBELL_SENDGRID_TIMEOUT",
+    "twilio_timeout_seconds": "BACKBELL_TWILIO_TIMEOUT",
+    "dispatch_retry_backoff_seconds": "BACKBELL_DISPATCH_RETRY_BACKOFF",
     "dispatch_lease_margin_seconds": "BACKBELL_DISPATCH_LEASE_MARGIN",
     "retention_days": "BACKBELL_RETENTION_DAYS",
     "database_url": "DATABASE_URL",

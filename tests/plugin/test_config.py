@@ -81,7 +81,8 @@ def test_a_short_link_secret_is_named(tmp_path):
     assert str(err.value).startswith("BACKBELL_LINK_SECRETS: secret #2 is shorter than 32 characters")
 
 
-@pytest.mark.parametrize("variable", ["BACKBELL_SENDGRID_TIMEOUT", "BACKBELL_DISPATCH_LEASE_MARGIN",
+@pytest.mark.parametrize("variable", ["BACKBELL_SENDGRID_TIMEOUT", "BACKBELL_TWILIO_TIMEOUT",
+                                      "BACKBELL_DISPATCH_RETRY_BACKOFF", "BACKBELL_DISPATCH_LEASE_MARGIN",
                                       "BACKBELL_RETENTION_DAYS"])
 def test_a_non_positive_number_is_named(variable, tmp_path):
     with pytest.raises(ConfigError) as err:

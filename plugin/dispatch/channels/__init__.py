@@ -22,6 +22,7 @@ def channel_for(settings: Settings, channel: str) -> Channel:
     if channel == "sms":
         if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
             return TwilioChannel(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from,
-                                 settings.twilio_api_origin, status_callback=f"{settings.app_url}/webhooks/twilio")
+                                 settings.twilio_api_origin, status_callback=f"{settings.app_url}/webhooks/twilio",
+                                 timeout_seconds=settings.twilio_timeout_seconds)
         return OutboxChannel(settings.outbox_path, name="sms")
     raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")

@@ -56,6 +56,15 @@ class DeliveryResult:
     error: str | None = None
     # The provider says this contact must never be messaged again (e.g. Twilio 21610, STOP).
     suppress: bool = False
+    # The request was complete but no answer came (a read timeout, a dropped connection): the
+    # provider may have accepted the message, so it must never be sent again. Final, like ``ok``.
+    uncertain: bool = False
+    # False: this attempt does not count towards the message's limit — the channel did not try it
+    # (an earlier call of the batch failed, the rest waits for the retry) or the provider refused
+    # to look at it (429: throttled, nothing about the message itself).
+    counted: bool = True
+    # Seconds the provider asked us to wait before the next call (429 Retry-After / X-RateLimit-Reset).
+    retry_after: float | None = None
 
 
 class Channel(Protocol):

@@ -4,8 +4,13 @@ Messages with the same subject and bodies (one locale, one variant) share one re
 personalization per shopper: their own ``to``, ``substitutions`` for the per-recipient links,
 RFC 8058 one-click ``List-Unsubscribe`` headers and ``custom_args`` (ids as strings, per
 personalization — the message-level field is mistyped in SendGrid's own spec). A request is
-all-or-nothing: 202 accepted; 429/5xx/network errors are transient; other 4xx are permanent.
-Plain httpx with a timeout, because the ``sendgrid`` package waits forever by default.
+all-or-nothing: 202 accepted; 429/5xx and errors before the request was written whole are
+transient; a request written whole that got no answer (read timeout, dropped connection) is
+*uncertain* — SendGrid may have accepted it and takes no idempotency key, so it is never sent
+again (``plugin.dispatch.channels.http``); other 4xx are permanent. A transient failure ends the
+batch: the groups not tried yet wait for the retry (after a 429, no call before SendGrid's
+``X-RateLimit-Reset``). Plain httpx with a timeout, because the ``sendgrid`` package waits forever
+by default.
 
 One address SendGrid refuses (400, e.g. "Does not contain a valid address") fails the whole
 request, so a 400 splits the group in halves and sends each again: the bad address(es) end up
@@ -21,6 +26,7 @@ from collections import defaultdict
 import httpx
 
 from plugin.dispatch.channels.base import DeliveryResult, OutgoingMessage
+from plugin.dispatch.channels.http import never_sent, requested_wait
 from plugin.logging import get_logger, mask_contacts
 
 log = get_logger(__name__)
@@ -40,9 +46,10 @@ class SendGridChannel:
     def __init__(self, api_key: str, origin: str, from_email: str, from_name: str | None = None,
                  unsubscribe_mailto: str | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS):
         self.api_key = api_key
-        self.timeout = httpx.Timeout(timeout_seconds, connect=CONNECT_SECONDS)
+        connect = min(CONNECT_SECONDS, timeout_seconds)
+        self.timeout = httpx.Timeout(timeout_seconds, connect=connect)
         # connect, then writing the body and waiting for the answer (each bounded by the timeout).
-        self.request_seconds = CONNECT_SECONDS + 2 * timeout_seconds
+        self.request_seconds = connect + 2 * timeout_seconds
         self.url = f"{origin.rstrip('/')}/v3/mail/send"
         self.from_email = from_email
         self.from_name = from_name
@@ -57,10 +64,15 @@ class SendGridChannel:
         budget = [MAX_REQUESTS]
         with httpx.Client(timeout=self.timeout) as client:
             for group in _groups(messages):
-                results.extend(self._send_group(client, group, budget))
+                results.extend(self._send_group(client, group, budget, results))
         return results
 
-    def _send_group(self, client: httpx.Client, group: list[OutgoingMessage], budget: list[int]) -> list[DeliveryResult]:
+    def _send_group(self, client: httpx.Client, group: list[OutgoingMessage], budget: list[int],
+                    done: list[DeliveryResult]) -> list[DeliveryResult]:
+        busy = next((r for r in done if r.transient), None)
+        if busy is not None:  # the provider refused a call of this batch: no more calls until the retry
+            return _all(group, ok=False, transient=True, counted=False, retry_after=busy.retry_after,
+                        error="sendgrid: not tried (an earlier request of the batch failed)")
         if budget[0] <= 0:
             return _all(group, ok=False, transient=True, error="sendgrid: request budget of the batch used up")
         budget[0] -= 1
@@ -68,8 +80,13 @@ class SendGridChannel:
         try:
             response = client.post(self.url, json=self.request_body(group), headers=headers)
         except httpx.HTTPError as err:
-            log.warning("sendgrid_unreachable", error=type(err).__name__, messages=len(group))
-            return _all(group, ok=False, transient=True, error=f"sendgrid unreachable: {type(err).__name__}")
+            if never_sent(err):
+                log.warning("sendgrid_unreachable", error=type(err).__name__, messages=len(group))
+                return _all(group, ok=False, transient=True, error=f"sendgrid unreachable: {type(err).__name__}")
+            log.warning("sendgrid_no_answer", error=type(err).__name__, messages=len(group),
+                        notification_ids=[m.notification_id for m in group][:20])
+            return _all(group, ok=False, uncertain=True,
+                        error=f"sendgrid did not answer ({type(err).__name__}): it may have accepted the message")
         if response.status_code == 202:
             message_id = response.headers.get("X-Message-Id")
             return _all(group, ok=True, provider_message_id=message_id)
@@ -77,12 +94,15 @@ class SendGridChannel:
         if response.status_code == 400 and len(group) > 1 and budget[0] >= 2 and _may_be_a_recipient(fields):
             half = len(group) // 2
             log.info("sendgrid_batch_split", messages=len(group), notification_ids=[m.notification_id for m in group][:5])
-            return (self._send_group(client, group[:half], budget) + self._send_group(client, group[half:], budget))
+            first = self._send_group(client, group[:half], budget, done)
+            return first + self._send_group(client, group[half:], budget, done + first)
         transient = response.status_code == 429 or response.status_code >= 500
+        wait = requested_wait(response.headers) if response.status_code == 429 else None
         error = mask_contacts(f"sendgrid {response.status_code}: {text}")
-        log.warning("sendgrid_rejected", status=response.status_code, transient=transient,
+        log.warning("sendgrid_rejected", status=response.status_code, transient=transient, retry_after=wait,
                     notification_ids=[m.notification_id for m in group][:20], error=error[:500])
-        return _all(group, ok=False, transient=transient, error=error)
+        return _all(group, ok=False, transient=transient, error=error, retry_after=wait,
+                    counted=response.status_code != 429)
 
     def request_body(self, group: list[OutgoingMessage]) -> dict:
         first = group[0]

@@ -7,6 +7,7 @@ import httpx
 from plugin.dispatch.channels import channel_for
 from plugin.dispatch.channels.base import OutgoingMessage
 from plugin.dispatch.channels.sendgrid import SendGridChannel
+from plugin.clock import wall_timestamp
 from plugin.config import Settings
 from tests.doubles.server import serve_wsgi
 
@@ -204,16 +205,46 @@ def test_a_400_about_the_body_itself_is_not_split():
         (False, False, "sendgrid 400: The from address does not match a verified Sender Identity.")}
 
 
-def test_an_answer_slower_than_the_timeout_is_transient(sendgrid):
-    # given
+def test_an_answer_slower_than_the_timeout_is_uncertain_never_transient(sendgrid):
+    # given SendGrid accepts the mail but answers after the timeout
     sendgrid.delay_seconds = 1.5
     channel = SendGridChannel(sendgrid.api_key, sendgrid.url, "alerts@backbell.app", timeout_seconds=0.3)
 
     # when
     results = channel.send([_message(1, "ana@example.com")])
 
+    # then it was delivered, and the app must not send it again: uncertain, not retried
+    assert sendgrid.recipients() == ["ana@example.com"]
+    assert [(r.ok, r.transient, r.uncertain) for r in results] == [(False, False, True)]
+    assert results[0].error == "sendgrid did not answer (ReadTimeout): it may have accepted the message"
+
+
+def test_a_provider_that_cannot_be_reached_is_transient():
+    # given nothing listens on the port (the request never left)
+    channel = SendGridChannel("SG.key", "http://127.0.0.1:9", "alerts@backbell.app", timeout_seconds=0.5)
+
+    # when
+    results = channel.send([_message(1, "ana@example.com")])
+
     # then
-    assert [(r.ok, r.transient, r.error) for r in results] == [(False, True, "sendgrid unreachable: ReadTimeout")]
+    assert [(r.ok, r.transient, r.uncertain, r.error) for r in results] == [
+        (False, True, False, "sendgrid unreachable: ConnectError")]
+
+
+def test_a_429_ends_the_batch_and_says_when_to_call_again(sendgrid):
+    # given two bodies (two locales) and SendGrid throttling the first request until its reset
+    sendgrid.fail_next(1, status=429)
+    channel = SendGridChannel(sendgrid.api_key, sendgrid.url, "alerts@backbell.app")
+    messages = [_message(1, "ana@example.com"), _message(2, "bo@example.com", subject="Wieder da")]
+
+    # when
+    results = channel.send(messages)
+
+    # then only one request was made; both wait at least until X-RateLimit-Reset, neither counts an attempt
+    assert len(sendgrid.requests) == 1
+    reset = float(sendgrid.requests[0]["not_before"])
+    assert [(r.ok, r.transient, r.counted) for r in results] == [(False, True, False), (False, True, False)]
+    assert all(0 < r.retry_after <= reset - wall_timestamp() + 1 for r in results)
 
 
 def test_the_time_bound_covers_every_request_a_batch_may_make():

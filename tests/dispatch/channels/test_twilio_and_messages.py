@@ -11,7 +11,9 @@ from plugin.dispatch.channels.base import OutgoingMessage
 from plugin.dispatch.channels.twilio import TwilioChannel
 from plugin.dispatch.messages.restock import UNSUBSCRIBE_TAG, URL_TAG, NoticeContext, format_money, render_restock
 from plugin.dispatch.messages.locales import LOCALES, normalise_locale
+from tests.doubles.provider_faults import FaultPlan
 from tests.doubles.server import serve_wsgi
+from tests.doubles.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM
 
 
 @pytest.fixture
@@ -98,3 +100,65 @@ def test_prices_print_in_the_shoppers_locale(amount, currency, locale, expected)
     ("zh_CN", "zh-CN"), ("zh-TW", "zh-CN"), ("es-MX", "es"), ("FR", "fr"), ("pt-BR", "en"), (None, "en")])
 def test_storefront_locale_picks_the_closest_shipped_language(requested, expected):
     assert normalise_locale(requested) == expected
+
+
+def _plan(*cycle: str | None, hang_seconds: float = 1.5, gate_seconds: float = 1.5) -> FaultPlan:
+    return FaultPlan(cycle=list(cycle), hang_seconds=hang_seconds, gate_seconds=gate_seconds)
+
+
+def _twilio_channel(double, timeout_seconds: float = 15.0) -> TwilioChannel:
+    return TwilioChannel(ACCOUNT_SID, AUTH_TOKEN, FROM, double.url, timeout_seconds=timeout_seconds)
+
+
+def test_a_429_ends_the_batch_with_twilios_retry_after_and_counts_no_attempt(twilio):
+    # given Twilio sends the first SMS, then throttles
+    twilio.faults = _plan(None, "429", None)
+
+    # when a batch of three is sent
+    results = _twilio_channel(twilio).send([_sms(1, "+15550002221"), _sms(2, "+15550002222"), _sms(3, "+15550002223")])
+
+    # then the third was not even tried: both wait Retry-After, neither counts an attempt
+    assert [m["To"] for m in twilio.messages] == ["+15550002221"]
+    assert twilio.calls == 2
+    assert [(r.ok, r.transient, r.counted, r.retry_after) for r in results] == [
+        (True, False, True, None), (False, True, False, 1.0), (False, True, False, 1.0)]
+
+
+def test_a_5xx_ends_the_batch_and_counts_the_attempt_of_the_message_tried(twilio):
+    # given
+    twilio.faults = _plan("503")
+
+    # when
+    results = _twilio_channel(twilio).send([_sms(1, "+15550002221"), _sms(2, "+15550002222")])
+
+    # then
+    assert twilio.calls == 1
+    assert [(r.ok, r.transient, r.counted) for r in results] == [(False, True, True), (False, True, False)]
+
+
+def test_an_sms_queued_but_answered_too_late_is_uncertain(twilio):
+    # given Twilio queues the message but answers after the client's timeout
+    twilio.faults = _plan("no_answer", hang_seconds=1.5)
+
+    # when
+    results = _twilio_channel(twilio, timeout_seconds=0.3).send([_sms(1, "+15550002221")])
+
+    # then it was queued at Twilio, and the app must never send it again
+    assert [m["To"] for m in twilio.messages] == ["+15550002221"]
+    assert [(r.ok, r.transient, r.uncertain) for r in results] == [(False, False, True)]
+
+
+def test_a_connection_twilio_never_took_is_transient(twilio):
+    # given Twilio's door is shut for the next connection (its accept queue is full)
+    twilio.faults = _plan("unreachable", None, gate_seconds=1.5)  # refused after the first call
+    channel = _twilio_channel(twilio, timeout_seconds=0.3)
+    first = channel.send([_sms(1, "+15550002221")])
+
+    # when
+    results = channel.send([_sms(2, "+15550002222")])
+
+    # then the connect timed out: safe to send again, nothing reached Twilio
+    assert first[0].ok
+    assert [(r.ok, r.transient, r.uncertain, r.error) for r in results] == [
+        (False, True, False, "twilio unreachable: ConnectTimeout")]
+    assert [m["To"] for m in twilio.messages] == ["+15550002221"]
