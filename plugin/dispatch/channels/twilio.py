@@ -10,6 +10,7 @@ import httpx
 
 from plugin.dispatch.channels.base import DeliveryResult, OutgoingMessage
 from plugin.logging import get_logger, mask_contacts
+from plugin.tls import tls_context
 
 log = get_logger(__name__)
 
@@ -37,7 +38,7 @@ class TwilioChannel:
         return count * REQUEST_SECONDS  # one request per message (50 × 35 s for a full batch)
 
     def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
-        with httpx.Client(timeout=TIMEOUT, auth=self.auth) as client:
+        with httpx.Client(timeout=TIMEOUT, auth=self.auth, verify=tls_context()) as client:
             return [self._send_one(client, m) for m in messages]
 
     def _send_one(self, client: httpx.Client, message: OutgoingMessage) -> DeliveryResult:
