@@ -86,11 +86,14 @@ class BatchOutcome:
 
 
 def send_next_batch(db: Database, event_id: int | None, channel: str, sender: ChannelSender,
-                    retry_window: timedelta = timedelta(0)) -> BatchOutcome:
+                    retry_window: timedelta = timedelta(0),
+                    on_claimed: Callable[[], None] | None = None) -> BatchOutcome:
     """Re-check stock, claim one batch, deliver it, record the results; safe to call repeatedly.
 
     ``retry_window``: how long the caller's retry may take to come back after a transient failure
     (stored as the rows' ``retry_at``, so the beat's recovery does not start a second chain).
+    ``on_claimed``: called once the claim is committed, before the batch is sent (the dispatcher
+    starts the parallel chains for the rest then, so they run while this batch is at the provider).
     """
     outcome, claim = BatchOutcome(), None
     with db.session() as session:
@@ -103,6 +106,8 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
             outcome.stopped = reason
         else:
             claim = claim_batch(session, event_id, channel, sender.channel.max_batch, sender.lease_for)
+    if claim is not None and on_claimed is not None:
+        on_claimed()
     if claim is not None:
         outcome.notification_ids, outcome.claimed = claim.notification_ids, len(claim.notification_ids)
         if sender.prepare_offers is not None:  # offers hook (plugin.offers)

@@ -95,11 +95,15 @@ def dispatch_restock(restock_event_id: int) -> None:
         if runtime.settings.tasks_in_process:
             send_batch.delay(restock_event_id, channel)
             continue
-        outcome = send_next_batch(runtime.db, restock_event_id, channel, delivery_for(runtime, channel),
-                                  retry_window=latest_retry(0))
-        if outcome.retrying:  # the first batch's retry: as send_batch's own would come back
+        # The rest is bulk, behind every other shop's first batch; its chains start as soon as
+        # the first batch is claimed, so they run while it is at the provider.
+        started = []
+        outcome = send_next_batch(
+            runtime.db, restock_event_id, channel, delivery_for(runtime, channel), retry_window=latest_retry(0),
+            on_claimed=lambda: started.append(start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE)))
+        if outcome.retrying:  # the first batch's retry, when send_batch's own would come back
             send_batch.apply_async((restock_event_id, channel), countdown=RETRY_BACKOFF_SECONDS)
-        elif outcome.remaining:  # the rest is bulk: behind every other shop's first batch
+        elif outcome.remaining and not any(started):  # rows came back (held, a lost claim): walk them
             start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE)
 
 

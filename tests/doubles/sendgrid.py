@@ -10,7 +10,8 @@ does not express (a subject and content for every message, ``text/plain`` before
 Answers 202 with ``X-Message-Id`` and records one received message per recipient, with the
 personalization's substitutions applied — or a SendGrid-style 400/401. ``fail_next(n, status)``
 makes the next requests fail; ``delay_seconds`` holds the answer back *after* recording (the
-provider got the mail, the caller never heard back: a worker killed mid-send, or a slow provider).
+provider got the mail, the caller never heard back: a worker killed mid-send, or a slow provider);
+``most_held`` is how many requests it held back at the same time.
 ``reject(address)`` makes SendGrid refuse every request that has that recipient the way the live
 API does: the whole request is 400 (nothing is sent to anybody in it), with one error per bad
 address naming its ``personalizations.N.to.0.email`` field.
@@ -68,6 +69,10 @@ class SendGridDouble:
     api_key: str = API_KEY
     url: str = ""
     delay_seconds: float = 0.0
+    # Accepted requests being held back by ``delay_seconds`` right now, and the most at once
+    # (batches of one restock at the provider in parallel).
+    held: int = 0
+    most_held: int = 0
     rejected: set[str] = field(default_factory=set)
     messages: list[dict] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
@@ -117,7 +122,12 @@ class SendGridDouble:
             self.requests.append({"body": body, "status": 202, "message_id": message_id})
             self.messages.extend(_received(body, message_id))
         if self.delay_seconds:
+            with self._lock:
+                self.held += 1
+                self.most_held = max(self.most_held, self.held)
             time.sleep(self.delay_seconds)
+            with self._lock:
+                self.held -= 1
         return Response(status=202, headers={"X-Message-Id": message_id})
 
     def problems(self, body) -> list[str]:

@@ -88,15 +88,18 @@ class CeleryWorker:
     def log_path(self) -> Path:
         return self.started[-1]
 
-    def start(self, clock_offset: timedelta | None = None) -> None:
+    def start(self, clock_offset: timedelta | None = None, processes: int = 1) -> None:
         """Start a worker; ``clock_offset`` (e.g. ``plugin.clock.offset()`` inside a test's
-        ``clock.travel``) becomes its ``BACKBELL_CLOCK_OFFSET``, so its clock agrees with the test's."""
+        ``clock.travel``) becomes its ``BACKBELL_CLOCK_OFFSET``, so its clock agrees with the test's.
+        ``processes`` > 1: Celery's prefork pool with that many processes (``backbell worker``'s
+        default pool) instead of the solo pool."""
         log_path = self.log_dir / f"worker-{len(self.started) + 1}.log"
         self.started.append(log_path)
         env = worker_environment(self.app_config)
         if clock_offset is not None:
             env["BACKBELL_CLOCK_OFFSET"] = str(clock_offset.total_seconds())
-        command = [str(CELERY), "-A", "plugin.worker_app", "worker", "--pool=solo", "--concurrency=1",
+        pool = ["--pool=solo", "--concurrency=1"] if processes == 1 else ["--pool=prefork", f"--concurrency={processes}"]
+        command = [str(CELERY), "-A", "plugin.worker_app", "worker", *pool,
                    "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"bbtest-{uuid.uuid4().hex[:8]}@%h"]
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env,
