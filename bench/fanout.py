@@ -27,7 +27,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, machine, write_section  # noqa: E402
+from bench.harness import load_results, save_results, ROOT, machine, write_section  # noqa: E402
 from bench.stack import level_payload, stack, wait_until, webhook  # noqa: E402
 
 SHOP, LOCATION = "bench-fanout.myshopify.com", 70001
@@ -165,8 +165,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--before", help="a RESULTS.md written by the same script on the earlier code: "
+                                         "adds a before/after table")
+    parser.add_argument("--rerender", help="re-write the section from a run's saved results (JSON)")
     args = parser.parse_args()
-    results = run([int(n) for n in args.sizes.split(",")], args.profile)
+    results = load_results(args.rerender) if args.rerender else run([int(n) for n in args.sizes.split(",")], args.profile)
+    save_results("fanout", results)
     text = report(results)
     print(text)
     write_section("fanout", text)

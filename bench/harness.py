@@ -7,6 +7,7 @@ baseline in the same run, alternating, and reports the ratio.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -175,3 +176,15 @@ def write_section(name: str, markdown: str) -> None:
 def require(command: str) -> None:
     if shutil.which(command) is None:
         raise SystemExit(f"bench: '{command}' is not installed (make bench installs it: apt-get install {command})")
+
+
+def save_results(name: str, results: dict) -> None:
+    """Keep a run's raw results in ``BENCH_SCRATCH`` (if set), for ``--rerender``."""
+    keep = os.environ.get("BENCH_SCRATCH")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{name}-results.json").write_text(json.dumps(results, indent=1, default=str))
+
+
+def load_results(path: str) -> dict:
+    return json.loads(Path(path).read_text())

@@ -29,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.baselines import ensure_table  # noqa: E402
-from bench.harness import BENCH_REDIS, gunicorn, machine, write_section  # noqa: E402
+from bench.harness import load_results, save_results, BENCH_REDIS, gunicorn, machine, write_section  # noqa: E402
 from bench.stack import SECRET, level_payload, stack, wait_until, webhook  # noqa: E402
 
 SHOP, BIG_SHOP, LOCATION = "bench-small.myshopify.com", "bench-big.myshopify.com", 70001
@@ -174,8 +174,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--big", type=int, default=20_000)
+    parser.add_argument("--before", help="a RESULTS.md written by the same script on the earlier code: "
+                                         "adds a before/after table")
+    parser.add_argument("--rerender", help="re-write the section from a run's saved results (JSON)")
     args = parser.parse_args()
-    results = run(args.trials, args.big)
+    results = load_results(args.rerender) if args.rerender else run(args.trials, args.big)
+    save_results("restock", results)
     text = report(results, args.trials)
     print(text)
     write_section("restock", text)
