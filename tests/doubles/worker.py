@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from plugin.celery_app import QUEUES
+
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).parent / "celery"
 READY_TIMEOUT = 30
@@ -143,6 +145,12 @@ class CeleryWorker:
 
     def queue_length(self, queue: str = "celery") -> int:
         return redis.Redis.from_url(self.redis_url).llen(queue)
+
+    def idle(self) -> bool:
+        """Nothing queued on either queue and no task in hand: with ``acks_late`` a running task
+        stays in kombu's ``unacked`` hash until it has finished (and queued what it queues)."""
+        client = redis.Redis.from_url(self.redis_url)
+        return not any(client.llen(queue) for queue in QUEUES) and not client.hlen("unacked")
 
 
 def wait_for(condition, timeout: float = 30, interval: float = 0.1, worker: CeleryWorker | None = None):
