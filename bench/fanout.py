@@ -191,10 +191,11 @@ def main() -> None:
     parser.add_argument("--before", help="a RESULTS.md written by the same script on the earlier code: "
                                          "adds a before/after table")
     parser.add_argument("--rerender", help="re-write the section from a run's saved results (JSON)")
+    parser.add_argument("--note", help="a paragraph added to the section (e.g. paired runs measured beside it)")
     args = parser.parse_args()
     results = load_results(args.rerender) if args.rerender else run([int(n) for n in args.sizes.split(",")], args.profile)
     save_results("fanout", results)
-    text = report(results, args.before)
+    text = report(results, args.before) + (f"\n\n{args.note}" if args.note else "")
     print(text)
     write_section("fanout", text)
 

@@ -9,7 +9,7 @@ does not express (a subject and content for every message, ``text/plain`` before
 
 Answers 202 with ``X-Message-Id`` and records one received message per recipient, with the
 personalization's substitutions applied — or a SendGrid-style 400/401. ``fail_next(n, status)``
-makes the next requests fail; ``delay_seconds`` holds the answer back *after* recording (the
+makes the next requests fail; ``delay_seconds`` (as it was when a request arrived) holds the answer back *after* recording (the
 provider got the mail, the caller never heard back: a worker killed mid-send, or a slow provider);
 ``most_held`` is how many requests it held back at the same time.
 ``reject(address)`` makes SendGrid refuse every request that has that recipient the way the live
@@ -100,6 +100,9 @@ class SendGridDouble:
             return _errors(404, "not found")
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _errors(401, "The provided authorization grant is invalid, expired, or revoked")
+        # Read as the request arrives: a test that sets a delay once it saw request N recorded
+        # must not hold back request N itself (its handler may not have reached the sleep yet).
+        delay = self.delay_seconds
         try:
             body = json.loads(request.get_data())
         except ValueError:
@@ -121,11 +124,11 @@ class SendGridDouble:
         with self._lock:
             self.requests.append({"body": body, "status": 202, "message_id": message_id})
             self.messages.extend(_received(body, message_id))
-        if self.delay_seconds:
+        if delay:
             with self._lock:
                 self.held += 1
                 self.most_held = max(self.most_held, self.held)
-            time.sleep(self.delay_seconds)
+            time.sleep(delay)
             with self._lock:
                 self.held -= 1
         return Response(status=202, headers={"X-Message-Id": message_id})
