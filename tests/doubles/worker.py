@@ -137,6 +137,10 @@ class CeleryWorker:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
+        try:  # a prefork pool's children outlive a killed parent: end its whole session
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.started:
@@ -178,5 +182,10 @@ def celery_worker(app_config, celery_redis_url, tmp_path):
     worker = CeleryWorker(app_config=app_config, redis_url=celery_redis_url, log_dir=tmp_path)
     worker.start()
     yield worker
+    # Let the tasks a test left behind finish (a restock's other send chain finding nothing left)
+    # before the worker stops and the next test truncates the tables they read.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and worker.process and worker.process.poll() is None and not worker.idle():
+        time.sleep(0.1)
     worker.stop()
     client.flushdb()
