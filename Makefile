@@ -47,7 +47,7 @@ bench: $(STAMP)
 	timeout 300 $(BENCH_RUN) bench/restock.py --trials 50 --big 20000
 	timeout 420 $(BENCH_RUN) bench/fanout.py --sizes 10000,100000 --profile
 	timeout 240 $(BENCH_RUN) bench/intake.py --seconds 8 --rounds 2
-	timeout 300 $(BENCH_RUN) bench/reconcile.py --variants 2000
+	timeout 300 $(BENCH_RUN) bench/reconcile.py --variants 2000 --page-variants 500
 	timeout 360 $(BENCH_RUN) bench/storefront.py --runs 3
 
 clean:

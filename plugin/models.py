@@ -29,8 +29,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from plugin.db import Base, BigId, UTCDateTime
 from plugin.clock import utcnow
 
-# Subscription.status ("expired": a double opt-in never confirmed)
-WAITING, NOTIFIED, UNSUBSCRIBED, EXPIRED = "waiting", "notified", "unsubscribed", "expired"
+# Subscription.status ("expired": a double opt-in never confirmed; "closed": told
+# ``max_alerts_per_subscription`` times without buying, plugin.dispatch.alert_cap)
+WAITING, NOTIFIED, UNSUBSCRIBED, EXPIRED, CLOSED = "waiting", "notified", "unsubscribed", "expired", "closed"
 # Offered a wait in an apology (plugin.offers.apology); the shopper's click makes it waiting.
 OFFERED = "offered"
 # Notification.status
@@ -188,8 +189,18 @@ class Subscription(Base):
     # such a subscription is never told of a restock.
     confirm_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Restock alerts sent for this subscription (the cap on re-enrolment; notices are pruned).
+    alerts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # When the shop's customers were last searched for this shopper's email (plugin.dispatch.email_links).
+    customer_looked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contact: Mapped[Contact] = relationship(lazy="joined")
+
+    @property
+    def counted_status(self) -> str:
+        """The status the dashboard's counters know: a wait not yet confirmed (double opt-in) was
+        never counted as waiting, so its end must not be counted either."""
+        return "unconfirmed" if self.status == WAITING and self.confirm_by is not None else self.status
 
 
 class RestockEvent(Base):

@@ -33,11 +33,16 @@ class ShopSettings:
     batch_per_unit: int | None = 3  # shoppers told per unit back; None = everybody at once
     batch_interval_minutes: int = 15  # between batches; each re-reads the stock first
     vip_tags: tuple[str, ...] = ()
+    # Shoppers who signed up by email unlinked are looked up among the shop's customers by their
+    # address (Admin GraphQL, in bulk, at plan time) — only when the merchant allows it.
+    link_customers_by_email: bool = False
     quiet_hours_start: int | None = None  # hour 0–23 in the shop's time zone; both or neither
     quiet_hours_end: int | None = None
     frequency_cap_hours: int | None = None
     reminder_hours: int | None = None  # one follow-up this long after a restock notice
     double_opt_in: bool = False
+    # Restock alerts a subscription gets without a purchase before it closes; None = no limit.
+    max_alerts_per_subscription: int | None = 3
     # Measurement: an order within this many days of a notice counts as recovered by it.
     attribution_window_days: int = 10
     # Intake: valid sign-ups a minute before the shop's form answers 429 (a product drop needs thousands).
@@ -179,11 +184,13 @@ _VALIDATORS = {
     "batch_per_unit": _int_in(1, 1000, optional=True),
     "batch_interval_minutes": _int_in(1, 24 * 60),
     "vip_tags": _tags,
+    "link_customers_by_email": _boolean,
     "quiet_hours_start": _int_in(0, 23, optional=True),
     "quiet_hours_end": _int_in(0, 23, optional=True),
     "frequency_cap_hours": _int_in(1, 24 * 90, optional=True),
     "reminder_hours": _int_in(1, 24 * 30, optional=True),
     "double_opt_in": _boolean,
+    "max_alerts_per_subscription": _int_in(1, 100, optional=True),
     "attribution_window_days": _int_in(1, 90),
     "intake_per_minute": _int_in(10, 1_000_000),
     "sync_customers": _boolean,

@@ -250,6 +250,7 @@ ROUTES: dict[tuple[str, str], Callable[[Credentials, str], list[Call]]] = {
     ("/app", "admin_views.app_home"): _app_home_calls,
     ("/app/patch-id-token", "admin_views.patch_id_token"): _patch_calls,
     ("/api/overview", "admin_api.api_overview"): _api_calls("/api/overview?since=2020-01-01"),
+    ("/api/theme-status", "admin_api.api_theme_status"): _api_calls("/api/theme-status?locale=de"),
     ("/api/demand", "admin_api.api_demand"): _api_calls("/api/demand"),
     ("/api/demand.csv", "admin_api.api_demand_csv"): _api_calls("/api/demand.csv"),
     ("/api/subscribers", "admin_api.api_subscribers"): _api_calls("/api/subscribers?q=jane.doe%40gmail.com"),

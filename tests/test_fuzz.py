@@ -216,7 +216,7 @@ def admin_page_calls(path: str):
     """An admin page: Shopify's query (a valid ID token mostly) plus the page's own random parameters."""
     def factory(c: Credentials, method: str):
         extra = st.dictionaries(st.sampled_from(["period", "q", "status", "channel", "variant_id", "kind", "locale",
-                                                 "before"]) | st.text(max_size=8), ANY_TEXT, max_size=3)
+                                                 "before", "cursor"]) | st.text(max_size=8), ANY_TEXT, max_size=3)
 
         @st.composite
         def calls(draw):
@@ -337,21 +337,25 @@ FUZZERS = {
     ("/app", "admin_views.app_home"): app_home_calls,
     ("/app/patch-id-token", "admin_views.patch_id_token"): patch_calls,
     ("/api/overview", "admin_api.api_overview"): api_query_calls("/api/overview", ("since", "until")),
-    ("/api/demand", "admin_api.api_demand"): api_query_calls("/api/demand", ("since", "until", "limit", "before")),
+    ("/api/theme-status", "admin_api.api_theme_status"): api_query_calls(
+        "/api/theme-status", ("shop", "host", "embedded", "locale")),
+    ("/api/demand", "admin_api.api_demand"): api_query_calls(
+        "/api/demand", ("since", "until", "limit", "before", "cursor", "offset", "min_waiting")),
     ("/api/demand.csv", "admin_api.api_demand_csv"): api_query_calls("/api/demand.csv", ("since", "until")),
     ("/api/subscribers", "admin_api.api_subscribers"): api_query_calls(
-        "/api/subscribers", ("status", "variant_id", "channel", "q", "before", "limit")),
+        "/api/subscribers", ("status", "variant_id", "channel", "q", "before", "limit", "cursor")),
     ("/api/subscribers.csv", "admin_api.api_subscribers_csv"): api_query_calls(
         "/api/subscribers.csv", ("status", "variant_id", "channel", "q")),
     ("/api/subscribers/<int:subscription_id>", "admin_api.api_delete_subscriber"): subscriber_delete_calls,
     ("/api/activity", "admin_api.api_activity"): api_query_calls(
-        "/api/activity", ("variant_id", "subscription_id", "kind", "before", "limit")),
+        "/api/activity", ("variant_id", "subscription_id", "kind", "before", "limit", "cursor")),
     ("/s/<token>", "plugin_links.subscribe_from_apology"): link_calls("/s/", "backbell.subscribe", "w", with_form=False),
     ("/api/settings", "admin_views.api_settings"): api_calls("/api/settings"),
     ("/api/settings", "admin_views.api_change_settings"): json_api_calls("/api/settings", (
         "batch_per_unit", "batch_interval_minutes", "vip_tags", "quiet_hours_start", "quiet_hours_end",
         "restock_minimum", "cooldown_minutes", "frequency_cap_hours", "discount_percent", "discount_expires_hours",
-        "link_target", "reserve_minutes", "reminder_hours", "double_opt_in", "counted_location_ids")),
+        "link_target", "reserve_minutes", "reminder_hours", "double_opt_in", "counted_location_ids",
+        "link_customers_by_email", "max_alerts_per_subscription")),
     ("/api/variants/<path:variant_ref>", "admin_views.api_change_variant"): json_api_calls(
         "/api/variants/{id}", ("expected_at",)),
     ("/c/<token>", "plugin_links.confirm_page"): link_calls("/c/", "backbell.confirm", "c", with_form=False),

@@ -1,7 +1,8 @@
 """The decision log for the merchant: what Backbell decided and why, newest first.
 
 ``kind`` matches a decision exactly ("sent") or by its prefix before the colon ("skipped" finds
-"skipped: sold out again", "skipped: unsubscribed", …). Pages are keyset on the id (``before``).
+"skipped: sold out again", "skipped: unsubscribed", …). Pages are keyset on the id
+(``plugin.admin.paging``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from plugin.admin.paging import Cursor, Order, Page, keyset_page
 from plugin.models import Decision
+
+ORDER = (Order(Decision.id, descending=True),)
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,8 @@ class ActivityFilters:
     kind: str | None = None
 
 
-def activity_page(session: Session, shop_id: int, filters: ActivityFilters, limit: int, before: int | None) -> dict:
+def activity_page(session: Session, shop_id: int, filters: ActivityFilters, limit: int,
+                  cursor: Cursor | None = None) -> Page:
     query = select(Decision).where(Decision.shop_id == shop_id)
     if filters.variant_id:
         query = query.where(Decision.variant_id == filters.variant_id)
@@ -31,12 +36,8 @@ def activity_page(session: Session, shop_id: int, filters: ActivityFilters, limi
         escaped = filters.kind.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(or_(Decision.decision == filters.kind,
                                 Decision.decision.like(escaped + ":%", escape="\\")))
-    if before is not None:
-        query = query.where(Decision.id < before)
-    rows = list(session.scalars(query.order_by(Decision.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"activity": [_line(d) for d in rows], "next_before": rows[-1].id if more else None}
+    page = keyset_page(session, query, ORDER, lambda d: (d.id,), limit, cursor, scalars=True)
+    return Page([_line(d) for d in page.rows], page.next, page.previous)
 
 
 def _line(d: Decision) -> dict:

@@ -3,20 +3,23 @@ over it, a bar of purchases. No script, so it paints with the page (and counts f
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT, GAP = 600, 160, 0.2
 MIN_SLOTS = 14  # a day or two of history draws narrow bars at the left, not one wall of colour
 
 
-def trend_bars(points: list[dict], label: str) -> Markup:
-    """``points``: ``{"date", "notified", "purchased"}`` per day, oldest first."""
+def trend_bars(points: list[dict], label: str, day_text: Callable[[str], str] = str) -> Markup:
+    """``points``: ``{"date", "notified", "purchased"}`` per day, oldest first; ``day_text`` writes
+    a day as the merchant reads it (the bar's tooltip)."""
     top = max([p["notified"] for p in points] + [p["purchased"] for p in points] + [1])
     slot = WIDTH / max(len(points), MIN_SLOTS)
     bars = []
     for index, point in enumerate(points):
         x, width = index * slot + slot * GAP / 2, slot * (1 - GAP)
-        title = f'{point["date"]}: {point["notified"]} / {point["purchased"]}'
+        title = f'{day_text(point["date"])}: {point["notified"]} / {point["purchased"]}'
         bars.append(f'<g><title>{escape(title)}</title>'
                     f'{_bar("bb-bar-told", x, width, point["notified"], top)}'
                     f'{_bar("bb-bar-bought", x, width, point["purchased"], top)}</g>')

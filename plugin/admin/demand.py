@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from plugin.admin.overview import money
+from plugin.admin.paging import Cursor, Order, Page, keyset_page
 from plugin.models import Shop, ShopDay, Variant, VariantTotal
 
 PRIOR_RATE = Decimal("0.10")
@@ -56,15 +57,34 @@ def demand_rows(session: Session, shop: Shop, min_waiting: int = 1, limit: int |
                 offset: int = 0) -> Iterator[dict]:
     """The shop's variants by waiting shoppers, most wanted first."""
     rate = conversion_rate(session, shop.id)
-    query = (select(VariantTotal, Variant)
-             .outerjoin(Variant, and_(Variant.shop_id == VariantTotal.shop_id,
-                                      Variant.variant_id == VariantTotal.variant_id))
-             .where(VariantTotal.shop_id == shop.id, VariantTotal.waiting >= min_waiting)
-             .order_by(VariantTotal.waiting.desc(), VariantTotal.variant_id).offset(offset))
+    query = demand_query(shop, min_waiting).order_by(VariantTotal.waiting.desc(), VariantTotal.variant_id).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     for total, variant in session.execute(query.execution_options(yield_per=1000)):
         yield demand_row(total, variant, shop.currency, rate)
+
+
+ORDER = (Order(VariantTotal.waiting, descending=True), Order(VariantTotal.variant_id, descending=False))
+
+
+def demand_query(shop: Shop, min_waiting: int):
+    return (select(VariantTotal, Variant)
+            .outerjoin(Variant, and_(Variant.shop_id == VariantTotal.shop_id,
+                                     Variant.variant_id == VariantTotal.variant_id))
+            .where(VariantTotal.shop_id == shop.id, VariantTotal.waiting >= min_waiting))
+
+
+def demand_key(row: dict) -> tuple[int, int]:
+    return row["waiting"], row["variant_id"]
+
+
+def demand_page(session: Session, shop: Shop, min_waiting: int, limit: int, cursor: Cursor | None = None) -> Page:
+    """Most wanted first (waiting, then variant id), keyset-paged."""
+    rate = conversion_rate(session, shop.id)
+    page = keyset_page(session, demand_query(shop, min_waiting), ORDER,
+                       lambda row: (row[0].waiting, row[0].variant_id), limit, cursor)
+    return Page([demand_row(total, variant, shop.currency, rate) for total, variant in page.rows],
+                page.next, page.previous)
 
 
 def demand_row(total: VariantTotal, variant: Variant | None, currency: str, rate: ConversionRate) -> dict:

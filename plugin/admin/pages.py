@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, g, render_template, request
 
 from plugin.admin.charts import trend_bars
-from plugin.admin.formatting import format_metric, shop_today
+from plugin.admin.formatting import dates_for, format_metric, shop_today
 from plugin.admin.i18n import Translator
 from plugin.admin.overview import Range, overview
 from plugin.admin.settings_form import grouped_fields
-from plugin.admin.theme_status import block_link, cached_theme_status, embed_link
+from plugin.admin.theme_status import block_link, embed_link, remembered_theme_status
 from plugin.shop_settings import settings_for
 from plugin.shopify.auth import (
     InstallFailure,
@@ -74,9 +74,11 @@ def admin_page(view):
             return json_error(502, "token_exchange_failed",
                               "Shopify did not grant Backbell access to this shop. Reload the app to try again.")
         g.t = Translator(request.args.get("locale"))
-        html = view(*args, **kwargs)
+        html, status = view(*args, **kwargs), 200
+        if isinstance(html, tuple):  # (html, 4xx): the page, with what was refused said on it
+            html, status = html
         headers = {**result.response.headers, "Content-Security-Policy": frame_ancestors(domain)}
-        return current_app.response_class(html, status=200, headers=headers, mimetype="text/html")
+        return current_app.response_class(html, status=status, headers=headers, mimetype="text/html")
 
     return page
 
@@ -88,6 +90,7 @@ def render_page(template: str, active: str, **context) -> str:
         f"admin/{template}", t=t, shop=g.shop, active=active, api_key=_runtime().settings.shopify_api_key,
         app_bridge_url=APP_BRIDGE_URL, polaris_url=POLARIS_URL, asset=asset_url, link=page_link,
         nav=[(name, page_link(name)) for name in NAV], home_link=page_link("home"),
+        dates=dates_for(g.shop, t.locale),
         script_strings=t.catalogue_for_scripts("common.") | t.catalogue_for_scripts("demand.")
         | t.catalogue_for_scripts("subscribers.") | t.catalogue_for_scripts("messages."),
         **context)
@@ -129,9 +132,11 @@ DASHBOARD_METRICS = ("waiting", "notified", "delivered", "opened", "clicked", "p
 
 
 def render_home(runtime, shop) -> str:
-    """Home: is the widget on the live theme (with the theme editor's deep links), then the numbers."""
+    """Home: is the widget on the live theme (with the theme editor's deep links), then the numbers.
+    The theme is read from Shopify only when it was not read in the last minute, and then not
+    while the merchant waits for the page: a script asks ``/api/theme-status`` once it painted."""
+    theme = remembered_theme_status(runtime, shop.domain)
     with runtime.db.session() as session:
-        theme = cached_theme_status(runtime, session, shop.domain)
         numbers = dashboard_numbers(session, shop, None)
     api_key = runtime.settings.shopify_api_key
     return render_page("home.html", "home", title=g.t("home.title"), theme=theme,
@@ -152,7 +157,8 @@ def dashboard():
     kept = {key: request.args[key] for key in KEPT_PARAMS if request.args.get(key)}
     return render_page("dashboard.html", "dashboard", title=g.t("dashboard.title"), numbers=numbers,
                        metrics=metric_list(numbers, DASHBOARD_METRICS), periods=PERIODS, period=period,
-                       kept=kept, chart=trend_bars(numbers["trend"], g.t("dashboard.trend_heading")))
+                       kept=kept, chart=trend_bars(numbers["trend"], g.t("dashboard.trend_heading"),
+                                                   dates_for(g.shop, g.t.locale).day))
 
 
 def metric_list(numbers: dict, names) -> list[dict]:
@@ -178,3 +184,9 @@ def current_settings(shop) -> dict:
     """The values ``GET /api/settings`` answers (defaults filled in)."""
     values = settings_for(shop)
     return {f.name: getattr(values, f.name) for f in fields(values) if f.name != "extra"}
+
+
+def render_theme_status(theme, shop, api_key: str) -> str:
+    """The Home fragment for ``theme`` (``GET /api/theme-status`` answers it for the page to show)."""
+    return render_template("admin/_theme_status.html", t=g.t, theme=theme, link=page_link,
+                           block_link=block_link(shop.domain, api_key), embed_link=embed_link(shop.domain, api_key))

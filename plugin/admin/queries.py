@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 
 from plugin.admin.overview import Range
+from plugin.admin.paging import Cursor, CursorCodec, CursorError
 
 MAX_ID = 2**63 - 1
 MAX_RANGE_DAYS = 3660
@@ -79,3 +80,21 @@ def text(args: Mapping[str, str], name: str, max_length: int) -> str | None:
     if len(raw) > max_length:
         raise QueryError(name, f"must be at most {max_length} characters")
     return raw.strip()
+
+
+def cursor(args: Mapping[str, str], codec: CursorCodec, scope: str, key_length: int,
+           legacy_before: str | None = None) -> Cursor | None:
+    """``cursor`` (from a list's ``next_cursor``/``previous_cursor``), or the older ``before=<id>``
+    where the list had it; both at once is refused."""
+    raw = args.get("cursor") or None
+    before = shopify_id(args, legacy_before) if legacy_before else None
+    if raw is not None and before is not None:
+        raise QueryError("cursor", f"give cursor or {legacy_before}, not both")
+    if before is not None:
+        return Cursor("next", (before,))
+    if raw is None:
+        return None
+    try:
+        return codec.decode(scope, raw, key_length)
+    except CursorError as err:
+        raise QueryError("cursor", f"{err}; start again from the first page (no cursor)") from None

@@ -10,8 +10,8 @@ from typing import Any
 
 GROUPS = {
     "channels": ("email_enabled", "sms_enabled", "sender_name", "reply_to"),
-    "batching": ("batch_per_unit", "batch_interval_minutes", "vip_tags", "restock_minimum", "cooldown_minutes",
-                 "frequency_cap_hours"),
+    "batching": ("batch_per_unit", "batch_interval_minutes", "vip_tags", "link_customers_by_email",
+                 "restock_minimum", "cooldown_minutes", "frequency_cap_hours", "max_alerts_per_subscription"),
     "offers": ("discount_percent", "discount_expires_hours", "link_target", "reserve_minutes"),
     "quiet": ("quiet_hours_start", "quiet_hours_end"),
     "locations": ("counted_location_ids",),
@@ -21,7 +21,7 @@ KINDS = {
     "batch_per_unit": "int_or_off", "quiet_hours_start": "int_or_off", "quiet_hours_end": "int_or_off",
     "frequency_cap_hours": "int_or_off", "discount_percent": "int_or_off", "reserve_minutes": "int_or_off",
     "reminder_hours": "int_or_off", "vip_tags": "tags", "counted_location_ids": "list", "double_opt_in": "bool",
-    "link_target": "choice",
+    "link_target": "choice", "link_customers_by_email": "bool", "max_alerts_per_subscription": "int_or_off",
 }
 CHOICES = {"link_target": ("product", "cart")}
 

@@ -2,8 +2,8 @@
 
 Contacts are stored encrypted; a search normalises the typed email or phone the way intake did and
 looks it up by its keyed hash (under every configured key), so it finds exactly that shopper and
-never needs to decrypt the table. Pages go newest first by id (keyset: ``before`` is the last id
-seen), which stays fast at any depth.
+never needs to decrypt the table. Pages go newest first by id, keyset-paged (``plugin.admin.paging``),
+which stays fast and exact at any depth.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session
 
+from plugin.admin.paging import Cursor, Order, Page, keyset_page
 from plugin.crypto import Vault
 from plugin.intake.contacts import ContactError, normalise_email, normalise_phone
 from plugin.measurement import aggregates
@@ -57,32 +58,34 @@ def subscriber_query(shop: Shop, filters: Filters):
              .where(Subscription.shop_id == shop.id))
     if filters.status:
         query = query.where(Subscription.status == filters.status)
+    if filters.status == "waiting":  # an unconfirmed (double opt-in) shopper does not wait yet
+        query = query.where(Subscription.confirm_by.is_(None))
     if filters.variant_id:
         query = query.where(Subscription.variant_id == filters.variant_id)
     if filters.channel:
         query = query.where(Subscription.channel == filters.channel)
     if filters.contact_ids is not None:
         query = query.where(Subscription.contact_id.in_(filters.contact_ids or (-1,)))
-    return query.order_by(Subscription.id.desc())
+    return query
+
+
+ORDER = (Order(Subscription.id, descending=True),)
 
 
 def subscriber_page(session: Session, vault: Vault, shop: Shop, filters: Filters, limit: int,
-                    before: int | None) -> dict:
-    query = subscriber_query(shop, filters)
-    if before is not None:
-        query = query.where(Subscription.id < before)
-    rows = [subscriber_json(vault, *row) for row in session.execute(query.limit(limit + 1))]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"subscribers": rows, "next_before": rows[-1]["id"] if more else None}
+                    cursor: Cursor | None = None) -> Page:
+    """Newest first; the rows as ``subscriber_json``. (The older ``before=<id>`` parameter is
+    ``Cursor("next", (id,))``.)"""
+    page = keyset_page(session, subscriber_query(shop, filters), ORDER, lambda row: (row[0].id,), limit, cursor)
+    return Page([subscriber_json(vault, *row) for row in page.rows], page.next, page.previous)
 
 
 def subscriber_rows(session: Session, vault: Vault, shop: Shop, filters: Filters) -> Iterator[tuple]:
     """Every matching subscriber as a CSV row, streamed (server-side cursor, 2,000 rows at a time)."""
-    query = subscriber_query(shop, filters).execution_options(yield_per=2000)
+    query = subscriber_query(shop, filters).order_by(Subscription.id.desc()).execution_options(yield_per=2000)
     for subscription, ciphertext, product_title, variant_title in session.execute(query):
         s = subscription
-        yield (s.id, _contact(vault, ciphertext), s.channel, s.status, s.variant_id, product_title, variant_title,
+        yield (s.id, _contact(vault, ciphertext), s.channel, s.counted_status, s.variant_id, product_title, variant_title,
                s.locale, s.consent_at is not None, s.consent_at, s.customer_id, s.created_at, s.notified_at,
                s.unsubscribed_at)
 
@@ -90,7 +93,7 @@ def subscriber_rows(session: Session, vault: Vault, shop: Shop, filters: Filters
 def subscriber_json(vault: Vault, s: Subscription, ciphertext: str, product_title: str | None,
                     variant_title: str | None) -> dict:
     iso = lambda at: at.isoformat() if at else None  # noqa: E731
-    return {"id": s.id, "contact": _contact(vault, ciphertext), "channel": s.channel, "status": s.status,
+    return {"id": s.id, "contact": _contact(vault, ciphertext), "channel": s.channel, "status": s.counted_status,
             "variant_id": s.variant_id, "product_title": product_title, "variant_title": variant_title,
             "locale": s.locale, "consent": s.consent_at is not None, "consent_at": iso(s.consent_at),
             "customer_id": s.customer_id, "created_at": iso(s.created_at), "notified_at": iso(s.notified_at),

@@ -54,6 +54,13 @@ def cached_theme_status(runtime, session, shop_domain: str) -> ThemeStatus:
     return status
 
 
+def remembered_theme_status(runtime, shop_domain: str) -> ThemeStatus | None:
+    """The status read within the last minute, or None: Home renders it at once when it has it,
+    and otherwise leaves the read to ``GET /api/theme-status`` after the page has painted."""
+    hit = runtime.caches.get("theme_status", {}).get(shop_domain)
+    return hit[1] if hit is not None and hit[0] > utcnow() else None
+
+
 def read_theme_status(runtime, session, shop_domain: str) -> ThemeStatus:
     """The live theme's status for ``shop_domain``; unreadable (not an error) when Shopify says no."""
     try:

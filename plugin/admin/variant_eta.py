@@ -60,7 +60,7 @@ def variant_status(session: Session, shop, variant: Variant) -> dict:
     """What the admin shows for a variant: stock, waiting shoppers, the expected date."""
     waiting = session.scalar(select(func.count(Subscription.id)).where(
         Subscription.shop_id == variant.shop_id, Subscription.variant_id == variant.variant_id,
-        Subscription.status == WAITING))
+        Subscription.status == WAITING, Subscription.confirm_by.is_(None)))
     minimum = settings_for(shop).restock_minimum
     return {
         "variant_id": variant.variant_id,

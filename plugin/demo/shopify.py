@@ -86,9 +86,9 @@ class ShopifyStandIn:
             state.levels[record.inventory_item_id] = dict(levels or {})
             return record
 
-    def add_customer(self, shop: str, customer_id: int, tags: list[str]) -> None:
+    def add_customer(self, shop: str, customer_id: int, tags: list[str], email: str | None = None) -> None:
         with self._lock:
-            self._shop(shop).customers[customer_id] = {"id": customer_id, "email": None, "phone": None,
+            self._shop(shop).customers[customer_id] = {"id": customer_id, "email": email, "phone": None,
                                                        "tags": list(tags), "metafields": {}, "email_consent": None}
 
     def set_level(self, shop: str, inventory_item_id: int, location_id: int, qty: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from plugin.demo import search
 from plugin.demo.offers_store import OFFER_OPERATIONS, OfferState, answer_offer_document
 
 # VariantStockFields asks for inventoryLevels(first: 25).
@@ -92,6 +93,8 @@ def answer_document(state: FakeShop, operation: str | None, variables: dict) -> 
         return answer_offer_document(state, operation, variables)
     if operation == "CustomerTags":
         return {"nodes": [customer_fields(state, value) for value in variables.get("ids") or []]}
+    if operation == "CustomersByEmail":
+        return {"customers": {"nodes": search_customers(state, variables.get("query"), variables.get("first"))}}
     raise UnknownDocument(f"the Shopify stand-in answers only the app's own documents, not {operation!r}")
 
 
@@ -114,6 +117,14 @@ def customer_fields(state: FakeShop, value: str) -> dict | None:
     if customer_id not in state.customers:
         return None
     return {"id": gid("Customer", customer_id), "tags": list(state.customers[customer_id]["tags"])}
+
+
+def search_customers(state: FakeShop, query: str | None, first: int | None) -> list[dict]:
+    """The first ``first`` customers (by id) a ``customers(query:)`` search finds (``plugin.demo.search``)."""
+    found = [record for _, record in sorted(state.customers.items()) if search.matches(query or "", record)]
+    return [{"id": gid("Customer", record["id"]), "tags": list(record["tags"]),
+             "defaultEmailAddress": {"emailAddress": record["email"]} if record.get("email") else None}
+            for record in found[: first or 50]]
 
 
 def variant_fields(state: FakeShop, record: FakeVariant | None) -> dict | None:

@@ -4,6 +4,10 @@ A new subscription gets ``confirm_by`` (7 days on) and one ``confirm`` notice (u
 subscription); until the link is followed the subscription is never a candidate of a restock
 (``plugin.dispatch.candidates``). The release job expires what was not confirmed in time, so the
 shopper may sign up again.
+
+An unconfirmed subscription is not waiting anywhere the merchant looks (the dashboard's counters,
+the demand table, the widget's count): the counters learn of the wait at confirmation, so an
+expiry has nothing to take back.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from plugin.db import insert_for
 from plugin.logging import get_logger
+from plugin.measurement import aggregates
 from plugin.models import CONFIRM, EXPIRED, PENDING, WAITING, Decision, Notification, Subscription
 
 log = get_logger(__name__)
@@ -42,6 +47,8 @@ def confirm_subscription(session: Session, subscription_id: int, now: datetime) 
     if subscription is None or subscription.confirm_by is None or subscription.status != WAITING:
         return None
     subscription.confirm_by, subscription.confirmed_at = None, now
+    # The wait starts now: until this moment the shopper counted nowhere as waiting.
+    aggregates.wait_started(session, subscription.shop_id, subscription.variant_id, subscription.contact_id, now)
     session.add(Decision(shop_id=subscription.shop_id, decision="confirmed", variant_id=subscription.variant_id,
                          subscription_id=subscription.id, created_at=now))
     log.info("subscription_confirmed", subscription_id=subscription.id, shop_id=subscription.shop_id)

@@ -398,7 +398,9 @@ def _mark_sent(session: Session, sent: list[tuple], reminder_hours: dict[int, in
     subscription_ids = sorted({r.subscription_id for rows in told.values() for r in rows})
     if subscription_ids:
         session.execute(update(Subscription).where(ids_in(session, Subscription.id, subscription_ids))
-                        .values(status=NOTIFIED, notified_at=now).execution_options(synchronize_session=False))
+                        .values(status=NOTIFIED, notified_at=now,  # alerts_sent: the re-enrolment cap (dispatch.alert_cap)
+                                alerts_sent=func.coalesce(Subscription.alerts_sent, 0) + 1)
+                        .execution_options(synchronize_session=False))
     decisions: dict[tuple, list[int]] = defaultdict(list)  # one detail for most batches
     for row, _ in sent:
         decisions[(row.kind, row.channel, row.attempts)].append(row.id)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from plugin.clock import utcnow
 from plugin.db import UTCDateTime, insert_for
 from plugin.dispatch.candidates import candidates, linked_customer
+from plugin.dispatch.email_links import link_customers_by_email
 from plugin.logging import get_logger
 from plugin.models import CustomerTags, Decision, RestockEvent, Shop, Subscription
 from plugin.shop_settings import settings_for
@@ -36,12 +37,15 @@ def refresh_customer_tags(runtime, event_id: int) -> list[int]:
     """Refresh the cached tags the event's next batch needs; the customer ids that could not be read.
 
     Runs in its own transaction, before the plan's: nothing is locked while Shopify is asked.
+    Shoppers linked by email just now (``plugin.dispatch.email_links``) bring their tags along.
     """
+    linked_tags = link_customers_by_email(runtime, event_id)
     with runtime.db.session() as session:
         event = session.get(RestockEvent, event_id)
         shop = session.get(Shop, event.shop_id) if event else None
         if shop is None or not settings_for(shop).vip_tags:
             return []
+        store_tags(session, shop.id, linked_tags, utcnow())
         stale = stale_customers(session, event, utcnow())
         if not stale:
             return []

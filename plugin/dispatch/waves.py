@@ -10,7 +10,8 @@ the due time is a column, so the embedded default's in-process scheduler and Cel
 the same code.
 
 Inside quiet hours a wave is planned with ``due_at`` at the window's end (held); frequency-capped
-shoppers get a ``skipped`` row for this restock and keep waiting for the next one.
+shoppers get a ``skipped`` row for this restock and keep waiting for the next one; shoppers told
+``max_alerts_per_subscription`` times without buying are closed first (``plugin.dispatch.alert_cap``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from plugin.db import UTCDateTime, insert_for
+from plugin.dispatch.alert_cap import close_exhausted
 from plugin.dispatch.candidates import candidates, frequency_capped, is_vip, told_before
 from plugin.dispatch.policy import policy_for
 from plugin.dispatch.quiet_hours import held_decision, quiet_until
@@ -50,6 +52,7 @@ def plan_wave(session: Session, event: RestockEvent, shop: Shop, stock: int, now
     """Plan the next wave of ``event`` for ``stock`` units and set when the one after is due."""
     settings = settings_for(shop)
     policy = policy_for(settings)
+    close_exhausted(session, event, now, settings.max_alerts_per_subscription)
     capped = _skip_capped(session, event, now, settings.frequency_cap_hours)
     held_until = quiet_until(now, shop.timezone, settings)
     size = policy.batch_size(stock)

@@ -180,12 +180,13 @@ def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidR
         .returning(Subscription.id)
     ).scalar_one_or_none()
     status = "subscribed" if inserted_id is not None else "already_subscribed"
-    if inserted_id is not None:
-        aggregates.wait_started(session, shop.id, valid.variant_id, contact.id)
     subscription_id = inserted_id or _waiting_subscription_id(session, contact.id, valid.variant_id)
     confirmation = inserted_id is not None and settings_for(shop).double_opt_in
     if confirmation:
+        # Not waiting until confirmed: the counters learn of the wait when the link is followed.
         require_confirmation(session, shop.id, inserted_id, valid.channel, valid.variant_id, utcnow())
+    elif inserted_id is not None:
+        aggregates.wait_started(session, shop.id, valid.variant_id, contact.id)
     return SubscribeResult(status, subscription_id, contact.id, valid.variant_id, variant is not None, confirmation)
 
 

@@ -128,7 +128,8 @@ def variant_status(variant_ref: str):
         ).first()
         waiting = session.scalar(
             select(func.count(Subscription.id)).where(
-                Subscription.shop_id == g.shop.id, Subscription.variant_id == variant_id, Subscription.status == WAITING
+                Subscription.shop_id == g.shop.id, Subscription.variant_id == variant_id, Subscription.status == WAITING,
+                Subscription.confirm_by.is_(None),  # unconfirmed (double opt-in) shoppers do not wait yet
             )
         )
     response = jsonify(_variant_payload(variant_id, variant, waiting))

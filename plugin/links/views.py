@@ -135,7 +135,7 @@ def _unsubscribe(session, subscription: Subscription) -> None:
     if subscription.status == UNSUBSCRIBED:
         return
     aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
-                              subscription.status, UNSUBSCRIBED)
+                              subscription.counted_status, UNSUBSCRIBED)
     subscription.status, subscription.unsubscribed_at = UNSUBSCRIBED, utcnow()
     session.add(Decision(shop_id=subscription.shop_id, decision="unsubscribed", variant_id=subscription.variant_id,
                          subscription_id=subscription.id, detail={"via": "link"}))

@@ -184,8 +184,10 @@ def _after_rollback(session: Session) -> None:
 
 
 def deleting_subscriptions(session: Session, subscription_ids: list[int]) -> None:
-    """Call before deleting subscriptions: the waiting ones among them stop waiting."""
+    """Call before deleting subscriptions: the waiting ones among them stop waiting (an unconfirmed
+    one never counted as waiting)."""
     rows = session.execute(select(Subscription.shop_id, Subscription.variant_id, Subscription.contact_id)
-                           .where(Subscription.id.in_(subscription_ids), Subscription.status == WAITING))
+                           .where(Subscription.id.in_(subscription_ids), Subscription.status == WAITING,
+                                  Subscription.confirm_by.is_(None)))
     for shop_id, variant_id, contact_id in rows:
         wait_ended(session, shop_id, variant_id, contact_id)

@@ -96,12 +96,13 @@ def due_shoppers(session: Session, vault: Vault, shop: Shop, limit: int = BATCH)
                                     .order_by(Contact.id).limit(limit)))
     shoppers = {c.id: Shopper(c.id, c.channel, _readable(vault, c.value_ciphertext), c.customer_id) for c in contacts}
     rows = session.execute(select(Subscription.contact_id, Subscription.variant_id, Subscription.status,
-                                  Subscription.consent_at, Subscription.customer_id)
+                                  Subscription.consent_at, Subscription.customer_id, Subscription.confirm_by)
                            .where(Subscription.contact_id.in_(list(shoppers))).order_by(Subscription.id))
-    for contact_id, variant_id, status, consent_at, customer_id in rows:
+    for contact_id, variant_id, status, consent_at, customer_id, confirm_by in rows:
         shopper = shoppers[contact_id]
         shopper.customer_id = shopper.customer_id or customer_id
-        if status == WAITING and variant_id not in shopper.waited:
+        # An unconfirmed (double opt-in) wait is not a wait yet: confirming marks the contact due.
+        if status == WAITING and confirm_by is None and variant_id not in shopper.waited:
             shopper.waited.append(variant_id)
         if consent_at is not None and shopper.channel == "email" and shopper.consent_at is None:
             shopper.consent_at = consent_at.isoformat()

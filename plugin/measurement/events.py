@@ -167,7 +167,7 @@ def _stop_contact(session: Session, notification: Notification, event: ProviderE
                  notification_id=notification.id)
     if subscription is not None and event.unsubscribe and subscription.status != UNSUBSCRIBED:
         aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
-                                  subscription.status, UNSUBSCRIBED)
+                                  subscription.counted_status, UNSUBSCRIBED)
         subscription.status, subscription.unsubscribed_at = UNSUBSCRIBED, utcnow()
         session.add(Decision(shop_id=notification.shop_id, decision="unsubscribed", variant_id=subscription.variant_id,
                              subscription_id=subscription.id, detail={"via": event.provider, "event": event.event}))

@@ -74,7 +74,7 @@ def pass_unit(session: Session, hold: Hold) -> list[tuple[int, str]]:
                                          Notification.status.in_((PENDING, SENDING, SENT)))
     nxt = session.scalar(select(Subscription).where(
         Subscription.shop_id == event.shop_id, Subscription.variant_id == event.variant_id,
-        Subscription.status == WAITING, ~told.exists()).order_by(Subscription.id).limit(1))
+        Subscription.status == WAITING, Subscription.confirm_by.is_(None), ~told.exists()).order_by(Subscription.id).limit(1))
     session.add(Decision(shop_id=hold.shop_id, decision=UNIT_PASSED, variant_id=hold.variant_id,
                          subscription_id=hold.subscription_id, restock_event_id=event.id,
                          detail={"next_subscription_id": nxt.id if nxt else None}))

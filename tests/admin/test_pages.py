@@ -113,3 +113,15 @@ def test_unknown_variables_and_stray_braces_are_refused_naming_the_field(install
     assert [(r.status_code, r.get_json()["error"]["field"]) for r in (unknown, stray, url_in_email)] == [
         (422, "subject"), (422, "text"), (422, "subject")]
     assert (session.get(Shop, installed_shop.id).settings or {}).get("message_overrides") is None
+
+
+def test_the_settings_page_shows_linking_by_email_and_the_alert_limit_in_the_merchants_language(
+        installed_shop, client, app_config):
+    # when a French-speaking merchant opens the Settings page
+    page = _load(client, app_config, "/app/settings").get_data(as_text=True)
+
+    # then both settings have their field, labelled in French, with their current values
+    assert ('<s-checkbox label="Retrouver les clients par l’adresse e-mail des abonnés (ordre VIP, relances)" '
+            'name="link_customers_by_email" data-kind="bool"></s-checkbox>') in page
+    assert re.search(r'<s-number-field label="Clore l’abonnement après ce nombre d’alertes sans achat" '
+                     r'name="max_alerts_per_subscription" value="3" data-kind="int_or_off"', page)

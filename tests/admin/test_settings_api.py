@@ -65,6 +65,23 @@ def test_patch_changes_the_named_settings_and_answers_all_of_them(installed_shop
                                 "link_target": "cart"}
 
 
+def test_linking_by_email_is_off_and_alerts_are_capped_at_three_until_the_merchant_changes_them(
+        installed_shop, client, app_config, runtime):
+    # given the defaults of the two settings that are ours (not pinned in the contract)
+    before = client.get("/api/settings", headers=_bearer(app_config)).get_json()["settings"]
+
+    # when the merchant allows linking by email and lifts the limit
+    response = client.patch("/api/settings", headers=_bearer(app_config),
+                            json={"link_customers_by_email": True, "max_alerts_per_subscription": None})
+
+    # then
+    assert (before["link_customers_by_email"], before["max_alerts_per_subscription"]) == (False, 3)
+    assert response.status_code == 200
+    after = response.get_json()["settings"]
+    assert (after["link_customers_by_email"], after["max_alerts_per_subscription"]) == (True, None)
+    assert _stored(runtime) == {"link_customers_by_email": True, "max_alerts_per_subscription": None}
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"batch_per_unit": 0}, "batch_per_unit"),
     ({"batch_per_unit": "3"}, "batch_per_unit"),
@@ -83,6 +100,11 @@ def test_patch_changes_the_named_settings_and_answers_all_of_them(installed_shop
     ({"reserve_minutes": True}, "reserve_minutes"),
     ({"reminder_hours": 1.5}, "reminder_hours"),
     ({"double_opt_in": "yes"}, "double_opt_in"),
+    ({"link_customers_by_email": 1}, "link_customers_by_email"),
+    ({"link_customers_by_email": None}, "link_customers_by_email"),
+    ({"max_alerts_per_subscription": 0}, "max_alerts_per_subscription"),
+    ({"max_alerts_per_subscription": "3"}, "max_alerts_per_subscription"),
+    ({"max_alerts_per_subscription": 101}, "max_alerts_per_subscription"),
     ({"favourite_colour": "blue"}, "favourite_colour"),
 ])
 def test_a_bad_value_is_422_naming_the_field_and_nothing_of_the_request_is_stored(

@@ -88,3 +88,67 @@ def test_home_reads_the_theme_once_a_minute_per_shop(shopify_admin, installed_sh
     # then Shopify was asked twice, and the answers agree
     assert first == second and first.readable
     assert len(shopify_admin.graphql_requests("MainThemeFiles")) == 2
+
+
+# -- Home without waiting for Shopify ---------------------------------------------------------------
+def _home(client, app_config, locale="en"):
+    from tests.doubles.shopify_admin import make_session_token
+
+    token = make_session_token(DEMO_SHOP, app_config["shopify_api_key"], app_config["shopify_api_secret"])
+    response = client.get("/app", query_string={"embedded": "1", "shop": DEMO_SHOP, "host": "YWRtaW4",
+                                                "locale": locale, "id_token": token})
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _theme_status(client, app_config, **params):
+    from tests.admin.test_api import _bearer
+
+    return client.get("/api/theme-status", query_string=params, headers=_bearer(app_config))
+
+
+def test_a_first_home_is_sent_without_asking_shopify_and_the_api_fills_it_in(
+        shopify_admin, installed_shop, client, app_config):
+    # given the live theme has the block, and nothing was read in the last minute
+    state = shopify_admin.shops[DEMO_SHOP]
+    state.theme_name = "Dawn"
+    state.theme_files = {"templates/product.json": _product({"type": BLOCK}),
+                         "config/settings_data.json": _settings()}
+
+    # when Home is opened
+    page = _home(client, app_config, locale="de")
+
+    # then it did not wait for Shopify: a placeholder (with the theme editor's link) says it is checking
+    assert shopify_admin.graphql_requests("MainThemeFiles") == []
+    assert 'data-status="checking"' in page and 'data-api="/api/theme-status"' in page
+    assert "Wir prüfen" in page and "addAppBlockId=" in page.replace("&amp;", "&")
+
+    # when the page's script asks
+    response = _theme_status(client, app_config, locale="de", shop=DEMO_SHOP, host="YWRtaW4", embedded="1")
+
+    # then the status, and the fragment in the merchant's language with the page's link parameters
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["theme"] == {"readable": True, "theme_name": "Dawn", "block_on": True, "embed_on": False}
+    assert 'data-status="block"' in body["html"] and "Live-Theme: Dawn" in body["html"]
+    assert f"/app/settings?shop={DEMO_SHOP}&amp;host=YWRtaW4&amp;embedded=1&amp;locale=de" in body["html"]
+    assert len(shopify_admin.graphql_requests("MainThemeFiles")) == 1
+
+    # and Home within the minute shows it at once, without asking again
+    again = _home(client, app_config)
+    assert 'data-status="block"' in again and 'data-api=' not in again
+    assert len(shopify_admin.graphql_requests("MainThemeFiles")) == 1
+
+
+def test_the_theme_status_api_says_unknown_when_shopify_fails_and_refuses_unknown_parameters(
+        shopify_admin, installed_shop, client, app_config):
+    # given
+    shopify_admin.fail_next(503, n=5)
+
+    # when
+    body = _theme_status(client, app_config).get_json()
+    refused = _theme_status(client, app_config, theme="1")
+
+    # then
+    assert body["theme"]["readable"] is False and 'data-status="unknown"' in body["html"]
+    assert refused.status_code == 422 and refused.get_json()["error"]["field"] == "theme"

@@ -95,6 +95,9 @@ CASES = [
     ("DraftOrderStatus-0", {"id": f"gid://shopify/DraftOrder/{FIRST_ID}"}),
     ("CustomerTags", {"ids": ["gid://shopify/Customer/301", "gid://shopify/Customer/302",
                               "gid://shopify/Customer/9999"]}),
+    ("CustomersByEmail", {"query": 'email:"ana@example.com" OR email:"nobody@example.com" OR email:"ben@example.com"',
+                          "first": 3}),
+    ("CustomersByEmail", {"query": 'email:"ana@example.com\\" OR tag:\\"VIP"', "first": 1}),
 ]
 
 
@@ -110,8 +113,9 @@ def _stand_in() -> ShopifyStandIn:
     stand_in.add_variant(SHOP, 1002, policy="CONTINUE", tracked=False, status="DRAFT")
     # More stocking locations than the document's one page of 25.
     stand_in.add_variant(SHOP, 1003, levels={location: location % 3 for location in range(1, 28)})
-    stand_in.add_customer(SHOP, 301, ["VIP", "wholesale"])
-    stand_in.add_customer(SHOP, 302, [])
+    stand_in.add_customer(SHOP, 301, ["VIP", "wholesale"], email="ana@example.com")
+    stand_in.add_customer(SHOP, 302, [], email="ben@example.com")
+    stand_in.add_customer(SHOP, 303, ["VIP"])
     return stand_in
 
 

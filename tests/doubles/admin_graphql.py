@@ -13,11 +13,14 @@ from pathlib import Path
 import graphql
 
 from plugin.demo import offers_store as offers
-from plugin.demo.store import FakeShop, FakeVariant, customer_fields, gid, gid_number, main_theme
+from plugin.demo.search import SearchSyntaxError
+from plugin.demo.store import FakeShop, FakeVariant, customer_fields, gid, gid_number, main_theme, search_customers
+from tests.doubles.bulk_queries import BulkQueryResolvers, matches_id_search
 from tests.doubles.customers import CustomerResolvers
 from tests.doubles.shopify_schema import schema_path
 
 MAX_QUERY_COST = 1000  # Shopify refuses a single query whose requested cost is higher
+MUTATION_COST = 10  # every mutation field costs 10
 
 
 @cache
@@ -39,7 +42,7 @@ def validate_document(text: str) -> list[str]:
     return [e.message for e in graphql.validate(admin_schema(), document)]
 
 
-class ShopResolvers(CustomerResolvers):
+class ShopResolvers(BulkQueryResolvers, CustomerResolvers):
     """Root fields of ``QueryRoot`` and ``Mutation`` the app uses (``CustomerResolvers`` adds the
     customer-sync mutations); results are plain dicts on the real schema. Offer mutations change the
     in-memory shop through ``plugin.demo.offers_store``."""
@@ -57,10 +60,33 @@ class ShopResolvers(CustomerResolvers):
     def productVariant(self, info, id):
         return self._variant(gid_number(id, "ProductVariant"))
 
+    def productVariants(self, info, query=None, first=None, **_):
+        # Bulk queries (context "bulk") ignore paging, as Shopify does; otherwise `first` (default 50).
+        try:
+            ids = [v for v in sorted(self._state.variants) if matches_id_search(query, v)]
+        except ValueError as err:
+            self._double.validation_failures.append(f"productVariants(query:): {err}")
+            raise graphql.GraphQLError(str(err)) from None
+        if not _bulk(info):
+            ids = ids[: first or 50]
+        nodes = [self._variant(v) for v in ids]
+        return {"nodes": nodes, "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(nodes)],
+                "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}}
+
     def inventoryItem(self, info, id):
         number = gid_number(id, "InventoryItem")
         variant = next((v for v in self._state.variants.values() if v.inventory_item_id == number), None)
         return self._variant(variant.variant_id)["inventoryItem"] if variant else None
+
+    def customers(self, info, first=None, query=None, **_):
+        """``customers(query:)``: the search run on the in-memory customers with Shopify's syntax
+        (``plugin.demo.search``: a free-text term would match far more than one address)."""
+        try:
+            nodes = search_customers(self._state, query, first)
+        except SearchSyntaxError as err:
+            raise graphql.GraphQLError(f"Invalid search query: {err}") from None
+        return {"nodes": nodes, "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(nodes)],
+                "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}}
 
     def shop(self, info):
         state = self._state
@@ -141,7 +167,9 @@ class ShopResolvers(CustomerResolvers):
         product = {"__typename": "Product", "id": gid("Product", record.product_id), "title": record.product_title,
                    "handle": record.handle, "status": record.status}
         item = {"__typename": "InventoryItem", "id": gid("InventoryItem", record.inventory_item_id),
-                "tracked": record.tracked, "inventoryLevels": lambda info, first=None, **_: self._levels(record, first),
+                "tracked": record.tracked,
+                "inventoryLevels": lambda info, first=None, **_: self._levels(record, None if _bulk(info) else first,
+                                                                              unpaged=_bulk(info)),
                 "variant": lambda info: self._variant(variant_id)}
         total = sum(self._state.levels.get(record.inventory_item_id, {}).values())
         return {"__typename": "ProductVariant", "id": gid("ProductVariant", record.variant_id),
@@ -149,9 +177,9 @@ class ShopResolvers(CustomerResolvers):
                 "displayName": f"{record.product_title} - {record.title}", "inventoryQuantity": total,
                 "availableForSale": total > 0 or record.policy == "CONTINUE", "product": product, "inventoryItem": item}
 
-    def _levels(self, record: FakeVariant, first):
+    def _levels(self, record: FakeVariant, first, unpaged: bool = False):
         every = sorted(self._state.levels.get(record.inventory_item_id, {}).items())
-        levels = every[: first or 50]
+        levels = every if unpaged else every[: first or 50]
         nodes = [self._level(record.inventory_item_id, location, qty) for location, qty in levels]
         return {"nodes": nodes, "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(nodes)],
                 "pageInfo": {"hasNextPage": len(every) > len(levels), "hasPreviousPage": False,
@@ -167,12 +195,21 @@ class ShopResolvers(CustomerResolvers):
                     for name in names]}
 
 
+def _bulk(info) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("bulk"))
+
+
+def document_is_mutation(document: graphql.DocumentNode) -> bool:
+    operation = next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
+    return operation.operation == graphql.OperationType.MUTATION
+
+
 def query_cost(schema: graphql.GraphQLSchema, document: graphql.DocumentNode, variables: dict) -> int:
     """Shopify-like requested cost: 1 per object field, connections multiplied by ``first``."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, graphql.FragmentDefinitionNode)}
     operation = next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
     root = schema.mutation_type if operation.operation == graphql.OperationType.MUTATION else schema.query_type
-    base = 10 if operation.operation == graphql.OperationType.MUTATION else 0
+    base = MUTATION_COST if operation.operation == graphql.OperationType.MUTATION else 0
     return max(1, base + _selection_cost(schema, operation.selection_set, root, fragments, variables))
 
 

@@ -33,6 +33,8 @@ from plugin.demo.signing import make_session_token  # noqa: F401  (re-exported)
 from plugin.demo.store import operation_name
 from tests.doubles.admin_graphql import (  # noqa: F401  (admin_schema, validate_document re-exported)
     MAX_QUERY_COST,
+    MUTATION_COST,
+    document_is_mutation,
     ShopResolvers,
     admin_schema,
     objects_in,
@@ -70,6 +72,17 @@ class ShopifyAdminDouble(ShopifyStandIn):
             self.bulk_operations: dict[int, dict] = {}
             self.bulk_results: dict[int, str] = {}
             self.file_requests: list[str] = []
+            # Bulk queries (tests/doubles/bulk_queries.py): polls answered RUNNING before the end, how
+            # they end, an optional edit of the result lines (a test corrupts the file), partial files,
+            # and the signed result URLs handed out (signature -> expired?).
+            self.bulk_query_polls = 0
+            self.bulk_query_outcome = None
+            self.bulk_result_edit = None
+            self.bulk_partial_results: dict[int, str] = {}
+            self._signatures: dict[str, bool] = {}
+            self._born_expired = 0
+            # Every answered document's cost as Shopify reports it (operation, requested, actual).
+            self.costs: list[dict] = []
 
     # -- staged uploads and bulk results (plain HTTP, not the Admin API) --------------------------
     def __call__(self, environ, start_response):
@@ -83,14 +96,54 @@ class ShopifyAdminDouble(ShopifyStandIn):
             return Response(status=201)(environ, start_response)
         if request.path.startswith("/bulk-results/") and request.method == "GET":
             self.file_requests.append("download")
-            number = request.path.rsplit("/", 1)[-1].removesuffix(".jsonl")
-            text = self.bulk_results.get(int(number)) if number.isdigit() else None
+            signature = request.args.get("sig")
+            if signature is not None and self._signatures.get(signature, True):
+                # Google Cloud Storage's answer to a signed URL past its expiry
+                return Response("<Error><Code>ExpiredToken</Code></Error>", status=400,
+                                content_type="application/xml")(environ, start_response)
+            name = request.path.rsplit("/", 1)[-1].removesuffix(".jsonl")
+            number = name.removesuffix("-partial")
+            results = self.bulk_partial_results if name.endswith("-partial") else self.bulk_results
+            text = results.get(int(number)) if number.isdigit() else None
             if text is None:
                 return Response("not found", status=404)(environ, start_response)
             return Response(text, content_type="application/jsonl")(environ, start_response)
         return super().__call__(environ, start_response)
 
+    def signed_result_url(self, number: int, partial: bool = False) -> str:
+        """A fresh signed URL of a bulk query's result file (each poll hands out a new one)."""
+        with self._lock:
+            signature = f"s{len(self._signatures) + 1}"
+            self._signatures[signature] = self._born_expired > 0
+            self._born_expired = max(0, self._born_expired - 1)
+        return f"{self.url}/bulk-results/{number}{'-partial' if partial else ''}.jsonl?sig={signature}"
+
     # -- faults ----------------------------------------------------------------------------------
+    def expire_bulk_urls(self) -> None:
+        """Every bulk result URL handed out so far has expired (400 ExpiredToken); polls give new ones."""
+        with self._lock:
+            self._signatures = dict.fromkeys(self._signatures, True)
+
+    def expire_next_bulk_urls(self, n: int = 1) -> None:
+        """The next ``n`` result URLs handed out have expired by the time they are fetched."""
+        with self._lock:
+            self._born_expired += n
+
+    def hold_bulk_query(self, shop: str) -> str:
+        """Another bulk query of the app, started elsewhere, running on ``shop`` until the test ends."""
+        from tests.doubles.bulk_queries import bulk_operation_ids
+
+        with self._lock:
+            number = next(bulk_operation_ids)
+            self.bulk_results[number] = ""
+            self.bulk_operations[number] = {
+                "__typename": "BulkOperation", "id": f"gid://shopify/BulkOperation/{number}", "type": "QUERY",
+                "status": "RUNNING", "errorCode": None, "query": "{ products { edges { node { id } } } }",
+                "shop": shop, "objectCount": "0", "rootObjectCount": "0", "fileSize": None, "url": None,
+                "partialDataUrl": None, "createdAt": "2026-01-01T00:00:00Z", "completedAt": None,
+                "_lines": [], "_polls_left": 10**9, "_outcome": None}
+            return self.bulk_operations[number]["id"]
+
     def throttle_next(self, n: int = 1) -> None:
         """The next ``n`` GraphQL calls answer HTTP 200 with a THROTTLED error, reporting a bucket
         50 points short of the requested cost (so a client waits 0.5 s at 100 points/s)."""
@@ -152,10 +205,13 @@ class ShopifyAdminDouble(ShopifyStandIn):
         result = graphql.execute(self.schema, document, root_value=ShopResolvers(self._shop(shop), self),
                                  variable_values=variables)
         with self._lock:
-            # Shopify refunds the difference between requested and actual cost after execution.
-            actual = min(requested, 1 + objects_in(result.data))
+            # Shopify refunds the difference between requested and actual cost after execution; a
+            # mutation costs at least its 10 (bulkOperationRunQuery: "costs 10").
+            floor = MUTATION_COST if document_is_mutation(document) else 0
+            actual = min(requested, max(floor, 1 + objects_in(result.data)))
             self._bucket = min(MAX_AVAILABLE, self._bucket + requested - actual)
             answer = {"data": result.data, "extensions": {"cost": _cost(requested, actual, self._bucket)}}
+            self.costs.append({"operation": operation_name(query), "requested": requested, "actual": actual})
         if result.errors:
             self.execution_errors.extend(e.message for e in result.errors)
             answer["errors"] = [e.formatted for e in result.errors]

@@ -73,17 +73,27 @@
     var saved = {};
     function snapshot() { fields.forEach(function (f) { saved[f.getAttribute("name")] = valueOf(f); }); }
     function changed() { return fields.filter(function (f) { return valueOf(f) !== saved[f.getAttribute("name")]; }); }
-    function refresh() { if (changed().length) bar.show(); else bar.hide(); }
+    /* Only a change of state goes to App Bridge (its bar lives in Shopify admin's frame). */
+    function refresh() {
+      var dirty = changed().length > 0;
+      if (dirty !== !!bar.showing) { if (dirty) bar.show(); else bar.hide(); }
+    }
     snapshot();
     fields.forEach(function (f) {
       ["input", "change"].forEach(function (type) {
         f.addEventListener(type, function () { f.removeAttribute("error"); refresh(); });
       });
     });
-    document.getElementById("bb-save").addEventListener("click", async function () {
+    var save = document.getElementById("bb-save");
+    save.addEventListener("click", async function () {
+      if (save.hasAttribute("loading")) return;
       var changes = {};
       changed().forEach(function (f) { changes[f.getAttribute("name")] = settingValue(f); });
-      var response = await api("/api/settings", { method: "PATCH", body: changes });
+      save.setAttribute("loading", "");
+      var response;
+      try { response = await api("/api/settings", { method: "PATCH", body: changes }); }
+      catch (e) { return toast(say("common.error_generic"), true); }
+      finally { save.removeAttribute("loading"); }
       if (response.ok) {
         snapshot();
         bar.hide();
@@ -190,8 +200,29 @@
     });
   }
 
+  /* Home: the theme status when the page was sent before Shopify answered. The fragment comes from
+     our own server (Jinja-escaped), in the page's language and with its links' parameters. */
+  async function fillThemeStatus() {
+    var slot = document.querySelector("#bb-theme-slot[data-api]");
+    if (!slot) return;
+    var query = new URLSearchParams();
+    var here = new URLSearchParams(location.search);
+    ["shop", "host", "embedded", "locale"].forEach(function (key) { if (here.get(key)) query.set(key, here.get(key)); });
+    try {
+      var response = await api(slot.getAttribute("data-api") + "?" + query.toString());
+      if (!response.ok) throw new Error("status " + response.status);
+      slot.innerHTML = (await response.json()).html;
+    } catch (e) {
+      var banner = document.getElementById("bb-theme-status");
+      if (banner) { banner.setAttribute("tone", "warning"); banner.setAttribute("data-status", "unknown"); banner.textContent = slot.getAttribute("data-failed"); }
+    }
+    slot.removeAttribute("data-api");
+    slot.setAttribute("data-filled", "1");
+  }
+
   function start() {
     if (!checkComponents()) return;
+    fillThemeStatus();
     wireCsv();
     wireSettings();
     wireDemand();

@@ -2,7 +2,9 @@
 
 Fragments live in ``fragments/<Name>.graphql``. The customer sync's documents live in
 ``customers/`` and are named ``customers/<Name>`` (bulk operations and the one-line mutations they
-run; the demo's stand-in does not play them, so they sit apart from its list); ``load_document`` appends the ones an operation
+run; the demo's stand-in does not play them, so they sit apart from its list), and the bulk query
+documents in ``bulk/`` (``bulk/<Name>``: the mutation that starts a bulk query and the queries it
+runs); ``load_document`` appends the ones an operation
 spreads (recursively), so each file stays a valid, reviewable unit.
 """
 
@@ -29,7 +31,7 @@ def customer_document_names() -> list[str]:
 def load_document(name: str) -> str:
     """The full text of operation ``name`` with the fragments it uses."""
     path = DOCUMENTS_DIR / f"{name}.graphql"
-    if not re.fullmatch(r"(?:customers/)?[A-Za-z]\w*", name) or not path.is_file():
+    if not re.fullmatch(r"(?:customers/|bulk/)?[A-Za-z]\w*", name) or not path.is_file():
         raise KeyError(f"no GraphQL document named {name!r} in {DOCUMENTS_DIR}")
     text = path.read_text(encoding="utf-8")
     parts, seen = [text], set()

@@ -35,7 +35,8 @@
     },
     saveBar: {
       show: function (id) { return document.getElementById(id).show(); },
-      hide: function (id) { return document.getElementById(id).hide(); }
+      hide: function (id) { return document.getElementById(id).hide(); },
+      toggle: function (id) { return document.getElementById(id).toggle(); }
     }
   };
 
@@ -48,41 +49,62 @@
     return;
   }
 
+  /* <ui-save-bar>: as in the real App Bridge, the bar is drawn by Shopify admin (here: once, fixed
+     at the top) and its children are hooks: Save and Discard click the page's <button variant="primary">
+     and its other <button>; their `disabled` and `loading` attributes are mirrored on the bar's
+     buttons while it shows. show() on a showing bar and hide() on a hidden one change nothing (the
+     real bar lives in the admin's frame, so a page calling show() again never disturbs a click on
+     it); each real change fires a `show` or `hide` event on the element. */
   class SaveBar extends HTMLElement {
     connectedCallback() { this.style.display = "none"; }
-    get showing() { return this.style.display !== "none"; }
-    show() {
-      if (!this._bar) {
-        var bar = document.createElement("div");
-        bar.id = "standin-save-bar";
-        bar.setAttribute("role", "region");
-        bar.setAttribute("aria-label", "Unsaved changes");
-        bar.style.cssText = "position:fixed;top:0;left:0;right:0;height:52px;z-index:999;display:flex;align-items:center;gap:8px;padding:0 16px;background:#1a1a1a;color:#fff;font:600 14px sans-serif";
-        var label = document.createElement("span");
-        label.textContent = "Unsaved changes";
-        label.style.flex = "1";
-        bar.appendChild(label);
-        var hooks = this.querySelectorAll("button");
-        hooks.forEach(function (hook) {
-          var primary = hook.getAttribute("variant") === "primary";
-          var button = document.createElement("button");
-          button.type = "button";
-          button.textContent = primary ? "Save" : "Discard";
-          button.style.cssText = "font:600 13px sans-serif;border:0;border-radius:8px;padding:6px 12px;cursor:pointer;" + (primary ? "background:#fff;color:#1a1a1a" : "background:#4a4a4a;color:#fff");
-          button.addEventListener("click", function () { hook.click(); });
-          bar.appendChild(button);
+    get showing() { return !!(this._bar && this._bar.isConnected); }
+    _draw() {
+      var bar = document.createElement("div");
+      bar.id = "standin-save-bar";
+      bar.setAttribute("role", "region");
+      bar.setAttribute("aria-label", "Unsaved changes");
+      bar.style.cssText = "position:fixed;top:0;left:0;right:0;height:52px;z-index:999;display:flex;align-items:center;gap:8px;padding:0 16px;background:#1a1a1a;color:#fff;font:600 14px sans-serif";
+      var label = document.createElement("span");
+      label.textContent = "Unsaved changes";
+      label.style.flex = "1";
+      bar.appendChild(label);
+      var pairs = [];
+      this.querySelectorAll("button").forEach(function (hook) {
+        var primary = hook.getAttribute("variant") === "primary";
+        var button = document.createElement("button");
+        button.type = "button";
+        button.textContent = primary ? "Save" : "Discard";
+        button.style.cssText = "font:600 13px sans-serif;border:0;border-radius:8px;padding:6px 12px;cursor:pointer;" + (primary ? "background:#fff;color:#1a1a1a" : "background:#4a4a4a;color:#fff");
+        button.addEventListener("click", function () { if (!button.disabled) hook.click(); });
+        bar.appendChild(button);
+        pairs.push([hook, button]);
+      });
+      function mirror() {
+        pairs.forEach(function (pair) {
+          var loading = pair[0].hasAttribute("loading");
+          pair[1].disabled = loading || pair[0].hasAttribute("disabled");
+          pair[1].setAttribute("aria-busy", loading ? "true" : "false");
+          pair[1].style.opacity = pair[1].disabled ? "0.6" : "1";
         });
-        this._bar = bar;
       }
+      mirror();
+      new MutationObserver(mirror).observe(this, { subtree: true, attributes: true, attributeFilter: ["disabled", "loading"] });
+      return bar;
+    }
+    show() {
+      if (this.showing) return Promise.resolve();
+      if (!this._bar) this._bar = this._draw();
       document.body.appendChild(this._bar);
-      this.style.display = "block";
+      this.dispatchEvent(new Event("show"));
       return Promise.resolve();
     }
     hide() {
-      if (this._bar) this._bar.remove();
-      this.style.display = "none";
+      if (!this.showing) return Promise.resolve();
+      this._bar.remove();
+      this.dispatchEvent(new Event("hide"));
       return Promise.resolve();
     }
+    toggle() { return this.showing ? this.hide() : this.show(); }
   }
   customElements.define("ui-save-bar", SaveBar);
 

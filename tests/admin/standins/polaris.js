@@ -85,7 +85,8 @@
       var colours = variant === "primary" ? "background:#303030;color:#fff;border-color:#303030"
         : critical ? "background:#fff;color:#8e0b21;border-color:#e3e3e3" : "background:#fff;color:#303030;border-color:#d4d4d4";
       this.shadowRoot.innerHTML = "<style>:host{display:inline-block}button{" + FONT + ";font-weight:550;" + colours +
-        ";border:1px solid;border-radius:8px;padding:5px 12px;cursor:pointer;box-shadow:0 1px 0 rgba(0,0,0,.08)}</style>" +
+        ";border:1px solid;border-radius:8px;padding:5px 12px;cursor:pointer;box-shadow:0 1px 0 rgba(0,0,0,.08)}" +
+        "button:disabled{opacity:.45;cursor:default}</style>" +
         "<button type=\"button\"" + (this.hasAttribute("disabled") ? " disabled" : "") + "><slot></slot></button>";
     }
   });
