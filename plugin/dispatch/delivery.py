@@ -398,8 +398,8 @@ def _mark_sent(session: Session, sent: list[tuple], reminder_hours: dict[int, in
     subscription_ids = sorted({r.subscription_id for rows in told.values() for r in rows})
     if subscription_ids:
         session.execute(update(Subscription).where(ids_in(session, Subscription.id, subscription_ids))
-                        .values(status=NOTIFIED, notified_at=now,  # alerts_sent: the re-enrolment cap (dispatch.alert_cap)
-                                alerts_sent=func.coalesce(Subscription.alerts_sent, 0) + 1)
+                        # alerts_sent: the re-enrolment cap (plugin.dispatch.alert_cap)
+                        .values(status=NOTIFIED, notified_at=now, alerts_sent=func.coalesce(Subscription.alerts_sent, 0) + 1)
                         .execution_options(synchronize_session=False))
     decisions: dict[tuple, list[int]] = defaultdict(list)  # one detail for most batches
     for row, _ in sent:
