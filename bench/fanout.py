@@ -27,7 +27,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, machine, write_section  # noqa: E402
+from bench.harness import earlier_section, load_at, load_results, save_results, ROOT, machine, write_section  # noqa: E402
 from bench.stack import level_payload, stack, wait_until, webhook  # noqa: E402
 
 SHOP, LOCATION = "bench-fanout.myshopify.com", 70001
@@ -112,7 +112,7 @@ def bare_post(s, bodies: list[bytes]) -> dict:
 
 
 def run(sizes: list[int], profile: bool) -> dict:
-    results = {"runs": [], "profile": None}
+    results = {"runs": [], "profile": None, "machine": machine()}
     with stack("fanout") as s:
         shop_id = s.install_shop(SHOP)
         s.start_worker(concurrency=2)
@@ -135,11 +135,11 @@ def run(sizes: list[int], profile: bool) -> dict:
     return results
 
 
-def report(results: dict) -> str:
+def report(results: dict, before: str | None = None) -> str:
     lines = [
         "## 3. Fan-out (`bench/fanout.py`)",
         "",
-        f"Machine: {machine()}. One restock with plentiful stock; gunicorn (2 workers), one Celery worker "
+        f"Machine: {results.get('machine') or machine()}. One restock with plentiful stock; gunicorn (2 workers), one Celery worker "
         "(2 processes), PostgreSQL, Redis db 15, the SendGrid double on loopback in the bench process. Backbell: "
         "webhook POST → last mail at the double. Baselines right after each run: a bare `COPY` of the same "
         "notification rows, and a bare loop re-posting the same request bodies (1,000-recipient batches).",
@@ -157,17 +157,45 @@ def report(results: dict) -> str:
         lines += ["", f"Flame graph of the worker processes during a 10,000-shopper fan-out (py-spy, 200 Hz, "
                       f"{results['profile']['per_second']:,.0f} notices/s while profiled): "
                       "[flame-fanout.svg](flame-fanout.svg)."]
+    if before:
+        lines += _before_after(results, before)
     lines += ["", "Goal (issue #13): ≥ 5,000 notices/s on 2 cores, worker RSS < 300 MB and constant from 10k to 100k."]
     return "\n".join(lines)
+
+
+def _before_after(results: dict, before: str) -> list[str]:
+    """The same script on the code before the change (``--before``: the RESULTS.md it wrote)."""
+    machine_before, rows = earlier_section(before, "fanout")
+    earlier = {int(r[0].replace(",", "")): r for r in rows}
+    lines = ["", f"Before → after (the same script and options; before: the code without the change, measured on "
+                 f"this machine just before, load {load_at(machine_before)} — compare the ratios to the bare POST "
+                 "loop, which carry the machine's load):", "",
+             "| shoppers | notices/s before | notices/s after | after / before | vs POST loop before | "
+             "vs POST loop after | RSS max MiB before | after |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for entry in results["runs"]:
+        b, p = entry["backbell"], entry["post"]
+        old = earlier.get(b["size"])
+        if old is None:
+            continue
+        old_rate = float(old[1].replace(",", ""))
+        lines.append(f"| {b['size']:,} | {old_rate:,.0f} | {b['per_second']:,.0f} | {b['per_second'] / old_rate:.1f}× | "
+                     f"{old[6]} | {b['per_second'] / p['per_second']:.2f}× | {old[7]} | {b['rss_max']:.0f} |")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--before", help="a RESULTS.md written by the same script on the earlier code: "
+                                         "adds a before/after table")
+    parser.add_argument("--rerender", help="re-write the section from a run's saved results (JSON)")
+    parser.add_argument("--note", help="a paragraph added to the section (e.g. paired runs measured beside it)")
     args = parser.parse_args()
-    results = run([int(n) for n in args.sizes.split(",")], args.profile)
-    text = report(results)
+    results = load_results(args.rerender) if args.rerender else run([int(n) for n in args.sizes.split(",")], args.profile)
+    save_results("fanout", results)
+    text = report(results, args.before) + (f"\n\n{args.note}" if args.note else "")
     print(text)
     write_section("fanout", text)
 

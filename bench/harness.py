@@ -7,6 +7,7 @@ baseline in the same run, alternating, and reports the ratio.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -175,3 +176,35 @@ def write_section(name: str, markdown: str) -> None:
 def require(command: str) -> None:
     if shutil.which(command) is None:
         raise SystemExit(f"bench: '{command}' is not installed (make bench installs it: apt-get install {command})")
+
+
+def save_results(name: str, results: dict) -> None:
+    """Keep a run's raw results in ``BENCH_SCRATCH`` (if set), for ``--rerender``."""
+    results.setdefault("machine", machine())  # the load while it ran, not when it is re-rendered
+    keep = os.environ.get("BENCH_SCRATCH")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{name}-results.json").write_text(json.dumps(results, indent=1, default=str))
+
+
+def load_results(path: str) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def earlier_section(path: str, name: str) -> tuple[str, list[list[str]]]:
+    """From a RESULTS.md an earlier run of the same script wrote (e.g. in a worktree of the code
+    before a change): its machine line and its first table's rows, as cells."""
+    text = Path(path).read_text()
+    match = re.search(re.escape(f"<!-- {name}:start -->") + r"(.*?)" + re.escape(f"<!-- {name}:end -->"), text, re.S)
+    if not match:
+        raise SystemExit(f"bench: no '{name}' section in {path}")
+    body = match.group(1)
+    machine_line = next((line for line in body.splitlines() if line.startswith("Machine:")), "")
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in body.splitlines() if line.startswith("|") and not line.startswith("|--")]
+    return machine_line.split(". ")[0], rows[1:]  # without the header row
+
+
+def load_at(machine_line: str) -> str:
+    found = re.search(r"load ([\d.]+)", machine_line)
+    return found.group(1) if found else "?"

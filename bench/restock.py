@@ -29,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.baselines import ensure_table  # noqa: E402
-from bench.harness import BENCH_REDIS, gunicorn, machine, write_section  # noqa: E402
+from bench.harness import earlier_section, load_at, load_results, save_results, BENCH_REDIS, gunicorn, machine, write_section  # noqa: E402
 from bench.stack import SECRET, level_payload, stack, wait_until, webhook  # noqa: E402
 
 SHOP, BIG_SHOP, LOCATION = "bench-small.myshopify.com", "bench-big.myshopify.com", 70001
@@ -80,7 +80,7 @@ def bare_chain(s, scratch: Path, database_url: str) -> subprocess.Popen:
 
 
 def run(trials: int, big: int) -> dict:
-    results = {"quiet": {"backbell": [], "bare": []}, "busy": {"backbell": [], "bare": []}}
+    results = {"quiet": {"backbell": [], "bare": []}, "busy": {"backbell": [], "bare": []}, "machine": machine()}
     busy_at_end: list[bool] = []
     with stack("restock") as s:
         plain_url = s.database_url.replace("postgresql+psycopg://", "postgresql://")
@@ -138,12 +138,12 @@ def summary(values: list) -> str:
     return f"p50 {statistics.median(done):.0f} ms p99 {percentile(done, 99):.0f} ms ({len(values) - len(done)} timed out)"
 
 
-def report(results: dict, trials: int) -> str:
+def report(results: dict, trials: int, before: str | None = None) -> str:
     big = results["big"]
     lines = [
         "## 2. Restock → first notice at the provider (`bench/restock.py`)",
         "",
-        f"Machine: {machine()}. gunicorn (2 workers) + one Celery worker (2 processes), PostgreSQL, Redis db 15, "
+        f"Machine: {results.get('machine') or machine()}. gunicorn (2 workers) + one Celery worker (2 processes), PostgreSQL, Redis db 15, "
         f"the Admin and SendGrid doubles on loopback in the bench process. {trials} restocks per row, one at a "
         f"time, Backbell and the bare chain alternating; {WAITING} shoppers wait on each variant. Latency: from "
         "just before the signed `inventory_levels/update` POST to the SendGrid double receiving the variant's "
@@ -167,16 +167,43 @@ def report(results: dict, trials: int) -> str:
         "",
         "Goal (issue #13): p50 < 100 ms, p99 < 300 ms, and another shop's fan-out must not delay the first notice.",
     ]
+    if before:
+        lines[-2:-2] = ["", *_before_after(results, before)]
     return "\n".join(lines)
+
+
+def _before_after(results: dict, before: str) -> list[str]:
+    """The same script on the code before the change (``--before``: the RESULTS.md it wrote)."""
+    machine_before, rows = earlier_section(before, "restock")
+    earlier = {("quiet" if r[0] == "nothing else" else "busy", r[1]): r for r in rows}
+    lines = [f"Before → after (the same script and options; before: the code without the change, measured on this "
+             f"machine just before, load {load_at(machine_before)} — the ratio to the bare chain carries the "
+             "machine's load):", "",
+             "| while | p50 ms before | p50 ms after | p99 ms before | p99 ms after | p50 vs bare before | after |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for scenario, label in (("quiet", "nothing else"), ("busy", "another shop's fan-out")):
+        old = earlier.get((scenario, "backbell"))
+        done = [v for v in results[scenario]["backbell"] if v is not None]
+        bare = statistics.median([v for v in results[scenario]["bare"] if v is not None])
+        if old is None or not done:
+            continue
+        lines.append(f"| {label} | {old[2]} | {statistics.median(done):.0f} | {old[3]} | {percentile(done, 99):.0f} | "
+                     f"{old[6]} | {statistics.median(done) / bare:.2f}× |")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--big", type=int, default=20_000)
+    parser.add_argument("--before", help="a RESULTS.md written by the same script on the earlier code: "
+                                         "adds a before/after table")
+    parser.add_argument("--rerender", help="re-write the section from a run's saved results (JSON)")
+    parser.add_argument("--note", help="a paragraph added to the section (e.g. paired runs measured beside it)")
     args = parser.parse_args()
-    results = run(args.trials, args.big)
-    text = report(results, args.trials)
+    results = load_results(args.rerender) if args.rerender else run(args.trials, args.big)
+    save_results("restock", results)
+    text = report(results, args.trials, args.before) + (f"\n\n{args.note}" if args.note else "")
     print(text)
     write_section("restock", text)
 

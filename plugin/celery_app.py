@@ -2,14 +2,29 @@
 
 Without ``REDIS_URL`` tasks run in-process (``task_always_eager``). With Redis, tasks are acked
 late and requeued if a worker dies, so every task must be short and idempotent.
+
+Two queues, consumed in strict order (kombu's ``queue_order_strategy="priority"``: the worker's
+BRPOP lists ``celery`` before ``backbell.bulk``, and Redis pops the first non-empty list):
+``celery`` holds everything that should happen soon — webhooks, planning, the FIRST batch of
+every restock; ``backbell.bulk`` holds the follow-on batches of big fan-outs
+(``plugin.dispatch.tasks``). So one shop's 100,000-shopper fan-out never queues ahead of another
+shop's first notice: that waits at most for a batch already running. A separate queue rather than
+Redis message priorities: kombu emulates those with one list per priority step, polled the same
+way, so a queue says the same thing more plainly (and shows up in ``LLEN``).
 """
 
 from __future__ import annotations
 
 from celery import Celery, Task
 from flask import Flask
+from kombu import Exchange, Queue
 
 from plugin.schedule import beat_schedule
+
+DEFAULT_QUEUE = "celery"
+BULK_QUEUE = "backbell.bulk"
+# In the order a worker consumes them (first non-empty wins).
+QUEUES = (DEFAULT_QUEUE, BULK_QUEUE)
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -29,7 +44,9 @@ def celery_init_app(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_transport_options={"visibility_timeout": 3600, "queue_order_strategy": "priority"},
+        task_default_queue=DEFAULT_QUEUE,
+        task_queues=tuple(Queue(name, Exchange(name), routing_key=name) for name in QUEUES),
         task_serializer="json",
         accept_content=["json"],
         timezone="UTC",

@@ -71,9 +71,11 @@ def _gunicorn(host: str, port: int, workers: int) -> None:
 @main.command()
 @click.option("--concurrency", default=None, type=int)
 def worker(concurrency: int | None) -> None:
-    """Run a Celery worker (needs REDIS_URL)."""
+    """Run a Celery worker (needs REDIS_URL): first batches and webhooks ahead of bulk batches."""
+    from plugin.celery_app import QUEUES
+
     celery = _celery_or_exit()
-    argv = ["worker", "--loglevel=INFO"]
+    argv = ["worker", "--loglevel=INFO", f"--queues={','.join(QUEUES)}"]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     celery.worker_main(argv)

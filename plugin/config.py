@@ -61,6 +61,9 @@ class Settings:
     dispatch_retry_backoff_seconds: float = 10.0
     # Added to a channel's own bound when a batch is claimed (see plugin.dispatch.delivery).
     dispatch_lease_margin_seconds: float = 120.0
+    # Send chains one restock's batches walk in parallel on a channel (plugin.dispatch.tasks):
+    # one per worker process, so no process sits idle during a big fan-out.
+    dispatch_chains: int = 2
     # Finished notices, decision-log lines and webhook receipts older than this are pruned.
     retention_days: int = 90
     outbox_path: Path = Path("instance/outbox")
@@ -155,6 +158,8 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
                                                         get("BACKBELL_DISPATCH_RETRY_BACKOFF"), 10.0),
         dispatch_lease_margin_seconds=_positive_number("BACKBELL_DISPATCH_LEASE_MARGIN",
                                                get("BACKBELL_DISPATCH_LEASE_MARGIN"), 120.0),
+        dispatch_chains=int(_positive_number("BACKBELL_DISPATCH_CHAINS", get("BACKBELL_DISPATCH_CHAINS"),
+                                             max(2, os.cpu_count() or 2), whole=True)),
         retention_days=int(_positive_number("BACKBELL_RETENTION_DAYS", get("BACKBELL_RETENTION_DAYS"), 90, whole=True)),
         outbox_path=Path(get("BACKBELL_OUTBOX") or instance / "outbox").resolve(),
         trusted_proxies=_networks("BACKBELL_TRUSTED_PROXIES", get("BACKBELL_TRUSTED_PROXIES")),

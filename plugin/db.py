@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timezone
 
-from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Engine, MetaData, any_, bindparam, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -99,3 +99,13 @@ def insert_for(session: Session):
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert
     return sqlite.insert
+
+
+def ids_in(session: Session, column, ids) -> ColumnElement[bool]:
+    """``column IN ids`` as ONE bind parameter on PostgreSQL (``= ANY(%s::BIGINT[])``): a batch of
+    1,000 ids is then one short statement psycopg can prepare, not 1,000 placeholders that make
+    every batch a new statement. SQLite has no arrays: a plain ``IN``."""
+    ids = list(ids)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(ids)

@@ -12,16 +12,18 @@ steps touch only rows still held under the batch's claim token (``plan.held_by``
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from plugin.dispatch.channels.base import Channel, DeliveryResult, OutgoingMessage
 from plugin.crypto import Vault
-from plugin.db import Database
+from plugin.db import Database, UTCDateTime, ids_in
 from plugin.clock import utcnow
 from plugin.dispatch.plan import (
     Claim, claim_batch, find_variant, finish_if_done, held_by, sendable, skip_remaining, stop_reason,
@@ -38,8 +40,8 @@ from plugin.dispatch.notice_checks import skip_reason, wording
 from plugin.dispatch.quiet_hours import held_decision, quiet_until
 from plugin.offers.notice import offer_for
 from plugin.models import (
-    CONFIRM, ETA, FAILED, NOTIFIED, PENDING, RESTOCK, SENT, SKIPPED, UNCERTAIN, Contact, Decision, Notification,
-    RestockEvent, Shop, Subscription, Variant,
+    CONFIRM, ETA, FAILED, NOTIFIED, PENDING, RESTOCK, SENT, SKIPPED, UNCERTAIN, WAITING, Contact, Decision,
+    Notification, RestockEvent, Shop, Subscription, Variant,
 )
 from plugin.shop_settings import settings_for
 
@@ -89,11 +91,14 @@ class BatchOutcome:
 
 
 def send_next_batch(db: Database, event_id: int | None, channel: str, sender: ChannelSender,
-                    retry_window: timedelta = timedelta(0)) -> BatchOutcome:
+                    retry_window: timedelta = timedelta(0),
+                    on_claimed: Callable[[], None] | None = None) -> BatchOutcome:
     """Re-check stock, claim one batch, deliver it, record the results; safe to call repeatedly.
 
     ``retry_window``: how long the caller's retry may take to come back after a transient failure
     (stored as the rows' ``retry_at``, so the beat's recovery does not start a second chain).
+    ``on_claimed``: called once the claim is committed, before the batch is sent (the dispatcher
+    starts the parallel chains for the rest then, so they run while this batch is at the provider).
     """
     outcome, claim = BatchOutcome(), None
     with db.session() as session:
@@ -106,6 +111,8 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
             outcome.stopped = reason
         else:
             claim = claim_batch(session, event_id, channel, sender.channel.max_batch, sender.lease_for)
+    if claim is not None and on_claimed is not None:
+        on_claimed()
     if claim is not None:
         outcome.notification_ids, outcome.claimed = claim.notification_ids, len(claim.notification_ids)
         if sender.prepare_offers is not None:  # offers hook (plugin.offers)
@@ -154,58 +161,122 @@ def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: Ba
 def _hand_off(session: Session, claim: Claim, ids: list[int]) -> set[int]:
     if not ids:
         return set()
-    return set(session.scalars(update(Notification).where(Notification.id.in_(ids), *held_by(claim.token))
-                               .values(handed_off_at=utcnow()).returning(Notification.id)))
+    return set(session.scalars(update(Notification).where(ids_in(session, Notification.id, ids), *held_by(claim.token))
+                               .values(handed_off_at=utcnow()).returning(Notification.id)
+                               .execution_options(synchronize_session=False)))
+
+
+@dataclass(frozen=True)
+class _Row:
+    """What a message needs of one claimed notice, its subscription and contact — read as plain
+    columns in one query: ORM objects for 1,000 rows × 3 tables cost more than everything else
+    in the batch (only the rare held / skipped / failed rows are loaded as objects, to change them)."""
+
+    notification: SimpleNamespace  # id, kind, channel, shop_id, restock_event_id, discount_code, expires_at
+    subscription: SimpleNamespace  # id, status, notified_at, variant_id, locale, confirm_by
+    contact: SimpleNamespace  # value_ciphertext, suppressed_at, suppressed_reason
+
+
+_NOTIFICATION = (Notification.id, Notification.kind, Notification.channel, Notification.shop_id,
+                 Notification.restock_event_id, Notification.discount_code, Notification.expires_at)
+_SUBSCRIPTION = (Subscription.id, Subscription.status, Subscription.notified_at, Subscription.variant_id,
+                 Subscription.locale, Subscription.confirm_by)
+_CONTACT = (Contact.value_ciphertext, Contact.suppressed_at, Contact.suppressed_reason)
+
+
+def _claimed_rows(session: Session, claim: Claim) -> list[_Row]:
+    columns = [c.label(f"n_{c.key}") for c in _NOTIFICATION] + [c.label(f"s_{c.key}") for c in _SUBSCRIPTION] \
+        + [c.label(f"c_{c.key}") for c in _CONTACT]
+    result = session.execute(
+        select(*columns)
+        .join_from(Notification, Subscription, Subscription.id == Notification.subscription_id)
+        .join(Contact, Contact.id == Subscription.contact_id)
+        .where(ids_in(session, Notification.id, claim.notification_ids), *held_by(claim.token))
+        .order_by(Notification.id)
+        .with_for_update(of=Notification)
+    )
+    n, s = len(_NOTIFICATION), len(_NOTIFICATION) + len(_SUBSCRIPTION)
+    keys = [c.key for c in (*_NOTIFICATION, *_SUBSCRIPTION, *_CONTACT)]
+    rows = []
+    for values in result:
+        rows.append(_Row(SimpleNamespace(**dict(zip(keys[:n], values[:n]))),
+                         SimpleNamespace(**dict(zip(keys[n:s], values[n:s]))),
+                         SimpleNamespace(**dict(zip(keys[s:], values[s:])))))
+    return rows
 
 
 def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: BatchOutcome) -> list[OutgoingMessage]:
-    # Everything a message needs in one query: a per-row look-up would also autoflush the
-    # previous row's changes, costing several statements per shopper on the fan-out path.
-    rows = session.execute(
-        select(Notification, Subscription, Contact, RestockEvent, Shop)
-        .join(Subscription, Subscription.id == Notification.subscription_id)
-        .join(Contact, Contact.id == Subscription.contact_id)
-        .outerjoin(RestockEvent, RestockEvent.id == Notification.restock_event_id)
-        .join(Shop, Shop.id == Notification.shop_id)
-        .where(Notification.id.in_(claim.notification_ids), *held_by(claim.token))
-        .order_by(Notification.id)
-        .with_for_update(of=Notification)
-    ).all()
+    rows = _claimed_rows(session, claim)
     if len(rows) < len(claim.notification_ids):
         outcome.lost += len(claim.notification_ids) - len(rows)
         log.warning("dispatch_claim_lost", step="prepare", notices=len(claim.notification_ids) - len(rows))
-    messages = []
-    for notification, subscription, contact, event, shop in rows:
+    messages, held, skipped, unreadable = [], [], [], []
+    notices: dict[tuple, tuple] = {}  # rendered once per (shop, variant, kind, locale, offer) in the batch
+    shops, events = {}, {}  # a batch is one restock (or a few shops' eta/confirm notices)
+    for row in rows:
+        notification, subscription, contact = row.notification, row.subscription, row.contact
+        shop = shops.get(notification.shop_id) or shops.setdefault(notification.shop_id,
+                                                                   session.get(Shop, notification.shop_id))
+        event = None
+        if notification.restock_event_id is not None:
+            event = events.get(notification.restock_event_id) or events.setdefault(
+                notification.restock_event_id, session.get(RestockEvent, notification.restock_event_id))
         variant = find_variant_cached(session, shop.id, subscription.variant_id)
-        held = _quiet_until(session, shop) if notification.kind != CONFIRM else None
-        if held is not None:
+        until = _quiet_until(session, shop) if notification.kind != CONFIRM else None
+        if until is not None:
             # Planned outside quiet hours but reaching the provider inside them (a retry, a slow
             # chain): back to pending until the window ends; the release job lets it go then.
-            _hold(session, notification, subscription, held, shop)
-            outcome.held += 1
+            held.append(notification.id)
             continue
         reason = skip_reason(notification, subscription, contact, event, variant, shop)
         if reason:
-            _finish(session, notification, SKIPPED, reason, subscription=subscription)
-            outcome.skipped += 1
+            skipped.append((notification.id, reason))
             continue
         try:
-            messages.append(_message(session, notification, subscription, contact, event, shop, sender))
+            messages.append(_message(session, notification, subscription, contact, event, shop, variant, sender,
+                                     notices))
         except ValueError:
             # Only a contact stored under a key since removed from BACKBELL_ENCRYPTION_KEYS gets here.
             # Failing the row alone keeps it from being re-claimed forever and blocking its batch.
-            notification.error = "contact ciphertext matches no configured encryption key"
-            _finish(session, notification, FAILED, UNREADABLE_CONTACT, subscription=subscription)
-            outcome.failed += 1
+            unreadable.append(notification.id)
+    if held or skipped or unreadable:
+        _set_aside(session, held, skipped, unreadable, outcome)
     return messages
 
 
-def _message(session: Session, notification: Notification, subscription: Subscription, contact: Contact,
-             event: RestockEvent | None, shop: Shop, sender: ChannelSender) -> OutgoingMessage:
-    variant = find_variant_cached(session, shop.id, subscription.variant_id)
+def _set_aside(session: Session, held: list[int], skipped: list[tuple[int, str]], unreadable: list[int],
+               outcome: BatchOutcome) -> None:
+    """The rows that do not go now, changed as ORM objects (rare: quiet hours, unsubscribes, lost keys)."""
+    ids = held + [i for i, _ in skipped] + unreadable
+    loaded = {n.id: (n, s) for n, s in session.execute(
+        select(Notification, Subscription).join(Subscription, Subscription.id == Notification.subscription_id)
+        .where(ids_in(session, Notification.id, ids)))}
+    for notification_id in held:
+        notification, subscription = loaded[notification_id]
+        shop = session.get(Shop, notification.shop_id)
+        _hold(session, notification, subscription, _quiet_until(session, shop), shop)
+        outcome.held += 1
+    for notification_id, reason in skipped:
+        notification, subscription = loaded[notification_id]
+        _finish(session, notification, SKIPPED, reason, subscription=subscription)
+        outcome.skipped += 1
+    for notification_id in unreadable:
+        notification, subscription = loaded[notification_id]
+        notification.error = "contact ciphertext matches no configured encryption key"
+        _finish(session, notification, FAILED, UNREADABLE_CONTACT, subscription=subscription)
+        outcome.failed += 1
+
+
+def _message(session: Session, notification, subscription, contact, event: RestockEvent | None, shop: Shop,
+             variant: Variant | None, sender: ChannelSender, notices: dict | None = None) -> OutgoingMessage:
     kind = wording(notification.kind, variant)
     offer = offer_for(session, shop, notification, subscription.locale)  # offers hook (plugin.offers)
-    notice = render_notice(kind, _context(shop, variant, subscription.locale, kind, offer), notification.channel)
+    key = (shop.id, subscription.variant_id, kind, subscription.locale, offer, notification.channel)
+    notice = notices.get(key) if notices is not None else None
+    if notice is None:
+        notice = render_notice(kind, _context(shop, variant, subscription.locale, kind, offer), notification.channel)
+        if notices is not None:
+            notices[key] = notice
     if notification.kind == CONFIRM:
         url = confirm_url(sender.app_url, sender.link_secret, subscription.id)
     else:
@@ -265,49 +336,116 @@ def _record(session: Session, claim: Claim, results: list[DeliveryResult], outco
             retry_at: datetime) -> None:
     # Locked and re-checked: a row recovered (lease run out) or claimed again by another worker
     # meanwhile belongs to somebody else now, and this late result must not overwrite it.
-    rows = {n.id: (n, s) for n, s in session.execute(
-        select(Notification, Subscription).join(Subscription, Subscription.id == Notification.subscription_id)
-        .where(Notification.id.in_([r.notification_id for r in results]), *held_by(claim.token))
+    rows = {row.id: row for row in session.execute(
+        select(Notification.id, Notification.kind, Notification.channel, Notification.attempts, Notification.shop_id,
+               Notification.restock_event_id, Subscription.id.label("subscription_id"),
+               Subscription.status.label("subscription_status"), Subscription.variant_id, Subscription.contact_id)
+        .join(Subscription, Subscription.id == Notification.subscription_id)
+        .where(ids_in(session, Notification.id, [r.notification_id for r in results]), *held_by(claim.token))
         .with_for_update(of=Notification))}
-    reminder_hours = _reminder_hours(session, {n.shop_id for n, _ in rows.values()})
+    sent, retrying, failed, uncertain, uncounted = [], defaultdict(list), [], [], []
     for result in results:
-        if result.notification_id not in rows:
+        row = rows.get(result.notification_id)
+        if row is None:
             outcome.lost += 1
             continue
-        notification, subscription = rows[result.notification_id]
         if not result.counted:  # not tried, or throttled (429): this attempt does not count
-            notification.attempts -= 1
+            uncounted.append(row.id)
+        attempts = row.attempts - (0 if result.counted else 1)
         if result.ok:
-            _mark_sent(session, notification, subscription, result, reminder_hours[notification.shop_id])
-            outcome.sent += 1
+            sent.append((row, result))
         elif result.uncertain:
-            notification.status, notification.error, notification.lease_until = UNCERTAIN, result.error, None
-            _finish(session, notification, UNCERTAIN, NO_ANSWER, subscription=subscription)
-            outcome.uncertain += 1
-        elif result.transient and notification.attempts < MAX_ATTEMPTS:
-            notification.status, notification.error, notification.retry_at = PENDING, result.error, retry_at
-            notification.handed_off_at = notification.claim_token = notification.lease_until = None
-            outcome.retrying += 1
+            uncertain.append(result)
+        elif result.transient and attempts < MAX_ATTEMPTS:
+            retrying[result.error].append(row.id)
         else:
+            failed.append(result)
+    if uncounted:  # first, while the rows still carry this claim's token
+        session.execute(update(Notification).where(ids_in(session, Notification.id, uncounted), *held_by(claim.token))
+                        .values(attempts=Notification.attempts - 1).execution_options(synchronize_session=False))
+    if sent:
+        _mark_sent(session, sent, _reminder_hours(session, {row.shop_id for row, _ in sent}))
+        outcome.sent += len(sent)
+    for error, ids in retrying.items():
+        session.execute(update(Notification).where(ids_in(session, Notification.id, ids), *held_by(claim.token))
+                        .values(status=PENDING, error=error, retry_at=retry_at, handed_off_at=None, claim_token=None,
+                                lease_until=None).execution_options(synchronize_session=False))
+        outcome.retrying += len(ids)
+    if failed or uncertain:  # rare: loaded as objects to be changed one by one
+        loaded = {n.id: (n, s) for n, s in session.execute(
+            select(Notification, Subscription).join(Subscription, Subscription.id == Notification.subscription_id)
+            .where(ids_in(session, Notification.id, [r.notification_id for r in failed + uncertain])))}
+        for result in failed:
+            notification, subscription = loaded[result.notification_id]
             _mark_failed(session, notification, subscription, result)
-            outcome.failed += 1
+        for result in uncertain:
+            notification, subscription = loaded[result.notification_id]
+            notification.error, notification.lease_until = result.error, None
+            _finish(session, notification, UNCERTAIN, NO_ANSWER, subscription=subscription)
+        outcome.failed += len(failed)
+        outcome.uncertain += len(uncertain)
     if len(rows) < len(results):
         log.warning("dispatch_claim_lost", step="record", notices=len(results) - len(rows))
 
 
-def _mark_sent(session: Session, notification: Notification, subscription: Subscription,
-               result: DeliveryResult, reminder_hours: int | None) -> None:
+def _mark_sent(session: Session, sent: list[tuple], reminder_hours: dict[int, int | None]) -> None:
+    """Set-based: one UPDATE of the notices per provider message id, one of the told
+    subscriptions, the dashboard's counters per variant, one multi-row INSERT of the decisions."""
     now = utcnow()
-    if notification.kind == RESTOCK:
-        aggregates.status_changed(session, subscription.shop_id, subscription.variant_id, subscription.contact_id,
-                                  subscription.status, NOTIFIED, now)
-        aggregates.notice_sent(session, subscription.shop_id, subscription.variant_id, now)
-        subscription.status, subscription.notified_at = NOTIFIED, now
-        subscription.alerts_sent = (subscription.alerts_sent or 0) + 1  # the re-enrolment cap (dispatch.alert_cap)
-        if reminder_hours is not None:
-            notification.remind_at = now + timedelta(hours=reminder_hours)
-    notification.sent_at, notification.provider_message_id = now, result.provider_message_id
-    _finish(session, notification, SENT, "sent", subscription=subscription)
+    notices: dict[tuple, list[int]] = defaultdict(list)
+    told: dict[tuple[int, int], list] = defaultdict(list)
+    for row, result in sent:
+        hours = reminder_hours.get(row.shop_id) if row.kind == RESTOCK else None
+        remind_at = now + timedelta(hours=hours) if hours is not None else None
+        notices[(result.provider_message_id, remind_at)].append(row.id)
+        if row.kind == RESTOCK:
+            told[(row.shop_id, row.variant_id)].append(row)
+    if len(notices) == 1:  # SendGrid: one message id per request (1,000 recipients)
+        [((message_id, remind_at), ids)] = notices.items()
+        values = {"status": SENT, "sent_at": now, "provider_message_id": message_id}
+        if remind_at is not None:
+            values["remind_at"] = remind_at
+        session.execute(update(Notification).where(ids_in(session, Notification.id, ids)).values(**values)
+                        .execution_options(synchronize_session=False))
+    else:  # an id per message (Twilio, the outbox), or a batch split over requests: one executemany
+        table = Notification.__table__
+        session.execute(
+            update(table).where(table.c.id == bindparam("b_id"))
+            .values(status=SENT, sent_at=now, provider_message_id=bindparam("b_message_id"),
+                    remind_at=func.coalesce(bindparam("b_remind_at", type_=table.c.remind_at.type), table.c.remind_at)),
+            [{"b_id": i, "b_message_id": message_id, "b_remind_at": remind_at}
+             for (message_id, remind_at), ids in notices.items() for i in ids])
+    for (shop_id, variant_id), told_rows in told.items():
+        aggregates.restock_notices_sent(session, shop_id, variant_id, len(told_rows),
+                                        [r.contact_id for r in told_rows if r.subscription_status == WAITING], now)
+    subscription_ids = sorted({r.subscription_id for rows in told.values() for r in rows})
+    if subscription_ids:
+        session.execute(update(Subscription).where(ids_in(session, Subscription.id, subscription_ids))
+                        # alerts_sent: the re-enrolment cap (plugin.dispatch.alert_cap)
+                        .values(status=NOTIFIED, notified_at=now, alerts_sent=func.coalesce(Subscription.alerts_sent, 0) + 1)
+                        .execution_options(synchronize_session=False))
+    decisions: dict[tuple, list[int]] = defaultdict(list)  # one detail for most batches
+    for row, _ in sent:
+        decisions[(row.kind, row.channel, row.attempts)].append(row.id)
+    for (kind, channel, attempts), ids in decisions.items():
+        session.execute(insert(Decision).from_select(
+            ["shop_id", "decision", "variant_id", "subscription_id", "restock_event_id", "notification_id", "detail",
+             "created_at"],
+            select(Notification.shop_id, literal("sent"), Subscription.variant_id, Notification.subscription_id,
+                   Notification.restock_event_id, Notification.id,
+                   literal(_detail(kind, channel, attempts), Decision.detail.type), literal(now, UTCDateTime()))
+            .join(Subscription, Subscription.id == Notification.subscription_id)
+            .where(ids_in(session, Notification.id, ids))
+            .order_by(Notification.id)))
+
+
+def _detail(kind: str, channel: str, attempts: int, error: str | None = None) -> dict:
+    detail = {"channel": channel, "attempts": attempts}
+    if kind != RESTOCK:
+        detail["kind"] = kind
+    if error:
+        detail["error"] = error[:300]
+    return detail
 
 
 def _reminder_hours(session: Session, shop_ids: set[int]) -> dict[int, int | None]:
@@ -329,11 +467,8 @@ def _mark_failed(session: Session, notification: Notification, subscription: Sub
 def _finish(session: Session, notification: Notification, status: str, decision: str,
             subscription: Subscription) -> None:
     notification.status = status
-    detail = {"channel": notification.channel, "attempts": notification.attempts}
-    if notification.kind != RESTOCK:
-        detail["kind"] = notification.kind
-    if notification.error and status == FAILED:
-        detail["error"] = notification.error[:300]
+    detail = _detail(notification.kind, notification.channel, notification.attempts,
+                     notification.error if status == FAILED else None)
     session.add(Decision(
         shop_id=notification.shop_id, decision=decision, variant_id=subscription.variant_id,
         subscription_id=subscription.id, restock_event_id=notification.restock_event_id,
@@ -343,3 +478,10 @@ def _finish(session: Session, notification: Notification, status: str, decision:
 
 def _has_pending(session: Session, event_id: int | None, channel: str) -> bool:
     return session.scalar(select(Notification.id).where(*sendable(event_id, channel)).limit(1)) is not None
+
+
+def pending_batches(session: Session, event_id: int | None, channel: str, batch_size: int, most: int) -> int:
+    """How many batches of ``batch_size`` the chain's sendable rows make, counting no further than ``most``."""
+    rows = session.scalar(select(func.count()).select_from(
+        select(Notification.id).where(*sendable(event_id, channel)).limit(batch_size * most).subquery()))
+    return min(most, -(-(rows or 0) // batch_size))

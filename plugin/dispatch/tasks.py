@@ -1,17 +1,28 @@
 """Dispatch tasks: thin wrappers over ``plugin.dispatch.plan`` / ``plugin.dispatch.delivery`` /
 ``plugin.dispatch.due`` taking plain ids.
 
-``dispatch_restock`` reads the VIP tags it needs, plans the first batch and enqueues one
-``send_batch`` per channel; ``release_due`` (every minute, from the job table) plans whatever came
-due — held notices, the next batch, ETA notices, reminders — and starts their sends; ``send_batch`` delivers
-ONE batch and re-enqueues itself while rows remain, so every task stays short (``acks_late`` is
-on and Redis redelivers unacked tasks). A batch with transient provider failures is tried again
-after an exponential backoff with full jitter (``BACKBELL_DISPATCH_RETRY_BACKOFF`` doubling, at
-most ``RETRY_BACKOFF_MAX_SECONDS``), and never before a 429's own wait: a Celery retry
-(``ProviderBusy`` once ``MAX_RETRIES`` batches in a row sent nothing), or a fresh link of the
-chain when the batch got some notices through. The rows carry the latest time that retry can
-come (``retry_at``) so the beat's ``recover_dispatch`` does not start a second chain meanwhile.
+``dispatch_restock`` reads the VIP tags it needs, plans the first batch, sends each channel's
+first batch itself (one hop less between the webhook and the first mail) and starts the send
+chains for the rest; ``release_due`` (every minute, from the job table) plans whatever came due —
+held notices, the next batch, ETA notices, reminders — and starts their sends; ``send_batch``
+delivers ONE batch and re-enqueues itself while rows remain, so every task stays short
+(``acks_late`` is on and Redis redelivers unacked tasks). A batch with transient provider
+failures is tried again after an exponential backoff with full jitter
+(``BACKBELL_DISPATCH_RETRY_BACKOFF`` doubling, at most ``RETRY_BACKOFF_MAX_SECONDS``), and never
+before a 429's own wait: a Celery retry (``ProviderBusy`` once ``MAX_RETRIES`` batches in a row
+sent nothing), or a fresh link of the chain when the batch got some notices through. The rows
+carry the latest time that retry can come (``retry_at``) so the beat's ``recover_dispatch`` does
+not start a second chain meanwhile.
 In-process (no Redis) ``send_batch`` loops instead of recursing through eager calls.
+
+Parallel and fair: a restock with more than one batch left gets ``dispatch_chains`` send chains
+per channel (one per worker process), which claim disjoint batches (``plan.claim_batch``: a
+claim token per batch, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a status guard on SQLite), so
+the exactly-once rules of ``plugin.dispatch.plan`` hold per batch whatever chain sends it. A chain's
+first task goes on the default queue with everything else that should happen soon; each batch after
+it on the bulk queue (``plugin.celery_app.BULK_QUEUE``), which workers read only when the default
+queue is empty — so another shop's first notice waits for a running batch at most, never for a
+big fan-out's queued ones.
 """
 
 from __future__ import annotations
@@ -24,9 +35,10 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
+from plugin.celery_app import BULK_QUEUE
 from plugin.clock import utcnow
 from plugin.dispatch.channels import channel_for
-from plugin.dispatch.delivery import ChannelSender, send_next_batch
+from plugin.dispatch.delivery import ChannelSender, pending_batches, send_next_batch
 from plugin.dispatch.due import run_due_work
 from plugin.dispatch.plan import channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled
 from plugin.dispatch.vip import refresh_customer_tags
@@ -66,7 +78,8 @@ def latest_retry(retries: int, factor: float) -> timedelta:
 
 @shared_task(name="backbell.dispatch_restock")
 def dispatch_restock(restock_event_id: int) -> None:
-    """Plan the restock's first batch (idempotent), then start one send chain per channel."""
+    """Plan the restock's first batch (idempotent), send each channel's first batch, then start
+    the send chains for the rest."""
     runtime = _runtime()
     # Before the plan's transaction: nothing is locked while Shopify is asked for customer tags.
     unreadable = refresh_customer_tags(runtime, restock_event_id)
@@ -80,13 +93,38 @@ def dispatch_restock(restock_event_id: int) -> None:
         if not channels:  # nobody left to tell: no send chain will finish the event
             finish_if_done(session, restock_event_id)
     for channel in channels:  # after the commit: the worker must see the planned rows
-        send_batch.delay(restock_event_id, channel)
+        if runtime.settings.tasks_in_process:
+            send_batch.delay(restock_event_id, channel)
+            continue
+        # The rest is bulk, behind every other shop's first batch; its chains start as soon as
+        # the first batch is claimed, so they run while it is at the provider.
+        started = []
+        latest = latest_retry(0, runtime.settings.dispatch_retry_backoff_seconds)
+        outcome = send_next_batch(
+            runtime.db, restock_event_id, channel, delivery_for(runtime, channel), retry_window=latest,
+            on_claimed=lambda: started.append(start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE)))
+        if outcome.retrying:  # the first batch's retry, as send_batch's own would come: never before a 429's wait
+            countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
+            send_batch.apply_async((restock_event_id, channel), countdown=countdown)
+        elif outcome.remaining and not any(started):  # rows came back (held, a lost claim): walk them
+            start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE)
+
+
+def start_chains(runtime, restock_event_id: int | None, channel: str, queue: str | None = None) -> int:
+    """Start as many send chains as there are batches left, up to ``dispatch_chains``; returns how many."""
+    with runtime.db.session() as session:
+        batches = pending_batches(session, restock_event_id, channel, channel_for(runtime.settings, channel).max_batch,
+                                  runtime.settings.dispatch_chains)
+    for _ in range(batches):
+        send_batch.apply_async((restock_event_id, channel), queue=queue)
+    return batches
 
 
 @shared_task(bind=True, name="backbell.send_batch", max_retries=MAX_RETRIES)
 def send_batch(self, restock_event_id: int | None, channel: str) -> None:
     """Deliver one batch of the restock's notices (``None``: of the notices of no restock — eta,
-    confirm); re-enqueue while sendable rows remain; transient failures retry the task.
+    confirm); re-enqueue on the bulk queue while sendable rows remain; transient failures retry
+    the task.
 
     Once the retries are exhausted the rows stay pending and ``recover_dispatch`` restarts the
     chain after their ``retry_at``.
@@ -107,7 +145,7 @@ def send_batch(self, restock_event_id: int | None, channel: str) -> None:
         raise self.retry(countdown=countdown, exc=ProviderBusy(
             f"{outcome.retrying} notices of restock {restock_event_id} on {channel} failed transiently"))
     if outcome.remaining:
-        send_batch.delay(restock_event_id, channel)
+        send_batch.apply_async((restock_event_id, channel), queue=BULK_QUEUE)
 
 
 def _drain_in_process(runtime, restock_event_id: int | None, channel: str, delivery: ChannelSender) -> None:
@@ -132,14 +170,23 @@ def recover_dispatch() -> None:
     for event_id in unplanned:
         dispatch_restock.delay(event_id)
     for event_id, channel in batches:
-        send_batch.delay(event_id, channel)
+        _start(runtime, event_id, channel)
 
 
 @shared_task(name="backbell.release_due")
 def release_due() -> None:
     """Every minute: plan what came due (``plugin.dispatch.due``), then queue its sends."""
-    work = run_due_work(_runtime(), utcnow())
+    runtime = _runtime()
+    work = run_due_work(runtime, utcnow())
     for event_id in work.restocks:
         dispatch_restock.delay(event_id)
     for event_id, channel in sorted(work.chains, key=lambda chain: (chain[0] is None, chain[0] or 0, chain[1])):
+        _start(runtime, event_id, channel)
+
+
+def _start(runtime, event_id: int | None, channel: str) -> None:
+    # In-process one call drains everything; with a broker, parallel chains.
+    if runtime.settings.tasks_in_process:
         send_batch.delay(event_id, channel)
+    else:
+        start_chains(runtime, event_id, channel)

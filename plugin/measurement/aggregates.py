@@ -24,7 +24,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
-from plugin.db import insert_for
+from plugin.db import ids_in, insert_for
 from plugin.models import WAITING, Contact, PurchaseDelay, Shop, ShopDay, Subscription, VariantDay, VariantTotal
 
 _PENDING = "backbell_aggregates"
@@ -58,6 +58,16 @@ def status_changed(session: Session, shop_id: int, variant_id: int, contact_id: 
 
 def notice_sent(session: Session, shop_id: int, variant_id: int, at: datetime | None = None) -> None:
     _add(session, shop_id, variant_id, at, told=1)
+
+
+def restock_notices_sent(session: Session, shop_id: int, variant_id: int, told: int, stopped_waiting: list[int],
+                         at: datetime | None = None) -> None:
+    """``told`` restock notices of a variant sent at once (a batch); the subscriptions of
+    ``stopped_waiting`` (contact ids) were waiting until now — the same counts as ``told`` calls of
+    ``notice_sent`` and one ``status_changed(waiting → notified)`` per contact."""
+    _add(session, shop_id, variant_id, at, told=told, unwaited=len(stopped_waiting))
+    for contact_id in stopped_waiting:
+        _mark_due(session, contact_id)
 
 
 def notice_delivered(session: Session, shop_id: int, variant_id: int, at: datetime | None = None) -> None:
@@ -148,7 +158,7 @@ def write_pending(session: Session) -> None:
             _upsert(session, insert, PurchaseDelay, {"shop_id": shop_id, "day": day, "minutes": minutes},
                     {"count": count})
     if due:
-        session.execute(update(Contact).where(Contact.id.in_(sorted(due))).values(customer_sync_due=True))
+        session.execute(update(Contact).where(ids_in(session, Contact.id, sorted(due))).values(customer_sync_due=True))
 
 
 def _upsert(session: Session, insert, model, key: dict, deltas: Counter) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from plugin.config import Settings
+from plugin.tls import tls_context
 
 SHOP_SUFFIX = ".myshopify.com"
 # Shopify answers well within these; a stuck connection must not pin a worker.
@@ -22,7 +23,7 @@ class AdminOriginTransport(httpx.BaseTransport):
 
     def __init__(self, settings: Settings, inner: httpx.BaseTransport | None = None):
         self._settings = settings
-        self._inner = inner or httpx.HTTPTransport()
+        self._inner = inner or httpx.HTTPTransport(verify=tls_context())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host

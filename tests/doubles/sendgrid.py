@@ -11,8 +11,9 @@ Answers 202 with ``X-Message-Id`` and records one received message per recipient
 personalization's substitutions applied — or a SendGrid-style 400/401. ``fail_next(n, status)``
 makes the next requests fail (a 429 with SendGrid's ``X-RateLimit-*`` headers, the reset one
 ``throttle_seconds`` ahead on the wall clock; a call before that reset is recorded in
-``early_calls``); ``delay_seconds`` holds the answer back *after* recording (the
-provider got the mail, the caller never heard back: a worker killed mid-send, or a slow provider).
+``early_calls``); ``delay_seconds`` (as it was when a request arrived) holds the answer back
+*after* recording (the provider got the mail, the caller never heard back: a worker killed
+mid-send, or a slow provider); ``most_held`` is how many requests it held back at the same time.
 ``faults``: a seeded ``FaultPlan`` (tests/doubles/provider_faults.py) failing a share of calls with
 429/5xx, refused connections and accepted-but-unanswered requests.
 ``reject(address)`` makes SendGrid refuse every request that has that recipient the way the live
@@ -72,6 +73,10 @@ class SendGridDouble:
     api_key: str = API_KEY
     url: str = ""
     delay_seconds: float = 0.0
+    # Accepted requests being held back by ``delay_seconds`` right now, and the most at once
+    # (batches of one restock at the provider in parallel).
+    held: int = 0
+    most_held: int = 0
     rejected: set[str] = field(default_factory=set)
     messages: list[dict] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
@@ -107,6 +112,9 @@ class SendGridDouble:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _errors(401, "The provided authorization grant is invalid, expired, or revoked")
         arrived = now()
+        # Read as the request arrives: a test that sets a delay once it saw request N recorded
+        # must not hold back request N itself (its handler may not have reached the sleep yet).
+        delay = self.delay_seconds
         with self._lock:
             if arrived < self.not_before:
                 self.early_calls.append(self.not_before - arrived)
@@ -140,8 +148,13 @@ class SendGridDouble:
             self.messages.extend(_received(body, message_id))
         if fault == "no_answer":
             time.sleep(self.faults.hang_seconds)
-        elif self.delay_seconds:
-            time.sleep(self.delay_seconds)
+        elif delay:
+            with self._lock:
+                self.held += 1
+                self.most_held = max(self.most_held, self.held)
+            time.sleep(delay)
+            with self._lock:
+                self.held -= 1
         # Whether the caller was still there for the answer (it gives up at its timeout, which a
         # ``no_answer`` hang outlasts — and so may a double slowed down by a loaded machine).
         accepted["answered"] = not peer_gone(request.environ)

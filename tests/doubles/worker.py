@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from plugin.celery_app import QUEUES
+
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).parent / "celery"
 READY_TIMEOUT = 30
@@ -90,15 +92,18 @@ class CeleryWorker:
     def log_path(self) -> Path:
         return self.started[-1]
 
-    def start(self, clock_offset: timedelta | None = None) -> None:
+    def start(self, clock_offset: timedelta | None = None, processes: int = 1) -> None:
         """Start a worker; ``clock_offset`` (e.g. ``plugin.clock.offset()`` inside a test's
-        ``clock.travel``) becomes its ``BACKBELL_CLOCK_OFFSET``, so its clock agrees with the test's."""
+        ``clock.travel``) becomes its ``BACKBELL_CLOCK_OFFSET``, so its clock agrees with the test's.
+        ``processes`` > 1: Celery's prefork pool with that many processes (``backbell worker``'s
+        default pool) instead of the solo pool."""
         log_path = self.log_dir / f"worker-{len(self.started) + 1}.log"
         self.started.append(log_path)
         env = worker_environment(self.app_config)
         if clock_offset is not None:
             env["BACKBELL_CLOCK_OFFSET"] = str(clock_offset.total_seconds())
-        command = [str(CELERY), "-A", "plugin.worker_app", "worker", "--pool=solo", "--concurrency=1",
+        pool = ["--pool=solo", "--concurrency=1"] if processes == 1 else ["--pool=prefork", f"--concurrency={processes}"]
+        command = [str(CELERY), "-A", "plugin.worker_app", "worker", *pool,
                    "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"bbtest-{uuid.uuid4().hex[:8]}@%h"]
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env,
@@ -134,6 +139,10 @@ class CeleryWorker:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
+        try:  # a prefork pool's children outlive a killed parent: end its whole session
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.started:
@@ -142,6 +151,12 @@ class CeleryWorker:
 
     def queue_length(self, queue: str = "celery") -> int:
         return redis.Redis.from_url(self.redis_url).llen(queue)
+
+    def idle(self) -> bool:
+        """Nothing queued on either queue and no task in hand: with ``acks_late`` a running task
+        stays in kombu's ``unacked`` hash until it has finished (and queued what it queues)."""
+        client = redis.Redis.from_url(self.redis_url)
+        return not any(client.llen(queue) for queue in QUEUES) and not client.hlen("unacked")
 
 
 def wait_for(condition, timeout: float = 30, interval: float = 0.1, worker: CeleryWorker | None = None):
@@ -169,5 +184,10 @@ def celery_worker(app_config, celery_redis_url, tmp_path):
     worker = CeleryWorker(app_config=app_config, redis_url=celery_redis_url, log_dir=tmp_path)
     worker.start()
     yield worker
+    # Let the tasks a test left behind finish (a restock's other send chain finding nothing left)
+    # before the worker stops and the next test truncates the tables they read.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and worker.process and worker.process.poll() is None and not worker.idle():
+        time.sleep(0.1)
     worker.stop()
     client.flushdb()

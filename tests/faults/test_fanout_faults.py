@@ -37,13 +37,15 @@ def test_a_worker_killed_mid_fan_out_tells_everyone_once_but_the_batch_at_the_pr
     wait_for(lambda: len(sendgrid.requests) >= 1, timeout=240, worker=celery_worker)
     sendgrid.delay_seconds = 60
     wait_for(lambda: len(sendgrid.requests) >= 2, timeout=240, worker=celery_worker)
-    # when the worker dies during that call, a new one starts, and the beat's recovery runs once the
-    # hung batch's lease is over (the clock moved on instead of waiting)
+    # when the worker dies during that call, the beat's recovery runs once the hung batch's lease
+    # is over (the clock moved on instead of waiting), and a new worker starts. (Recovery first:
+    # only this test's clock moves, so a batch the new worker claimed meanwhile — the restock's
+    # other send chain is still queued — would look hours old to it.)
     celery_worker.kill()
     sendgrid.delay_seconds = 0
-    celery_worker.start()
     with app.app_context(), travel(timedelta(hours=4)):  # past the hung batch's lease (48 × 185 s + 2 min)
         recover_dispatch.apply()
+    celery_worker.start()
     wait_for(lambda: _event_status(runtime, event_id) == "done", timeout=480, worker=celery_worker)
     # then nobody got two mails, everybody but the batch at the provider got one, and that batch is uncertain
     received = Counter(sendgrid.recipients())

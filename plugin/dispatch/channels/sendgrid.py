@@ -28,6 +28,7 @@ import httpx
 from plugin.dispatch.channels.base import DeliveryResult, OutgoingMessage
 from plugin.dispatch.channels.http import never_sent, requested_wait
 from plugin.logging import get_logger, mask_contacts
+from plugin.tls import tls_context
 
 log = get_logger(__name__)
 
@@ -62,7 +63,7 @@ class SendGridChannel:
     def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
         results: list[DeliveryResult] = []
         budget = [MAX_REQUESTS]
-        with httpx.Client(timeout=self.timeout) as client:
+        with httpx.Client(timeout=self.timeout, verify=tls_context()) as client:
             for group in _groups(messages):
                 results.extend(self._send_group(client, group, budget, results))
         return results

@@ -15,6 +15,7 @@ import httpx
 from plugin.dispatch.channels.base import DeliveryResult, OutgoingMessage
 from plugin.dispatch.channels.http import never_sent, requested_wait
 from plugin.logging import get_logger, mask_contacts
+from plugin.tls import tls_context
 
 log = get_logger(__name__)
 
@@ -46,7 +47,7 @@ class TwilioChannel:
 
     def send(self, messages: list[OutgoingMessage]) -> list[DeliveryResult]:
         results: list[DeliveryResult] = []
-        with httpx.Client(timeout=self.timeout, auth=self.auth) as client:
+        with httpx.Client(timeout=self.timeout, auth=self.auth, verify=tls_context()) as client:
             for message in messages:
                 busy = next((r for r in results if r.transient), None)
                 if busy is not None:  # Twilio refused a call of this batch: no more until the retry

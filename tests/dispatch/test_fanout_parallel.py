@@ -1,0 +1,76 @@
+"""A restock's batches sent in parallel by every worker process, and other shops' first batches
+ahead of a big fan-out's queued ones — real Celery workers on Redis, the SendGrid double."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from plugin.celery_app import BULK_QUEUE
+from plugin.dispatch.plan import plan_restock
+from plugin.dispatch.tasks import dispatch_restock, send_batch
+from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe_many
+from tests.dispatch.test_worker_dispatch import _event_status, _seed, _statuses
+from tests.doubles.worker import wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.pg_only]
+
+
+def test_two_worker_processes_send_one_restocks_batches_at_the_same_time_and_each_shopper_once(
+        sendgrid, celery_worker, app, runtime, session):
+    # given 3,000 waiting shoppers (three batches of 1,000), a worker with two processes and a
+    # provider that takes a second to answer each request
+    event_id, emails = _seed(session, runtime, 3000)
+    celery_worker.stop()
+    celery_worker.start(processes=2)
+    sendgrid.delay_seconds = 1.0
+
+    # when
+    with app.app_context():
+        dispatch_restock.delay(event_id)
+    wait_for(lambda: _event_status(runtime, event_id) == "done", timeout=90, worker=celery_worker)
+
+    # then two batches were at the provider at once, and nobody was told twice or left out
+    assert sendgrid.most_held == 2
+    assert len(sendgrid.requests) == 3
+    assert Counter(sendgrid.recipients()) == Counter(emails)
+    assert _statuses(runtime, event_id) == {"sent": 3000}
+
+
+def _shop_of(request: dict) -> int:
+    return int(request["body"]["personalizations"][0]["custom_args"]["shop_id"])
+
+
+def test_small_shops_first_batches_go_ahead_of_a_big_shops_queued_batches(
+        sendgrid, celery_worker, app, runtime, session):
+    # given a big shop's fan-out with three batches queued on the bulk queue (its chains), and —
+    # queued after them — the restocks of three small shops, while no worker runs
+    celery_worker.stop()
+    big = make_shop(session, domain="big-fan-out.myshopify.com", settings={"batch_per_unit": None})
+    make_variant(session, big, available=10)
+    subscribe_many(session, runtime.vault, big, 3000)
+    big_event = make_event(session, big, available=10)
+    plan_restock(session, big_event)
+    small_events = []
+    for n in range(3):
+        shop = make_shop(session, domain=f"small-{n}.myshopify.com", settings={"batch_per_unit": None})
+        make_variant(session, shop, available=10)
+        subscribe_many(session, runtime.vault, shop, 2)
+        small_events.append((shop.id, make_event(session, shop, available=10).id))
+    session.commit()
+    with app.app_context():
+        for _ in range(3):
+            send_batch.apply_async((big_event.id, "email"), queue=BULK_QUEUE)
+        for _, event_id in small_events:
+            dispatch_restock.delay(event_id)
+
+    # when one worker process takes them one at a time
+    celery_worker.start()
+    wait_for(lambda: all(_event_status(runtime, e) == "done" for e in [big_event.id, *(e for _, e in small_events)]),
+             timeout=90, worker=celery_worker)
+
+    # then every small shop's mail went before any of the big shop's batches
+    order = [_shop_of(r) for r in sendgrid.requests]
+    assert order == [shop_id for shop_id, _ in small_events] + [big.id] * 3
+    assert _statuses(runtime, big_event.id) == {"sent": 3000}
