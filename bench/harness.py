@@ -172,6 +172,19 @@ def write_section(name: str, markdown: str) -> None:
     RESULTS.write_text(text)
 
 
+def profiled(url: str, output: Path) -> subprocess.Popen:
+    """py-spy (200 Hz) recording every gunicorn process serving ``url`` (found by its --bind
+    argument) into the flame graph ``output``; stop it with SIGINT and wait."""
+    import psutil
+
+    bind = url.removeprefix("http://")
+    master = next(p for p in psutil.process_iter(["cmdline"]) if bind in " ".join(p.info["cmdline"] or [])
+                  and "gunicorn" in " ".join(p.info["cmdline"] or []))
+    return subprocess.Popen([str(BIN / "py-spy"), "record", "--subprocesses", "--pid",
+                             str(master.pid), "--rate", "200", "--output", str(output), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def require(command: str) -> None:
     if shutil.which(command) is None:
         raise SystemExit(f"bench: '{command}' is not installed (make bench installs it: apt-get install {command})")

@@ -49,7 +49,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pre_ping: bool = False) -> Engine:
+    """The engine for ``url``. ``pre_ping`` tests each connection as it leaves the pool (one more
+    round trip per transaction): the worker wants it (a task on a dead connection would fail and
+    wait for its retry); the web app does not — a request that meets a connection the server
+    closed gets a disconnect error, answered 503 + Retry-After (``plugin._register_error_handlers``,
+    Shopify redelivers), and SQLAlchemy then drops every pooled connection older than the error,
+    so the next request connects afresh."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -62,15 +68,15 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10)
 
 
 class Database:
     """One engine and session factory per app."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pre_ping: bool = False):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pre_ping)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
