@@ -9,7 +9,10 @@ counts, per request:
   log (``log_statement = all`` set on the scratch database only): BEGIN, each statement, COMMIT,
   and ``pool_pre_ping``'s ``SELECT 1``. Needs the server log readable (``BENCH_PG_LOG``, default
   Debian's ``/var/log/postgresql/postgresql-15-main.log``).
-- Redis: commands executed, from ``INFO commandstats`` before and after (the ``INFO`` calls left out).
+- Redis: round trips, counted in this process (every packed command or pipeline redis-py sends,
+  Celery's broker connection included), and the commands Redis executed, from ``INFO
+  commandstats`` before and after (the ``INFO`` calls left out; commands a script runs count
+  there too, inside its one ``EVALSHA`` round trip).
 
     .venv/bin/python bench/roundtrips.py [--requests 50]
 
@@ -60,10 +63,28 @@ def _kind(sql: str) -> str:
     return f"{verb} {table.group(1)}" if table and verb in ("INSERT", "SELECT", "UPDATE", "DELETE") else verb
 
 
+_SENT = [0]
+
+
+def _count_sends() -> None:
+    """Count what redis-py puts on the wire (one call per command or pipeline: a round trip)."""
+    from redis.connection import AbstractConnection
+
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        _SENT[0] += 1
+        return original(self, command, check_health)
+
+    AbstractConnection.send_packed_command = counted
+
+
 def measure(label: str, send, requests: int, client: redis.Redis) -> dict:
     offset = PG_LOG.stat().st_size
     before = _redis_calls(client)
+    sent = _SENT[0]
     statuses = Counter(send(n) for n in range(requests))
+    sent = _SENT[0] - sent
     time.sleep(0.5)  # the log writer is asynchronous
     after = _redis_calls(client)
     with PG_LOG.open("rb") as log:
@@ -79,7 +100,8 @@ def measure(label: str, send, requests: int, client: redis.Redis) -> dict:
     statements = Counter(_kind(m.group(1)) for entry in entries if (m := _STATEMENT.search(entry)))
     redis_commands = after - before
     redis_commands.pop("info", None)
-    return {"label": label, "statuses": dict(statuses), "pg": statements, "redis": redis_commands, "requests": requests}
+    return {"label": label, "statuses": dict(statuses), "pg": statements, "redis": redis_commands, "requests": requests,
+            "redis_round_trips": sent}
 
 
 def report(result: dict) -> str:
@@ -87,7 +109,7 @@ def report(result: dict) -> str:
     pg_total = sum(result["pg"].values()) / n
     redis_total = sum(result["redis"].values()) / n
     lines = [f"{result['label']}: answers {result['statuses']}; per request {pg_total:.2f} PostgreSQL round trips, "
-             f"{redis_total:.2f} Redis commands"]
+             f"{result['redis_round_trips'] / n:.2f} Redis round trips ({redis_total:.2f} commands executed)"]
     for kind, count in sorted(result["pg"].items(), key=lambda kv: -kv[1]):
         lines.append(f"    pg    {count / n:5.2f}  {kind}")
     for kind, count in sorted(result["redis"].items(), key=lambda kv: -kv[1]):
@@ -101,6 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.access(PG_LOG, os.R_OK):
         raise SystemExit(f"bench: cannot read the PostgreSQL log {PG_LOG} (set BENCH_PG_LOG)")
+    _count_sends()
     with stack("roundtrips") as s:
         shop_id = s.install_shop(SHOP, settings={"intake_per_minute": 1_000_000})
         s.sold_out_variant(shop_id, SHOP, VARIANT, ITEM, LOCATION, "Round-trip tee")

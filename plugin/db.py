@@ -104,6 +104,17 @@ class Database:
         with self.engine.connect() as connection:
             yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads that need no transaction (each query one round trip: no BEGIN,
+        no COMMIT); objects loaded stay usable after it closes (detached)."""
+        with self.autocommit() as connection:
+            session = Session(bind=connection, expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
