@@ -60,14 +60,20 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(app_spec: str, env: dict[str, str], workers: int = 2, log: Path | None = None):
-    """gunicorn serving ``app_spec`` on a free loopback port; yields the base URL."""
+    """gunicorn serving ``app_spec`` on a free loopback port, every worker with the app loaded;
+    yields the base URL."""
+    import tempfile
+
     port = free_port()
+    ready = Path(tempfile.mkdtemp(prefix="bench-ready-"))
     command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--log-level", "warning", app_spec]
+               "--log-level", "warning", "--config", str(ROOT / "bench" / "gunicorn_ready.py"), app_spec]
     out = open(log or os.devnull, "wb")
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "BENCH_READY_DIR": str(ready)},
+                               stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_listening(port, process)
+        _wait_workers_ready(ready, workers, process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -76,6 +82,19 @@ def gunicorn(app_spec: str, env: dict[str, str], workers: int = 2, log: Path | N
         except subprocess.TimeoutExpired:
             process.kill()
         out.close()
+        shutil.rmtree(ready, ignore_errors=True)
+
+
+def _wait_workers_ready(ready: Path, workers: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until every worker has loaded the app (bench/gunicorn_ready.py notes it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        if len(list(ready.glob("ready-*"))) >= workers:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("gunicorn workers did not load the app")
 
 
 def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -171,6 +190,19 @@ def write_section(name: str, markdown: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text)
+
+
+def profiled(url: str, output: Path) -> subprocess.Popen:
+    """py-spy (200 Hz) recording every gunicorn process serving ``url`` (found by its --bind
+    argument) into the flame graph ``output``; stop it with SIGINT and wait."""
+    import psutil
+
+    bind = url.removeprefix("http://")
+    master = next(p for p in psutil.process_iter(["cmdline"]) if bind in " ".join(p.info["cmdline"] or [])
+                  and "gunicorn" in " ".join(p.info["cmdline"] or []))
+    return subprocess.Popen([str(BIN / "py-spy"), "record", "--subprocesses", "--pid",
+                             str(master.pid), "--rate", "200", "--output", str(output), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def require(command: str) -> None:

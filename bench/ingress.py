@@ -6,7 +6,10 @@ queue the id on Redis), the same durable work written bare (bench/baselines.py `
 empty Flask endpoint. Two loads: as fast as it goes (32 connections) and paced at about 200
 requests/s (where p99 is the number that matters). Rounds alternate the three servers.
 
-    .venv/bin/python bench/ingress.py [--seconds 10] [--rounds 3]
+    .venv/bin/python bench/ingress.py [--seconds 10] [--rounds 3] [--profile]
+
+``--profile`` then records Backbell's gunicorn workers with py-spy during one more flat-out run
+(bench/flame-ingress.svg).
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.baselines import ensure_table  # noqa: E402
 from bench.harness import (  # noqa: E402
     BENCH_REDIS,
+    ROOT,
     gunicorn,
     machine,
     median,
+    profiled,
     require,
     scratch_database,
     wrk,
@@ -69,7 +74,7 @@ def environment(database_url: str, instance: Path) -> dict[str, str]:
     }
 
 
-def run(seconds: int, rounds: int) -> dict[str, dict[str, list]]:
+def run(seconds: int, rounds: int, profile: bool = False) -> dict[str, dict[str, list]]:
     require("wrk")
     database_url = scratch_database(DATABASE)
     upgrade(database_url.replace("postgresql://", "postgresql+psycopg://"))
@@ -91,6 +96,16 @@ def run(seconds: int, rounds: int) -> dict[str, dict[str, list]]:
                         print(f"round {round_number + 1} {name:8} {load:5}: {measured.requests_per_second:7.0f} req/s "
                               f"p50 {measured.p50_ms:6.1f} ms p99 {measured.p99_ms:6.1f} ms errors {measured.errors}",
                               flush=True)
+        if profile:
+            with gunicorn(SERVERS["backbell"], env, log=scratch / "backbell-profile.log") as url:
+                requests_file = scratch / "profile.tsv"
+                signed_requests(requests_file, 40_000, "profile")
+                spy = profiled(url, ROOT / "bench" / "flame-ingress.svg")
+                measured = wrk(url, requests_file, seconds, 32)
+                spy.send_signal(2)
+                spy.wait(timeout=60)
+                print(f"profiled backbell full: {measured.requests_per_second:7.0f} req/s (under py-spy) "
+                      f"-> bench/flame-ingress.svg", flush=True)
         stored = _count(database_url, "SELECT count(*) FROM webhook_inbox")
         accepted = sum(r.requests for r in results["backbell"]["full"] + results["backbell"]["paced"])
         print(f"backbell stored {stored} inbox rows for {accepted} requests sent", flush=True)
@@ -133,8 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="then record gunicorn with py-spy (bench/flame-ingress.svg)")
     args = parser.parse_args()
-    results = run(args.seconds, args.rounds)
+    results = run(args.seconds, args.rounds, args.profile)
     text = report(results, args.seconds, args.rounds)
     print(text)
     write_section("ingress", text)

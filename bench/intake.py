@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.baselines import ensure_intake_table  # noqa: E402
-from bench.harness import ROOT, gunicorn, machine, median, require, write_section, _parse_wrk  # noqa: E402
+from bench.harness import ROOT, gunicorn, machine, median, profiled, require, write_section, _parse_wrk  # noqa: E402
 from bench.stack import SECRET, stack  # noqa: E402
 from plugin.demo.signing import signed_proxy_url  # noqa: E402
 
@@ -85,18 +85,6 @@ def wrk(url: str, file: Path, seconds: int, connections: int, delay_ms: int):
                             capture_output=True, text=True, check=True).stdout
     statuses = {int(k): int(v) for k, v in (line.split()[1:] for line in output.splitlines() if line.startswith("status "))}
     return _parse_wrk(output), statuses
-
-
-def profiled(url: str, output: Path) -> subprocess.Popen:
-    """py-spy recording every gunicorn process serving ``url`` (found by its --bind argument)."""
-    import psutil
-
-    bind = url.removeprefix("http://")
-    master = next(p for p in psutil.process_iter(["cmdline"]) if bind in " ".join(p.info["cmdline"] or [])
-                  and "gunicorn" in " ".join(p.info["cmdline"] or []))
-    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--pid",
-                             str(master.pid), "--rate", "200", "--output", str(output), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run(seconds: int, rounds: int, profile: bool = False) -> dict:

@@ -33,8 +33,10 @@ class Runtime:
     caches: dict[str, dict] = field(default_factory=dict)
 
 
-def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Flask:
-    """Build the app. ``config`` overrides settings by field name (tests); ``environ`` replaces os.environ."""
+def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | None = None, *,
+               pool_pre_ping: bool = False) -> Flask:
+    """Build the app. ``config`` overrides settings by field name (tests); ``environ`` replaces os.environ.
+    ``pool_pre_ping``: test pooled connections before use (the Celery worker; see ``plugin.db``)."""
     configure_logging()
     settings = load_settings(environ)
     if config:
@@ -52,7 +54,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     # log anybody out or change signatures. Older link secrets still verify (fallbacks).
     flask_keys = [derived_secret(secret, "flask session") for secret in settings.link_secrets]
     app.config.update(SECRET_KEY=flask_keys[0], SECRET_KEY_FALLBACKS=flask_keys[1:], MAX_CONTENT_LENGTH=1024 * 1024)
-    runtime = Runtime(settings=settings, db=Database(settings.database_url), vault=Vault(keys))
+    runtime = Runtime(settings=settings, db=Database(settings.database_url, pre_ping=pool_pre_ping), vault=Vault(keys))
     app.extensions["backbell"] = runtime
 
     from plugin.celery_app import celery_init_app

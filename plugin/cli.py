@@ -9,11 +9,11 @@ import click
 from plugin.config import ConfigError, load_settings
 
 
-def _app(**overrides):
+def _app(pool_pre_ping: bool = False, **overrides):
     from plugin import create_app
 
     try:
-        return create_app(overrides or None)
+        return create_app(overrides or None, pool_pre_ping=pool_pre_ping)
     except ConfigError as err:
         # One line naming the variable, and a non-zero exit.
         click.echo(f"backbell: configuration error: {err}", err=True)
@@ -97,7 +97,8 @@ def _celery_or_exit():
     if not settings.redis_url:
         click.echo("backbell: configuration error: REDIS_URL: is required for the worker and beat", err=True)
         sys.exit(2)
-    return _app().extensions["celery"]
+    # Worker and beat: test pooled connections before use (see plugin.db.make_engine).
+    return _app(pool_pre_ping=True).extensions["celery"]
 
 
 @main.group()

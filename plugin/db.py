@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timezone
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, Engine, MetaData, any_, bindparam, create_engine, event
+from sqlalchemy import (
+    BigInteger, ColumnElement, Connection, DateTime, Engine, MetaData, any_, bindparam, create_engine, event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -49,7 +51,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pre_ping: bool = False) -> Engine:
+    """The engine for ``url``. ``pre_ping`` tests each connection as it leaves the pool (one more
+    round trip per transaction): the worker wants it (a task on a dead connection would fail and
+    wait for its retry); the web app does not — a request that meets a connection the server
+    closed gets a disconnect error, answered 503 + Retry-After (``plugin._register_error_handlers``,
+    Shopify redelivers), and SQLAlchemy then drops every pooled connection older than the error,
+    so the next request connects afresh."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -62,15 +70,15 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10)
 
 
 class Database:
     """One engine and session factory per app."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pre_ping: bool = False):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pre_ping)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -89,6 +97,25 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection where each statement is its own transaction: for a request whose whole
+        write is one statement (durable when it returns; no BEGIN or COMMIT round trip), or whose
+        reads need no transaction."""
+        with self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads that need no transaction (each query one round trip: no BEGIN,
+        no COMMIT); objects loaded stay usable after it closes (detached)."""
+        with self.autocommit() as connection:
+            session = Session(bind=connection, expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -2,5 +2,6 @@
 
 from plugin import create_app
 
-flask_app = create_app()
+# Tasks run long after their connection was pooled: test it before use (the web app does not).
+flask_app = create_app(pool_pre_ping=True)
 celery = flask_app.extensions["celery"]

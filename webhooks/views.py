@@ -106,10 +106,13 @@ def _header_problem(topic: str, shop_domain: str, webhook_id: str) -> tuple[str,
 
 
 def _store_and_queue(topic: str, shop_domain: str, webhook_id: str, body: str, triggered_at: str | None):
-    """Store the delivery in the inbox (committed before Shopify hears 200), then queue its id."""
+    """Store the delivery in the inbox (committed before Shopify hears 200), then queue its id.
+
+    The insert is one statement on an autocommit connection: its own transaction, committed when
+    it returns (one PostgreSQL round trip, not three)."""
     runtime = current_app.extensions["backbell"]
-    with runtime.db.session() as session:
-        accepted = deliveries.accept(session, runtime.vault, webhook_id=webhook_id, shop_domain=shop_domain,
+    with runtime.db.autocommit() as connection:
+        accepted = deliveries.accept(connection, runtime.vault, webhook_id=webhook_id, shop_domain=shop_domain,
                                      topic=topic, body=body, triggered_at=_parse_time(triggered_at))
     if accepted.duplicate:
         log.info("webhook_duplicate", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
 from plugin.crypto import Vault
-from plugin.db import insert_for
 from plugin.models import InboxDelivery
 
 PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
@@ -73,18 +74,31 @@ class Claimed:
                        vault.decrypt(self.payload_ciphertext), self.triggered_at, self.attempts)
 
 
-def accept(session: Session, vault: Vault, *, webhook_id: str, shop_domain: str, topic: str, body: str,
-           triggered_at: datetime | None) -> Accepted:
-    """Store a verified delivery unless its webhook id was seen; the caller commits, then queues."""
+def accept(executor: Session | Connection, vault: Vault, *, webhook_id: str, shop_domain: str, topic: str,
+           body: str, triggered_at: datetime | None) -> Accepted:
+    """Store a verified delivery unless its webhook id was seen.
+
+    ``executor`` is a session (the caller commits, then queues) or an autocommit connection (the
+    web view: the one ``INSERT … ON CONFLICT DO NOTHING`` is its own transaction, durable when it
+    returns — one round trip instead of BEGIN, INSERT and COMMIT).
+    """
     now = utcnow()
-    insert = insert_for(session)(InboxDelivery).values(
-        webhook_id=webhook_id, shop_domain=shop_domain, topic=topic, payload_ciphertext=vault.encrypt(body),
-        triggered_at=triggered_at, received_at=now, attempts=0, next_attempt_at=now + FIRST_LEASE,
-    )
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT.
-    statement = insert.on_conflict_do_nothing(index_elements=["webhook_id"]).returning(InboxDelivery.id)
-    inbox_id = session.execute(statement).scalar()
+    params = {"webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic,
+              "payload_ciphertext": vault.encrypt(body), "triggered_at": triggered_at, "received_at": now,
+              "attempts": 0, "next_attempt_at": now + FIRST_LEASE}
+    dialect = executor.dialect.name if isinstance(executor, Connection) else executor.get_bind().dialect.name
+    inbox_id = executor.execute(_accept_statement(dialect), params).scalar()
     return Accepted(inbox_id=inbox_id, duplicate=inbox_id is None)
+
+
+@lru_cache(maxsize=None)
+def _accept_statement(dialect: str):
+    """Built once per dialect: a Core INSERT on the table with bound parameters (building an ORM
+    insert with ``values()`` per request cost more CPU than the round trip)."""
+    table = InboxDelivery.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT.
+    return insert(table).on_conflict_do_nothing(index_elements=["webhook_id"]).returning(table.c.id)
 
 
 def start_attempt(session: Session, inbox_id: int) -> Claimed | None:

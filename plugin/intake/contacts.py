@@ -98,12 +98,23 @@ def find_contact(session: Session, vault: Vault, shop_id: int, channel: str, val
 def find_or_create_contact(
     session: Session, vault: Vault, shop_id: int, channel: str, value: str, customer_id: int | None
 ) -> Contact:
-    """The contact for a normalised value, inserted if new.
+    """The contact for a normalised value, inserted if new."""
+    return contact_for(session, vault, shop_id, channel, value, customer_id)[0]
+
+
+def contact_for(
+    session: Session, vault: Vault, shop_id: int, channel: str, value: str, customer_id: int | None
+) -> tuple[Contact, bool]:
+    """The contact for a normalised value, inserted if new; and whether this call inserted it.
 
     Two requests for the same new contact may race: the unique (shop, channel, hash) constraint
-    lets exactly one insert land and the other reads that row back.
+    lets exactly one insert land and the other reads that row back. With one key (no rotation
+    under way) the insert goes first — one round trip for a new shopper, two for a known one;
+    with older keys a look-up under each comes first, since a row hashed under an older key would
+    not collide with the new hash.
     """
-    contact = find_contact(session, vault, shop_id, channel, value)
+    created = False
+    contact = None if len(vault.hashes(channel, value)) == 1 else find_contact(session, vault, shop_id, channel, value)
     if contact is None:
         insert = insert_for(session)(Contact).values(
             shop_id=shop_id,
@@ -112,8 +123,11 @@ def find_or_create_contact(
             value_hash=vault.hash(channel, value),
             customer_id=customer_id,
         )
-        session.execute(insert.on_conflict_do_nothing(index_elements=["shop_id", "channel", "value_hash"]))
-        contact = find_contact(session, vault, shop_id, channel, value)
+        statement = insert.on_conflict_do_nothing(index_elements=["shop_id", "channel", "value_hash"])
+        contact = session.scalars(statement.returning(Contact)).first()
+        created = contact is not None
+        if contact is None:
+            contact = find_contact(session, vault, shop_id, channel, value)
     if customer_id is not None and contact.customer_id is None:
         contact.customer_id = customer_id
-    return contact
+    return contact, created

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from plugin.intake.contacts import EMAIL, SMS, ContactError, find_or_create_contact, normalise_email, normalise_phone
+from plugin.intake.contacts import EMAIL, SMS, ContactError, contact_for, normalise_email, normalise_phone
 from plugin.crypto import Vault
 from plugin.db import insert_for
 from plugin.measurement import aggregates
@@ -160,7 +160,7 @@ def _present(value: Any) -> bool:
 
 def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidRequest) -> SubscribeResult:
     """Insert the waiting subscription unless one exists; the partial unique index decides races."""
-    contact = find_or_create_contact(session, vault, shop.id, valid.channel, valid.value, valid.customer_id)
+    contact, created = contact_for(session, vault, shop.id, valid.channel, valid.value, valid.customer_id)
     if contact.suppressed_at is not None:
         raise IntakeError("suppressed_contact", "suppressed_contact", "email" if valid.channel == EMAIL else "phone")
     variant = session.scalars(
@@ -186,7 +186,9 @@ def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidR
         # Not waiting until confirmed: the counters learn of the wait when the link is followed.
         require_confirmation(session, shop.id, inserted_id, valid.channel, valid.variant_id, utcnow())
     elif inserted_id is not None:
-        aggregates.wait_started(session, shop.id, valid.variant_id, contact.id)
+        # A contact inserted now is already due for the customer sync (the column's default):
+        # no UPDATE to mark it.
+        aggregates.wait_started(session, shop.id, valid.variant_id, None if created else contact.id)
     return SubscribeResult(status, subscription_id, contact.id, valid.variant_id, variant is not None, confirmation)
 
 

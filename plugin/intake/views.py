@@ -55,7 +55,7 @@ def _verify_proxy_request():
     if not verification.ok and verification.reason != "invalid_shop":
         log.info("app_proxy_rejected", reason=verification.reason, path=request.path)
         return json_error(401, "invalid_signature", "The request is not signed by Shopify's app proxy.")
-    with runtime.db.session() as session:
+    with runtime.db.reading() as session:
         shop = session.scalars(select(Shop).where(Shop.domain == verification.shop)).first()
     if shop is None or not shop.active:
         log.info("app_proxy_unknown_shop", installed=shop is not None)
@@ -104,7 +104,8 @@ def _subscribe(valid: ValidRequest, ip: str):
     if limited is not None:
         return limited
     with runtime.db.session() as session:
-        result = store_subscription(session, runtime.vault, g.shop, valid)
+        # The shop read by the proxy check joins this session as it is (no SELECT again).
+        result = store_subscription(session, runtime.vault, session.merge(g.shop, load=False), valid)
     log.info("intake_" + result.status, shop_id=g.shop.id, subscription_id=result.subscription_id,
              variant_id=result.variant_id, channel=valid.channel)
     if not result.variant_known:

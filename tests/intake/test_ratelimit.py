@@ -1,3 +1,4 @@
+import pytest
 import redis
 
 from sqlalchemy import func, select
@@ -48,8 +49,20 @@ def test_sixth_attempt_for_one_contact_in_an_hour_is_429(post_subscription):
     assert 3500 <= int(limited.headers["Retry-After"]) <= 3600
 
 
-def test_shop_limit_applies_across_ips():
-    limiter = RateLimiter("memory://", "secret", limits={**INTAKE_LIMITS, "shop": "3/minute"})
+@pytest.fixture(params=["memory", "redis"])
+def storage(request) -> str:
+    """Both counter stores: in memory (embedded default) and Redis (one script per hit)."""
+    if request.param == "memory":
+        return "memory://"
+    url = request.getfixturevalue("redis_url")
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter("backbell-rl*"):
+        client.delete(key)
+    return url
+
+
+def test_shop_limit_applies_across_ips(storage):
+    limiter = RateLimiter(storage, "secret", limits={**INTAKE_LIMITS, "shop": "3/minute"})
 
     answers = [limiter.hit(ip=f"10.0.0.{n}", shop="1").allowed for n in range(4)]
 
@@ -57,14 +70,27 @@ def test_shop_limit_applies_across_ips():
     assert limiter.hit(ip="10.0.0.9", shop="2").allowed is True
 
 
-def test_refused_requests_do_not_extend_the_window():
-    limiter = RateLimiter("memory://", "secret", limits={"ip": "2/minute"})
+def test_refused_requests_do_not_extend_the_window(storage):
+    limiter = RateLimiter(storage, "secret", limits={"ip": "2/minute"})
     limiter.hit(ip="a")
     limiter.hit(ip="a")
 
     refusals = [limiter.hit(ip="a") for _ in range(5)]
 
     assert {(d.allowed, d.scope) for d in refusals} == {(False, "ip")}
+    assert all(50 <= d.retry_after <= 60 for d in refusals)
+
+
+def test_a_refusal_in_one_scope_counts_in_none(storage):
+    # given a contact at its limit
+    limiter = RateLimiter(storage, "secret", limits={"ip": "5/minute", "contact": "1/hour", "shop": "5/minute"})
+    assert limiter.hit(ip="b", contact="c", shop="1").allowed is True
+    # when the same contact tries again from the same address, twice
+    refusals = [limiter.hit(ip="b", contact="c", shop="1") for _ in range(2)]
+    # then it is the contact's limit, and neither the address nor the shop spent anything on it
+    assert [(d.allowed, d.scope) for d in refusals] == [(False, "contact")] * 2
+    assert [limiter.hit(ip="b", contact=f"other{n}", shop="1").allowed for n in range(5)] == [True] * 4 + [False]
+    assert limiter.check(ip="b").allowed is False
 
 
 def test_redis_counters_are_shared_and_hold_no_raw_keys(redis_url):

@@ -8,6 +8,7 @@ import hmac
 import json
 from datetime import timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -233,6 +234,30 @@ def test_queue_down_still_accepts_and_the_redrive_handles_it_later(app, app_conf
     assert inbox_row(session, "queue-down").processed_at is not None
     assert inbox_row(session, "queue-down").attempts == 1
     assert not still_installed(session, shop)
+
+
+@pytest.mark.pg_only
+def test_connection_the_server_closed_is_503_then_the_pool_recovers(app, client, session, shop, database_url):
+    # given a pooled connection (the web app does not ping it before use: one round trip less)
+    assert deliver(client, "carts/update", {"id": 1}, webhook_id="before-restart").status_code == 200
+    engine = app.extensions["backbell"].db.engine
+    pids = []
+    with engine.connect() as conn:
+        pids.append(conn.connection.dbapi_connection.info.backend_pid)
+    # when the server ends it, as a PostgreSQL restart or failover does
+    admin = psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    with admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pids[0],)).fetchone() == (True,)
+    response = deliver(client, "carts/update", {"id": 2}, webhook_id="during-restart")
+    # then that delivery is refused with a status Shopify retries, and nothing is stored for it
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["error"]["code"] == "unavailable"
+    session.expire_all()
+    assert session.scalar(select(InboxDelivery).where(InboxDelivery.webhook_id == "during-restart")) is None
+    # and the pool dropped the dead connection: Shopify's retry is stored
+    assert deliver(client, "carts/update", {"id": 2}, webhook_id="during-restart").status_code == 200
+    assert inbox_row(session, "during-restart").topic == "carts/update"
 
 
 def test_signature_helper_matches_the_known_good_vectors(webhook_vectors):
