@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from plugin.dispatch.channels.base import Channel, DeliveryResult, OutgoingMessage
+from plugin.dispatch.pauses import ProviderPauses
 from plugin.crypto import Vault
 from plugin.db import Database, UTCDateTime, ids_in
 from plugin.clock import utcnow
@@ -68,6 +69,8 @@ class ChannelSender:
     # Offers hook (plugin.offers.batch.prepare_batch): codes and held units in Shopify before a
     # claimed batch is sent; returns the claim without the notices that must wait for a unit.
     prepare_offers: Callable[[Claim], Claim] | None = None
+    # A provider's 429 wait shared by every send chain (plugin.dispatch.pauses); None: per chain only.
+    pauses: ProviderPauses | None = None
 
     def lease_for(self, count: int) -> timedelta:
         """How long a claim on ``count`` rows lasts: longer than the channel can take to send them."""
@@ -149,10 +152,18 @@ def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: Ba
         messages = [m for m in messages if m.notification_id in handed_off]
     if not messages:
         return
-    results = sender.channel.send(messages)
+    paused = sender.pauses.remaining(sender.channel.name) if sender.pauses is not None else 0.0
+    if paused > 0:  # another chain got a 429: not tried, not counted, back after the provider's wait
+        results = [DeliveryResult(m.notification_id, ok=False, transient=True, counted=False, retry_after=paused,
+                                  error=f"{sender.channel.name}: not tried (the provider asked for a pause)")
+                   for m in messages]
+    else:
+        results = sender.channel.send(messages)
     waits = [r.retry_after for r in results if r.retry_after is not None]
     if waits:  # a 429's wait: the retry comes no earlier, and the rows say so (see ``retry_at``)
         outcome.retry_after = max(waits)
+        if sender.pauses is not None and not paused:  # every other chain holds its calls too
+            sender.pauses.pause(sender.channel.name, outcome.retry_after)
         retry_window = max(retry_window, timedelta(seconds=outcome.retry_after))
     with db.session() as session:
         _record(session, claim, results, outcome, retry_at=utcnow() + retry_window)

@@ -40,6 +40,7 @@ from plugin.clock import utcnow
 from plugin.dispatch.channels import channel_for
 from plugin.dispatch.delivery import ChannelSender, pending_batches, send_next_batch
 from plugin.dispatch.due import run_due_work
+from plugin.dispatch.pauses import pauses_for
 from plugin.dispatch.plan import channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled
 from plugin.dispatch.vip import refresh_customer_tags
 from plugin.logging import get_logger
@@ -67,7 +68,8 @@ def delivery_for(runtime, channel: str) -> ChannelSender:
     return ChannelSender(channel=channel_for(settings, channel), vault=runtime.vault, app_url=settings.app_url,
                          link_secret=settings.link_secret,
                          lease_margin=timedelta(seconds=settings.dispatch_lease_margin_seconds),
-                         prepare_offers=partial(prepare_batch, runtime))  # offers hook (plugin.offers)
+                         prepare_offers=partial(prepare_batch, runtime),  # offers hook (plugin.offers)
+                         pauses=pauses_for(settings.redis_url))
 
 
 def latest_retry(retries: int, factor: float) -> timedelta:

@@ -3,13 +3,17 @@ beat's recovery leaves alone the chains that are sending or waiting out a backof
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+
+import redis
 
 from sqlalchemy import select
 
 from plugin.clock import frozen, travel, utcnow
 from plugin.dispatch.channels.base import DeliveryResult
 from plugin.dispatch.delivery import ChannelSender, deliver_batch, BatchOutcome, send_next_batch
+from plugin.dispatch.pauses import KEY as PAUSE_KEY, RedisPauses
 from plugin.dispatch.plan import claim_batch, open_batches, plan_restock, recover_stalled
 from plugin.models import Decision, Notification, Subscription
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe
@@ -215,3 +219,33 @@ def test_an_unanswered_send_is_uncertain_and_a_throttled_one_waits_without_spend
     with runtime.db.session() as s:
         again = claim_batch(s, event.id, "email", 10, lambda n: timedelta(minutes=1))
     assert again.notification_ids == [rows[1].id, rows[2].id]
+
+
+def test_after_one_chains_429_the_other_chains_hold_their_calls_until_the_providers_wait_is_over(
+        app, runtime, session, redis_url):
+    # given a restock of 4 sent by two chains of 2-notice batches, the provider's pause shared through Redis
+    event, _ = _planned(session, runtime, count=4)
+    pauses = RedisPauses(redis_url)
+    redis.Redis.from_url(redis_url).delete(PAUSE_KEY.format(channel="email"))
+    throttled = ScriptedChannel(*[{"ok": False, "transient": True, "counted": False, "retry_after": 30.0}] * 2)
+    other = RecordingChannel()
+    throttled.max_batch = other.max_batch = 2
+
+    # when the first chain's call is answered 429 (wait 30 s), then the second chain's batch comes up
+    one = send_next_batch(runtime.db, event.id, "email", replace(_sender(runtime, throttled), pauses=pauses))
+    two = send_next_batch(runtime.db, event.id, "email", replace(_sender(runtime, other), pauses=pauses))
+
+    # then the second chain did not call the provider: its rows wait out the same pause, no attempt spent
+    assert (one.retrying, one.retry_after) == (2, 30.0)
+    assert other.sent_to == []
+    assert two.retrying == 2 and 25 < two.retry_after <= 30
+    session.expire_all()
+    held = list(session.scalars(select(Notification).order_by(Notification.id)))
+    assert {(n.status, n.attempts, n.handed_off_at) for n in held} == {("pending", 0, None)}
+    assert all(n.retry_at >= utcnow() + timedelta(seconds=25) for n in held if n.id in two.notification_ids)
+    # and without the shared pause the same chain would have called (what the pause prevents)
+    alone = RecordingChannel()
+    with travel(timedelta(seconds=31)):
+        send_next_batch(runtime.db, event.id, "email", _sender(runtime, alone))
+    assert sorted(alone.sent_to) == [f"s{i}@example.com" for i in range(4)]
+    redis.Redis.from_url(redis_url).delete(PAUSE_KEY.format(channel="email"))

@@ -86,6 +86,8 @@ class SendGridDouble:
     throttle_seconds: int = 1
     not_before: float = 0.0  # the reset of the latest 429 (wall clock)
     early_calls: list[float] = field(default_factory=list)  # seconds before that reset a call came
+    throttled_at: float = 0.0  # when the latest 429 was answered (wall clock)
+    early_gaps: list[float] = field(default_factory=list)  # for each early call: seconds after that 429
     _failures: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -118,6 +120,7 @@ class SendGridDouble:
         with self._lock:
             if arrived < self.not_before:
                 self.early_calls.append(self.not_before - arrived)
+                self.early_gaps.append(arrived - self.throttled_at)
         try:
             body = json.loads(request.get_data())
         except ValueError:
@@ -169,6 +172,7 @@ class SendGridDouble:
         reset = int(now()) + 1 + self.throttle_seconds
         with self._lock:
             self.not_before = max(self.not_before, float(reset))
+            self.throttled_at = now()
             self.requests.append({"body": body, "status": 429, "not_before": reset})
         response = _errors(429, "too many requests")
         response.headers.update({"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",

@@ -75,6 +75,8 @@ class TwilioDouble:
     server: GatedServer | None = None
     not_before: float = 0.0  # the end of the latest 429's Retry-After (wall clock)
     early_calls: list[float] = field(default_factory=list)  # seconds before that a call came
+    throttled_at: float = 0.0  # when the latest 429 was answered (wall clock)
+    early_gaps: list[float] = field(default_factory=list)  # for each early call: seconds after that 429
     calls: int = 0
     unanswered: list[str] = field(default_factory=list)  # sids queued, but the caller had gone before the answer
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -104,6 +106,7 @@ class TwilioDouble:
             self.calls += 1
             if arrived < self.not_before:
                 self.early_calls.append(self.not_before - arrived)
+                self.early_gaps.append(arrived - self.throttled_at)
         fault = None
         if self.faults is not None:
             fault, refuse_next = self.faults.take()
@@ -112,6 +115,7 @@ class TwilioDouble:
             if fault == "429":
                 with self._lock:
                     self.not_before = max(self.not_before, arrived + self.faults.throttle_seconds)
+                    self.throttled_at = arrived
                 response = _error(429, 20429, "Too Many Requests")
                 response.headers["Retry-After"] = str(self.faults.throttle_seconds)
                 return response

@@ -110,6 +110,10 @@ def _done_or_revive(runtime, worker, event_id: int, revived: list[int]):
     return False
 
 
+# How long after a 429 a call may still arrive that was already under way when it was answered.
+CROSSING_SECONDS = 0.5
+
+
 def test_providers_failing_a_third_of_calls_lose_nothing_and_send_nothing_twice(
         faulty_providers, celery_worker, app, runtime, session):
     sendgrid, twilio = faulty_providers
@@ -150,8 +154,12 @@ def test_providers_failing_a_third_of_calls_lose_nothing_and_send_nothing_twice(
     with runtime.db.session() as s:
         uncertain_decisions = s.scalar(select(func.count()).select_from(Decision).where(Decision.decision == NO_ANSWER))
     assert uncertain_decisions == len(unanswered_mails) + len(unanswered_texts)
-    # and no call came before a 429's wait was over
-    assert sendgrid.early_calls == [] and twilio.early_calls == []
+    # and no call came before a 429's wait was over — parallel chains share the pause
+    # (plugin.dispatch.pauses) — except one that crossed the 429 on its way: a chain checks the
+    # pause right before its call, so a call already under way when another chain got the 429 arrives
+    # within moments of it (the bug this catches: sibling chains calling seconds later)
+    early = sendgrid.early_gaps + twilio.early_gaps
+    assert all(gap <= CROSSING_SECONDS for gap in early), early
     print(f"\nprovider faults: {EMAILS + PHONES} shoppers in {elapsed:.0f} s; SendGrid {len(sendgrid.requests)} "
           f"requests {dict(sendgrid.faults.happened)}; Twilio {twilio.calls} calls {dict(twilio.faults.happened)}; "
           f"uncertain {len(unanswered_mails)} mails + {len(unanswered_texts)} texts; chains revived {len(revived)}")
