@@ -1,7 +1,7 @@
 """Benchmark 3 — fan-out: one restock with plentiful stock, N waiting shoppers.
 
-Backbell: a signed ``inventory_levels/update`` through gunicorn, a real Celery worker (2
-processes), the SendGrid double; notices handed off per second = N / (last mail received − webhook
+Backbell: a signed ``inventory_levels/update`` through gunicorn, a real Celery worker (as
+``backbell worker`` runs it), the SendGrid double; notices handed off per second = N / (last mail received − webhook
 POST). Worker RSS (every process, psutil) sampled every 0.25 s. Baselines, right after each run:
 (a) a bare ``COPY`` of the very notification rows Backbell just wrote into an empty table of the
 same shape; (b) a bare loop re-posting the very request bodies the double just received (the same
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -115,7 +116,7 @@ def run(sizes: list[int], profile: bool) -> dict:
     results = {"runs": [], "profile": None, "machine": machine()}
     with stack("fanout") as s:
         shop_id = s.install_shop(SHOP)
-        s.start_worker(concurrency=2)
+        results["worker_processes"] = len(psutil.Process(s.start_worker().pid).children())
         with s.web() as url:
             run_backbell(s, url, shop_id, 0, 200)  # warm-up
             for n, size in enumerate(sizes, start=1):
@@ -140,7 +141,7 @@ def report(results: dict, before: str | None = None) -> str:
         "## 3. Fan-out (`bench/fanout.py`)",
         "",
         f"Machine: {results.get('machine') or machine()}. One restock with plentiful stock; gunicorn (2 workers), one Celery worker "
-        "(2 processes), PostgreSQL, Redis db 15, the SendGrid double on loopback in the bench process. Backbell: "
+        f"({results.get('worker_processes', 2)} processes), PostgreSQL, Redis db 15, the SendGrid double on loopback in the bench process. Backbell: "
         "webhook POST → last mail at the double. Baselines right after each run: a bare `COPY` of the same "
         "notification rows, and a bare loop re-posting the same request bodies (1,000-recipient batches).",
         "",

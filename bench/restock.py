@@ -3,8 +3,8 @@
 Each trial: a sold-out variant with a few waiting shoppers (mirrored at 0), Shopify (the Admin
 double) gets stock, and a signed ``inventory_levels/update`` goes to ``POST /webhooks`` on
 gunicorn; the latency is from just before that POST to the SendGrid double receiving the first
-mail for that variant. Backbell: gunicorn (2 workers) + a real Celery worker (2 processes),
-Redis db 15, PostgreSQL. Baseline, alternating trial by trial: the same hops written bare
+mail for that variant. Backbell: gunicorn (2 workers) + a real Celery worker as ``backbell worker``
+runs it (one process more than a restock's send chains), Redis db 15, PostgreSQL. Baseline, alternating trial by trial: the same hops written bare
 (``bench.baselines:bare_app()`` + ``bench/bare_chain.py``).
 
 Then the same while another shop's big fan-out (``--big`` shoppers, default 20,000) is running:
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -92,7 +93,7 @@ def run(trials: int, big: int) -> dict:
         s.add_waiting(big_id, 4_999_999, big, "big-")
         bare_env = {"BENCH_DATABASE_URL": plain_url, "BENCH_REDIS_URL": BENCH_REDIS, "BENCH_SECRET": SECRET}
         chain = bare_chain(s, s.scratch, plain_url)
-        s.start_worker(concurrency=2)
+        results["worker_processes"] = len(psutil.Process(s.start_worker().pid).children())
         try:
             with s.web() as url, gunicorn("bench.baselines:bare_app()", bare_env, log=s.scratch / "bare.log") as bare, \
                     httpx.Client(timeout=30) as http:
@@ -143,7 +144,7 @@ def report(results: dict, trials: int, before: str | None = None) -> str:
     lines = [
         "## 2. Restock → first notice at the provider (`bench/restock.py`)",
         "",
-        f"Machine: {results.get('machine') or machine()}. gunicorn (2 workers) + one Celery worker (2 processes), PostgreSQL, Redis db 15, "
+        f"Machine: {results.get('machine') or machine()}. gunicorn (2 workers) + one Celery worker ({results.get('worker_processes', 2)} processes), PostgreSQL, Redis db 15, "
         f"the Admin and SendGrid doubles on loopback in the bench process. {trials} restocks per row, one at a "
         f"time, Backbell and the bare chain alternating; {WAITING} shoppers wait on each variant. Latency: from "
         "just before the signed `inventory_levels/update` POST to the SendGrid double receiving the variant's "

@@ -28,6 +28,7 @@ from sqlalchemy import insert, select
 
 from bench.harness import BENCH_REDIS, ROOT, gunicorn, scratch_database
 from plugin import create_app
+from plugin.cli import default_concurrency
 from plugin.clock import utcnow
 from plugin.demo import signing
 from plugin.migrate import upgrade
@@ -109,7 +110,9 @@ class Stack:
         with gunicorn("plugin:create_app()", self.env, workers=workers, log=self.scratch / "gunicorn.log") as url:
             yield url
 
-    def start_worker(self, concurrency: int = 2, name: str = "bench") -> subprocess.Popen:
+    def start_worker(self, concurrency: int | None = None, name: str = "bench") -> subprocess.Popen:
+        """A Celery worker as ``backbell worker`` runs it (default: its default concurrency)."""
+        concurrency = concurrency or default_concurrency(int(self.env.get("BACKBELL_DISPATCH_CHAINS") or 2))
         log_path = self.scratch / f"worker-{name}.log"
         command = [str(CELERY), "-A", "plugin.worker_app", "worker", f"--concurrency={concurrency}",
                    "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -69,22 +70,30 @@ def _gunicorn(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
-@click.option("--concurrency", default=None, type=int)
+@click.option("--concurrency", default=None, type=click.IntRange(min=1),
+              help="Worker processes (default: the CPU count, and at least one more than "
+                   "BACKBELL_DISPATCH_CHAINS).")
 def worker(concurrency: int | None) -> None:
     """Run a Celery worker (needs REDIS_URL): first batches and webhooks ahead of bulk batches."""
     from plugin.celery_app import QUEUES
 
-    celery = _celery_or_exit()
-    argv = ["worker", "--loglevel=INFO", f"--queues={','.join(QUEUES)}"]
-    if concurrency:
-        argv.append(f"--concurrency={concurrency}")
+    celery, settings = _celery_or_exit()
+    argv = ["worker", "--loglevel=INFO", f"--queues={','.join(QUEUES)}",
+            f"--concurrency={concurrency or default_concurrency(settings.dispatch_chains)}"]
     celery.worker_main(argv)
+
+
+def default_concurrency(dispatch_chains: int, cpus: int | None = None) -> int:
+    """One process more than a restock's send chains (at least): while one shop's big fan-out keeps
+    ``dispatch_chains`` processes busy with bulk batches, another shop's webhook and first batch
+    find a free process instead of waiting for a batch to end."""
+    return max(cpus or os.cpu_count() or 1, dispatch_chains + 1)
 
 
 @main.command()
 def beat() -> None:
     """Run the Celery scheduler (reconciliation, recovery, pruning; needs REDIS_URL)."""
-    celery = _celery_or_exit()
+    celery, _ = _celery_or_exit()
     celery.start(["beat", "--loglevel=INFO"])
 
 
@@ -98,7 +107,7 @@ def _celery_or_exit():
         click.echo("backbell: configuration error: REDIS_URL: is required for the worker and beat", err=True)
         sys.exit(2)
     # Worker and beat: test pooled connections before use (see plugin.db.make_engine).
-    return _app(pool_pre_ping=True).extensions["celery"]
+    return _app(pool_pre_ping=True).extensions["celery"], settings
 
 
 @main.group()

@@ -18,12 +18,19 @@ def _runtime():
 
 @shared_task(name="backbell.process_webhook")
 def process_webhook(inbox_id: int) -> None:
-    """Handle one stored webhook, then dispatch the restocks it found. Never raises for a failing
-    handler: the failure is kept on the row, which the re-drive queues again after its backoff."""
+    """Handle one stored webhook, then dispatch the restocks it found right here (a hop through the
+    broker would wait for a free worker process a second time: during another shop's fan-out, that
+    is one more bulk batch). Never raises for a failing handler: the failure is kept on the row,
+    which the re-drive queues again after its backoff. A dispatch that fails here goes through the
+    broker instead (and the beat's ``recover_dispatch`` restarts any restock left pending)."""
     from plugin.dispatch.tasks import dispatch_restock
 
     for event_id in process_delivery(_runtime(), inbox_id):
-        dispatch_restock.delay(event_id)
+        try:
+            dispatch_restock(event_id)
+        except Exception as err:  # noqa: BLE001 — the restock stays pending; queue it on its own
+            log.warning("dispatch_inline_failed", restock_event_id=event_id, error=type(err).__name__)
+            dispatch_restock.delay(event_id)
 
 
 @shared_task(name="backbell.redrive_inbox")

@@ -87,6 +87,7 @@ class CeleryWorker:
     log_dir: Path
     process: subprocess.Popen | None = None
     started: list[Path] = field(default_factory=list)
+    orphaned: set[bytes] = field(default_factory=set)  # delivery tags a killed worker had in hand
 
     @property
     def log_path(self) -> Path:
@@ -122,10 +123,13 @@ class CeleryWorker:
         raise RuntimeError(f"Celery worker did not start:\n{self.log_tail()}")
 
     def kill(self) -> None:
-        """SIGKILL: the worker dies mid-task, exactly like a lost machine."""
+        """SIGKILL: the worker dies mid-task, exactly like a lost machine. What it had in hand stays
+        in kombu's ``unacked`` hash until Redis's visibility timeout (an hour): ``idle`` leaves
+        those messages out."""
         if self.process and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+            self.orphaned |= set(redis.Redis.from_url(self.redis_url).hkeys("unacked"))
 
     def restart(self, clock_offset: timedelta | None = None) -> None:
         self.kill()
@@ -156,7 +160,7 @@ class CeleryWorker:
         """Nothing queued on either queue and no task in hand: with ``acks_late`` a running task
         stays in kombu's ``unacked`` hash until it has finished (and queued what it queues)."""
         client = redis.Redis.from_url(self.redis_url)
-        return not any(client.llen(queue) for queue in QUEUES) and not client.hlen("unacked")
+        return not any(client.llen(queue) for queue in QUEUES) and not set(client.hkeys("unacked")) - self.orphaned
 
 
 def wait_for(condition, timeout: float = 30, interval: float = 0.1, worker: CeleryWorker | None = None):

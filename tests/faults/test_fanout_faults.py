@@ -15,7 +15,8 @@ from plugin.dispatch.tasks import dispatch_restock, recover_dispatch
 from tests.dispatch.test_worker_dispatch import _event_status, _seed, _statuses
 from tests.doubles.worker import wait_for
 
-pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault]
+pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault,
+              pytest.mark.xdist_group("faults-b")]  # the faults stage's group (scripts/test)
 
 SHOPPERS = 5000
 

@@ -30,7 +30,8 @@ from tests.dispatch.builders import PRODUCT_ID, VARIANT_ID, make_event, make_sho
 from tests.doubles.provider_faults import KINDS, FaultPlan
 from tests.doubles.worker import wait_for
 
-pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault]
+pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault,
+              pytest.mark.xdist_group("faults-a")]  # the faults stage's group (scripts/test)
 
 EMAILS, PHONES = 3000, 100
 LOCALES = ("en", "de", "fr", "es", "ja", "zh-CN")  # six bodies: six SendGrid requests per batch of 1000

@@ -46,7 +46,8 @@ from tests.doubles.worker import CeleryWorker
 from tests.faults import services
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, level_payload, webhook_headers
 
-pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault]
+pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault,
+              pytest.mark.xdist_group("faults-b")]  # the faults stage's group (scripts/test)
 
 VARIANTS, LOCATIONS, CHANGES = 20, (101, 102, 103), 30  # 1,800 changes, + repeats
 SEED = 20261203

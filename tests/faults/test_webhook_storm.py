@@ -17,7 +17,7 @@ from plugin.clock import utcnow
 from plugin.models import InventoryLevel, RestockEvent, Variant
 from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, deliver, level_payload
 
-pytestmark = [pytest.mark.pg_only, pytest.mark.fault]
+pytestmark = [pytest.mark.pg_only, pytest.mark.fault, pytest.mark.xdist_group("faults-b")]
 
 VARIANTS, LOCATIONS, CHANGES = 40, (101, 102, 103), 80  # 40 × 3 × 80 = 9,600 changes, + duplicates
 SEED = 20261201
