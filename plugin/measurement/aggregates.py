@@ -21,10 +21,11 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
-from plugin.db import ids_in, insert_for
+from plugin.db import ids_in
 from plugin.models import WAITING, Contact, PurchaseDelay, Shop, ShopDay, Subscription, VariantDay, VariantTotal
 
 _PENDING = "backbell_aggregates"
@@ -142,33 +143,39 @@ def _mark_due(session: Session, contact_id: int | None) -> None:
 
 TABLES = (("shop_days", ShopDay, ("shop_id", "day")),
           ("variant_days", VariantDay, ("shop_id", "variant_id", "day")),
-          ("variant_totals", VariantTotal, ("shop_id", "variant_id")))
+          ("variant_totals", VariantTotal, ("shop_id", "variant_id")),
+          ("delays", PurchaseDelay, ("shop_id", "day", "minutes")))
 
 
 def write_pending(session: Session) -> None:
-    """Upsert the collected deltas (runs on its own just before commit; callable directly)."""
+    """Upsert the collected deltas (runs on its own just before commit; callable directly): one
+    statement per table, its rows in key order."""
     pending = session.info.pop(_PENDING, None)
     due = session.info.pop(_DUE, None)
     if pending:
-        insert = insert_for(session)
+        dialect = session.get_bind().dialect.name
+        pending["delays"] = {key: {"count": count} for key, count in pending["delays"].items()}
         for name, model, keys in TABLES:
-            for key in sorted(pending[name]):
-                _upsert(session, insert, model, dict(zip(keys, key)), pending[name][key])
-        for (shop_id, day, minutes), count in sorted(pending["delays"].items()):
-            _upsert(session, insert, PurchaseDelay, {"shop_id": shop_id, "day": day, "minutes": minutes},
-                    {"count": count})
+            rows = [(key, {column: delta for column, delta in deltas.items() if delta})
+                    for key, deltas in sorted(pending[name].items())]
+            rows = [(key, deltas) for key, deltas in rows if deltas]
+            if not rows:
+                continue
+            columns = tuple(sorted({column for _, deltas in rows for column in deltas}))
+            session.execute(_upsert(dialect, model, keys, columns),
+                            [{**dict(zip(keys, key)), **{c: deltas.get(c, 0) for c in columns}} for key, deltas in rows])
     if due:
         session.execute(update(Contact).where(ids_in(session, Contact.id, sorted(due))).values(customer_sync_due=True))
 
 
-def _upsert(session: Session, insert, model, key: dict, deltas: Counter) -> None:
-    values = {name: delta for name, delta in deltas.items() if delta}
-    if not values:
-        return
-    statement = insert(model).values(**key, **values)
+@lru_cache(maxsize=256)
+def _upsert(dialect: str, model, keys: tuple[str, ...], columns: tuple[str, ...]):
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET column = column + excluded.column``, built once
+    per table and column set (building it, ``excluded`` included, cost more than running it)."""
     table = model.__table__
-    session.execute(statement.on_conflict_do_update(
-        index_elements=list(key), set_={name: table.c[name] + statement.excluded[name] for name in values}))
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: table.c[name] + statement.excluded[name] for name in columns})
 
 
 @event.listens_for(Session, "before_commit")
