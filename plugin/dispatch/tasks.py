@@ -98,25 +98,34 @@ def dispatch_restock(restock_event_id: int) -> None:
         if runtime.settings.tasks_in_process:
             send_batch.delay(restock_event_id, channel)
             continue
-        # The rest is bulk, behind every other shop's first batch; its chains start as soon as
-        # the first batch is claimed, so they run while it is at the provider.
+        # The rest is bulk, behind every other shop's first batch. This first batch counts as one
+        # of the restock's ``dispatch_chains``: the others start as soon as it is claimed (they run
+        # while it is at the provider), the last when it is done — so a big restock never holds
+        # more processes than that, and another shop's webhook finds one free.
+        chains = runtime.settings.dispatch_chains
         started = []
         latest = latest_retry(0, runtime.settings.dispatch_retry_backoff_seconds)
         outcome = send_next_batch(
             runtime.db, restock_event_id, channel, delivery_for(runtime, channel), retry_window=latest,
-            on_claimed=lambda: started.append(start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE)))
+            on_claimed=lambda: started.append(
+                start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE, most=chains - 1)))
         if outcome.retrying:  # the first batch's retry, as send_batch's own would come: never before a 429's wait
             countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
             send_batch.apply_async((restock_event_id, channel), countdown=countdown)
-        elif outcome.remaining and not any(started):  # rows came back (held, a lost claim): walk them
-            start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE)
+        elif outcome.remaining:  # this batch's chain goes on (or, if rows came back and none started, walks them)
+            start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE, most=chains - sum(started))
 
 
-def start_chains(runtime, restock_event_id: int | None, channel: str, queue: str | None = None) -> int:
-    """Start as many send chains as there are batches left, up to ``dispatch_chains``; returns how many."""
+def start_chains(runtime, restock_event_id: int | None, channel: str, queue: str | None = None,
+                 most: int | None = None) -> int:
+    """Start as many send chains as there are batches left, up to ``most`` (default
+    ``dispatch_chains``); returns how many."""
+    most = runtime.settings.dispatch_chains if most is None else most
+    if most < 1:
+        return 0
     with runtime.db.session() as session:
         batches = pending_batches(session, restock_event_id, channel, channel_for(runtime.settings, channel).max_batch,
-                                  runtime.settings.dispatch_chains)
+                                  most)
     for _ in range(batches):
         send_batch.apply_async((restock_event_id, channel), queue=queue)
     return batches

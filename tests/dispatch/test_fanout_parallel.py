@@ -74,3 +74,42 @@ def test_small_shops_first_batches_go_ahead_of_a_big_shops_queued_batches(
     order = [_shop_of(r) for r in sendgrid.requests]
     assert order == [shop_id for shop_id, _ in small_events] + [big.id] * 3
     assert _statuses(runtime, big_event.id) == {"sent": 3000}
+
+
+def test_a_big_restock_holds_at_most_its_chains_so_another_shops_first_mail_finds_a_free_process(
+        sendgrid, celery_worker, app, runtime, session):
+    # given a big shop's 6,000 waiting shoppers (six batches), a worker with three processes (one
+    # more than the two send chains, as `backbell worker` runs by default) and a provider that
+    # takes a second to answer each request
+    big_event, _ = _seed(session, runtime, 6000)
+    small = make_shop(session, domain="small-shop.myshopify.com", settings={"batch_per_unit": None})
+    make_variant(session, small, available=10)
+    subscribe_many(session, runtime.vault, small, 2)
+    small_event = make_event(session, small, available=10).id
+    session.commit()
+    celery_worker.stop()
+    celery_worker.start(processes=3)
+    sendgrid.delay_seconds = 1.0
+
+    # when the big restock is under way: three of its batches have reached the provider (the
+    # double records a request as it arrives)
+    with app.app_context():
+        dispatch_restock.delay(big_event)
+    wait_for(lambda: len(sendgrid.requests) >= 3, timeout=30, worker=celery_worker)
+
+    # then it never had more than its two chains' batches at the provider at once
+    assert sendgrid.most_held == 2
+
+    # when another shop restocks meanwhile
+    with app.app_context():
+        dispatch_restock.delay(small_event)
+    wait_for(lambda: all(_event_status(runtime, e) == "done" for e in (big_event, small_event)), timeout=90,
+             worker=celery_worker)
+
+    # then its mail went out while the big fan-out was still sending (two batches at a time, a
+    # second each: it had at least two more rounds to go), and each shopper was told once
+    order = [_shop_of(r) for r in sendgrid.requests]
+    assert order.index(small.id) < len(order) - 2
+    assert sendgrid.most_held <= 3
+    assert _statuses(runtime, big_event) == {"sent": 6000}
+    assert _statuses(runtime, small_event) == {"sent": 2}
