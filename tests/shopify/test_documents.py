@@ -20,7 +20,12 @@ def test_documents_directory_holds_the_operations_the_app_sends():
                      "VariantStock"]
 
 
-@pytest.mark.parametrize("name", document_names())
+# Every document, the customer sync's (customers/) and the bulk query's (bulk/) included.
+ALL_DOCUMENTS = document_names() + [f"{folder}/{p.stem}" for folder in ("bulk", "customers")
+                                    for p in sorted((DOCUMENTS_DIR / folder).glob("*.graphql"))]
+
+
+@pytest.mark.parametrize("name", ALL_DOCUMENTS)
 def test_every_document_validates_against_the_admin_schema(name):
     # given
     text = load_document(name)
@@ -32,7 +37,7 @@ def test_every_document_validates_against_the_admin_schema(name):
     assert errors == []
 
 
-@pytest.mark.parametrize("name", document_names())
+@pytest.mark.parametrize("name", ALL_DOCUMENTS)
 def test_every_document_names_its_operation_after_its_file(name):
     # given
     text = (DOCUMENTS_DIR / f"{name}.graphql").read_text()
@@ -41,7 +46,7 @@ def test_every_document_names_its_operation_after_its_file(name):
     operations = re.findall(r"^(?:query|mutation)\s+(\w+)", text, flags=re.M)
 
     # then
-    assert operations == [name]
+    assert operations == [name.rpartition("/")[2]]
 
 
 def test_every_fragment_is_used_by_some_document():
@@ -49,7 +54,7 @@ def test_every_fragment_is_used_by_some_document():
     fragments = sorted(p.stem for p in FRAGMENTS_DIR.glob("*.graphql"))
 
     # when
-    used = {f for f in fragments for name in document_names() if f"fragment {f} " in load_document(name)}
+    used = {f for f in fragments for name in ALL_DOCUMENTS if f"fragment {f} " in load_document(name)}
 
     # then
     assert sorted(used) == fragments
