@@ -46,6 +46,7 @@ from plugin.dispatch.vip import refresh_customer_tags
 from plugin.logging import get_logger
 from plugin.models import RestockEvent
 from plugin.offers.batch import prepare_batch
+from plugin.priority import run_at_low_priority
 
 log = get_logger(__name__)
 
@@ -146,7 +147,10 @@ def send_batch(self, restock_event_id: int | None, channel: str) -> None:
         _drain_in_process(runtime, restock_event_id, channel, delivery)
         return
     latest = latest_retry(self.request.retries, runtime.settings.dispatch_retry_backoff_seconds)
-    outcome = send_next_batch(runtime.db, restock_event_id, channel, delivery, retry_window=latest)
+    # A bulk batch gives way on the CPU to webhooks and first notices (plugin.priority).
+    bulk = (self.request.delivery_info or {}).get("routing_key") == BULK_QUEUE
+    outcome = (run_at_low_priority if bulk else _now)(
+        send_next_batch, runtime.db, restock_event_id, channel, delivery, retry_window=latest)
     if outcome.retrying:
         # Full jitter, but never before the provider's own wait (the rows' retry_at covers both).
         countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
@@ -157,6 +161,10 @@ def send_batch(self, restock_event_id: int | None, channel: str) -> None:
             f"{outcome.retrying} notices of restock {restock_event_id} on {channel} failed transiently"))
     if outcome.remaining:
         send_batch.apply_async((restock_event_id, channel), queue=BULK_QUEUE)
+
+
+def _now(work, *args, **kwargs):
+    return work(*args, **kwargs)
 
 
 def _drain_in_process(runtime, restock_event_id: int | None, channel: str, delivery: ChannelSender) -> None:

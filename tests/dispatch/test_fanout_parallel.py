@@ -3,13 +3,16 @@ ahead of a big fan-out's queued ones — real Celery workers on Redis, the SendG
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from plugin.celery_app import BULK_QUEUE
 from plugin.dispatch.plan import plan_restock
 from plugin.dispatch.tasks import dispatch_restock, send_batch
+from plugin.priority import BULK_NICENESS
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe_many
 from tests.dispatch.test_worker_dispatch import _event_status, _seed, _statuses
 from tests.doubles.worker import wait_for
@@ -113,3 +116,27 @@ def test_a_big_restock_holds_at_most_its_chains_so_another_shops_first_mail_find
     assert sendgrid.most_held <= 3
     assert _statuses(runtime, big_event) == {"sent": 6000}
     assert _statuses(runtime, small_event) == {"sent": 2}
+    # and the bulk batches ran on low-priority threads of the pool's processes (plugin.priority),
+    # while every process's own thread kept the worker's priority
+    base = os.getpriority(os.PRIO_PROCESS, celery_worker.process.pid)
+    threads = _threads_of_session(celery_worker.process.pid)
+    assert min(19, base + BULK_NICENESS) in {nice for _, _, nice in threads}
+    assert {nice for pid, tid, nice in threads if pid == tid} == {base}
+
+
+def _threads_of_session(session: int) -> list[tuple[int, int, int]]:
+    """(process, thread, nice) of every thread of every process in the session (the worker was
+    started in its own): /proc/<pid>/task/<tid>/stat, fields after the command name."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if int((proc / "stat").read_text().rpartition(")")[2].split()[3]) != session:
+                continue
+            for task in (proc / "task").iterdir():
+                fields = (task / "stat").read_text().rpartition(")")[2].split()
+                found.append((int(proc.name), int(task.name), int(fields[16])))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
