@@ -36,7 +36,7 @@ import redis
 from sqlalchemy import func, select
 
 from plugin import create_app
-from plugin.clock import travel, utcnow
+from plugin.clock import travel
 from plugin.inbox.tasks import redrive_inbox
 from plugin.migrate import upgrade
 from plugin.models import InboxDelivery, InventoryLevel, RestockEvent, Variant
@@ -44,33 +44,17 @@ from tests.doubles.server import serve_wsgi
 from tests.doubles.shopify_admin import install_shop_directly
 from tests.doubles.worker import CeleryWorker
 from tests.faults import services
-from tests.webhooks.delivery import DEMO_SHOP, add_variant_row, add_waiting, level_payload, webhook_headers
+from tests.faults.storm import StockHistory
+from tests.webhooks.delivery import DEMO_SHOP, webhook_headers
 
 pytestmark = [pytest.mark.pg_only, pytest.mark.worker, pytest.mark.fault,
               pytest.mark.xdist_group("faults-b")]  # the faults stage's group (scripts/test)
 
-VARIANTS, LOCATIONS, CHANGES = 20, (101, 102, 103), 30  # 1,800 changes, + repeats
+VARIANTS, CHANGES = 20, 30  # 20 × 3 locations × 30 = 1,800 changes, + repeats
 SEED = 20261203
 THREADS = 6
 BOUND = 600  # seconds for the whole test on a loaded 2-core machine (about 2 minutes alone)
 PAST_THE_LEASE = timedelta(minutes=15)  # the re-drive's view: every row's lease (2 min, backoff) is over
-
-
-def _true_history(rng: random.Random):
-    """Per (item, location) a walk of CHANGES levels over the last hour, oldest first."""
-    start = utcnow() - timedelta(hours=1)
-    history = {}
-    for v in range(VARIANTS):
-        item = 70_000 + v
-        for location in LOCATIONS:
-            level, walk = 0, []
-            for step in range(CHANGES):
-                level = max(0, level + rng.choice((-2, -1, 0, 1, 2)))
-                walk.append((start + timedelta(seconds=step * 60 + location % 7), level))
-            if v % 3 == 0:  # a third end sold out everywhere, though they were in stock on the way
-                walk[-1] = (walk[-1][0], 0)
-            history[(item, location)] = walk
-    return history
 
 
 @pytest.fixture
@@ -176,26 +160,12 @@ def test_every_webhook_answered_2xx_is_processed_through_postgres_and_redis_rest
     caplog.set_level(logging.WARNING)
     started = time.monotonic()
     rng = random.Random(SEED)
-    history = _true_history(rng)
-    finals = {key: walk[-1][1] for key, walk in history.items()}
+    history = StockHistory.walk(rng, VARIANTS, CHANGES, first_item=70_000, first_variant=60_000, step_seconds=60)
     # given every variant sold out and watched, and Shopify already at its final numbers
     shop = install_shop_directly(runtime, shopify_admin)
     with runtime.db.session() as session:
-        for v in range(VARIANTS):
-            item, variant_id = 70_000 + v, 60_000 + v
-            shopify_admin.add_variant(DEMO_SHOP, variant_id, inventory_item_id=item,
-                                      levels={location: finals[(item, location)] for location in LOCATIONS})
-            add_variant_row(session, shop.id, variant_id, item, 0)
-            for location in LOCATIONS:
-                session.add(InventoryLevel(shop_id=shop.id, inventory_item_id=item, location_id=location,
-                                           available=0, source_updated_at=utcnow() - timedelta(hours=2)))
-            session.commit()
-            add_waiting(session, runtime.vault, shop.id, variant_id, f"shopper{v}@gmail.com")
-    deliveries = [(f"restart-{item}-{location}-{n}", level_payload(item, location, level, at.isoformat()))
-                  for (item, location), walk in history.items() for n, (at, level) in enumerate(walk)]
-    deliveries += rng.sample(deliveries, 120)  # Shopify's retries: the same webhook id again
-    deliveries += [(f"{webhook_id}-again", payload) for webhook_id, payload in rng.sample(deliveries, 80)]
-    rng.shuffle(deliveries)
+        history.seed(session, runtime.vault, shopify_admin, shop.id)
+    deliveries = history.deliveries(rng, "restart", retried=120, resent=80)
     storm, events = Storm(url), []
 
     # when they arrive from six threads while PostgreSQL, then Redis, restart
@@ -248,11 +218,11 @@ def test_every_webhook_answered_2xx_is_processed_through_postgres_and_redis_rest
                     for lvl in s.scalars(select(InventoryLevel).where(InventoryLevel.shop_id == shop.id))}
         events_by_variant = Counter(s.scalars(select(RestockEvent.variant_id)))
         sums = {v.variant_id: v.available for v in s.scalars(select(Variant))}
-    assert mirrored == finals
-    came_back = {60_000 + v for v in range(VARIANTS) if sum(finals[(70_000 + v, loc)] for loc in LOCATIONS) >= 1}
+    assert mirrored == history.finals
+    came_back = history.came_back()
     assert events_by_variant == Counter(came_back)
     assert 0 < len(came_back) < VARIANTS
-    assert sums == {60_000 + v: sum(finals[(70_000 + v, loc)] for loc in LOCATIONS) for v in range(VARIANTS)}
+    assert sums == history.final_sums()
     # and the app answered no 500 and logged no traceback on the way
     assert 500 not in answers
     logged = capfd.readouterr()
