@@ -7,7 +7,9 @@ in ``*`` for a prefix) or a quoted string in which ``\\`` escapes the next chara
 without a field matches any field (free text) — the widest search there is, which is why the app
 quotes every address it sends.
 
-Customers match on ``email`` (exact, case-insensitive), ``tag`` and free text over both.
+Customers match on ``email`` (exact, case-insensitive), ``tag`` and free text over both; a numeric
+``id`` on ``id:N`` and its ranges ``id:>N``, ``id:>=N``, ``id:<N``, ``id:<=N`` (the bulk query's
+slices of the catalogue, answered by the tests' Admin double).
 """
 
 from __future__ import annotations
@@ -77,9 +79,16 @@ def _quoted(text: str, i: int) -> tuple[str, int]:
     return "".join(chars), i + 1
 
 
-def matches(query: str, record: dict) -> bool:
-    """Whether ``record`` (``email``, ``tags``) answers the search ``query``; empty matches all."""
-    parser = _Parser(tokens(query or ""))
+def matches(query: str, record: dict, fields: frozenset[str] | None = None) -> bool:
+    """Whether ``record`` (``email``, ``tags``, ``id``) answers the search ``query``; empty matches
+    all. ``fields``: the only fields a term may name (free text included as ``None``); any other
+    is a ``SearchSyntaxError`` rather than a term that matches nothing."""
+    items = tokens(query or "")
+    if fields is not None:
+        unknown = sorted({str(t.field) for t in items if isinstance(t, Term) and t.field not in fields})
+        if unknown:
+            raise SearchSyntaxError(f"unsupported search field(s): {', '.join(unknown)}")
+    parser = _Parser(items)
     if not parser.items:
         return True
     result = parser.disjunction(record)
@@ -128,7 +137,13 @@ class _Parser:
         return _term_matches(item, record) != item.negated
 
 
+_COMPARISONS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+                "<": lambda a, b: a < b, "": lambda a, b: a == b}
+
+
 def _term_matches(term: Term, record: dict) -> bool:
+    if term.field == "id":
+        return _id_matches(term.value, record.get("id"))
     value = term.value.lower()
     email = (record.get("email") or "").lower()
     tags = [t.lower() for t in record.get("tags") or []]
@@ -140,3 +155,11 @@ def _term_matches(term: Term, record: dict) -> bool:
     if term.field is None:  # free text: anywhere in any field
         return bool(value) and (value in email or any(value in t for t in tags))
     return False
+
+
+def _id_matches(value: str, number: int | None) -> bool:
+    operator = next(op for op in _COMPARISONS if value.startswith(op))
+    bound = value[len(operator):]
+    if not bound.isdigit():
+        raise SearchSyntaxError(f"id needs a number, got {value!r}")
+    return number is not None and _COMPARISONS[operator](number, int(bound))

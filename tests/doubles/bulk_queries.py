@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import threading
 from dataclasses import dataclass
 
 import graphql
 
+from plugin.demo import search
 from plugin.demo.store import gid, gid_number
 
 MAX_CONNECTIONS, MAX_DEPTH = 5, 2
@@ -302,25 +302,7 @@ def _strip(value, selection_set, parent_type, schema, fragments, parent_id, out)
 
 # -- search syntax (the part the app uses) -----------------------------------------------------------
 
-_TERM = re.compile(r"^id:(>=|<=|>|<)?(\d+)$")
-
-
 def matches_id_search(query: str | None, number: int) -> bool:
-    """Shopify's search syntax for ``id``: ``id:N``, ``id:>=N``, ``id:<=N`` joined by AND/OR (AND binds
-    tighter; a space is AND). Raises ``ValueError`` for any other term."""
-    if not query or not query.strip():
-        return True
-    for alternative in re.split(r"\s+OR\s+", query.strip()):
-        terms = [t for t in re.split(r"\s+", alternative) if t and t != "AND"]
-        if all(_term(t, number) for t in terms):
-            return True
-    return False
-
-
-def _term(term: str, number: int) -> bool:
-    match = _TERM.match(term)
-    if not match:
-        raise ValueError(f"the double only understands id terms, got {term!r}")
-    op, value = match[1] or "=", int(match[2])
-    return {"=": number == value, ">=": number >= value, "<=": number <= value,
-            ">": number > value, "<": number < value}[op]
+    """Shopify's search syntax over ``id`` alone (``id:N``, ``id:>=N``… with AND/OR/NOT and
+    parentheses), read by the demo stand-in's parser; a term on any other field is an error."""
+    return search.matches(query or "", {"id": number}, fields=frozenset({"id"}))
