@@ -32,9 +32,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 def _settle(worker) -> None:
     """Nothing queued and no task in hand (a first webhook can take longer than any fixed pause
-    on a loaded machine), then a moment for what it queued last to be taken."""
+    on a loaded machine), twice: kombu pops a message (BRPOP) and only then records it as unacked,
+    so one look can fall between the two."""
     wait_for(worker.idle, timeout=30, worker=worker)
-    time.sleep(0.5)
+    time.sleep(0.1)
     wait_for(worker.idle, timeout=30, worker=worker)
 
 
