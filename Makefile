@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(if $(CLOCK),BACKBELL_TEST_CLOCK=$(CLOCK)) scripts/test $(ARGS)
 
 test-fast: $(STAMP)
-	BACKBELL_TEST_BACKEND=sqlite $(BIN)/pytest -q -m "not pg_only and not worker and not browser and not fuzz and not fault" $(ARGS)
+	BACKBELL_TEST_BACKEND=sqlite $(BIN)/pytest -q -n 2 -m "not pg_only and not worker and not browser and not fuzz and not fault" $(ARGS)
 
 ## bench: issue #13's benchmarks (not tests: never part of `make test`). Needs the local PostgreSQL
 ## and Redis (db 15); installs the bench extra, wrk and the widget's Lighthouse when missing. Each
