@@ -95,8 +95,9 @@ class BatchOutcome:
 
 def send_next_batch(db: Database, event_id: int | None, channel: str, sender: ChannelSender,
                     retry_window: timedelta = timedelta(0),
-                    on_claimed: Callable[[], None] | None = None) -> BatchOutcome:
-    """Re-check stock, claim one batch, deliver it, record the results; safe to call repeatedly.
+                    on_claimed: Callable[[], None] | None = None, most: int | None = None) -> BatchOutcome:
+    """Re-check stock, claim one batch (of the channel's ``max_batch``, or fewer: ``most``),
+    deliver it, record the results; safe to call repeatedly.
 
     ``retry_window``: how long the caller's retry may take to come back after a transient failure
     (stored as the rows' ``retry_at``, so the beat's recovery does not start a second chain).
@@ -113,7 +114,8 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
             outcome.skipped = skip_remaining(session, event_id, channel, reason)
             outcome.stopped = reason
         else:
-            claim = claim_batch(session, event_id, channel, sender.channel.max_batch, sender.lease_for)
+            size = sender.channel.max_batch if most is None else min(most, sender.channel.max_batch)
+            claim = claim_batch(session, event_id, channel, size, sender.lease_for)
     if claim is not None and on_claimed is not None:
         on_claimed()
     if claim is not None:

@@ -51,6 +51,10 @@ from plugin.priority import run_at_low_priority
 log = get_logger(__name__)
 
 RETRY_BACKOFF_MAX_SECONDS = 600
+# A restock's first batch (sent at the normal priority, on the default queue) holds at most this
+# many notices: the first in line are told sooner, and the bulk of a big restock (recording
+# included) is left to the low-priority chains, so it weighs least on other shops' first notices.
+FIRST_BATCH = 100
 MAX_RETRIES = 6
 # Bound on batches one in-process call sends (100,000 shoppers / 500 per outbox batch = 200).
 IN_PROCESS_MAX_BATCHES = 10_000
@@ -109,7 +113,8 @@ def dispatch_restock(restock_event_id: int) -> None:
         outcome = send_next_batch(
             runtime.db, restock_event_id, channel, delivery_for(runtime, channel), retry_window=latest,
             on_claimed=lambda: started.append(
-                start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE, most=chains - 1)))
+                start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE, most=chains - 1)),
+            most=FIRST_BATCH)
         if outcome.retrying:  # the first batch's retry, as send_batch's own would come: never before a 429's wait
             countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
             send_batch.apply_async((restock_event_id, channel), countdown=countdown)
