@@ -211,7 +211,7 @@ class PageRequest:
     variant_id: int | None = None
     option_values: tuple = ()  # ?option_values=<id>,<id> — option value ids, as Dawn 15 and Horizon send
     section_id: str | None = None  # ?section_id= — Shopify's Section Rendering API: that section alone
-    weight: str = "light"  # light | real — ?weight=real: the Dawn page with Dawn 15's own weight (heavy_theme.py)
+    weight: str = "light"  # light | real — ?weight=real: the dawn/horizon page with its theme's own weight (heavy_theme.py)
     settings: dict = field(default_factory=dict)
     countries: tuple = (("US", "United States"), ("GB", "United Kingdom"), ("BA", "Bosnia & Herzegovina"),
                         ("FR", "France"), ("DE", "Germany"))

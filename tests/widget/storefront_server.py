@@ -25,7 +25,7 @@ from tests.widget.liquid_theme import EXTENSION, FIXTURES, JSON_FILTERS, PageReq
 from tests.widget.theme_pages import render_product_page
 
 STATIC = {"/assets/": EXTENSION / "assets", "/theme/": FIXTURES / "theme"}
-HEAVY_PREFIX = "/theme/heavy/"  # the Dawn-weight page's files (heavy_theme.py), before /theme/
+HEAVY_PREFIX = "/theme/heavy/"  # the real-weight pages' files (heavy_theme.py: <name>, horizon/<name>), before /theme/
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml")
 THEME_FETCH = ("section_id", "option_values")  # what Dawn 15's and Horizon 4's variant fetches carry
 PAGE_COOKIE = "storefront_page"
@@ -84,7 +84,7 @@ class Storefront:
     def static(self, path: str) -> Response:
         if path.startswith(HEAVY_PREFIX):
             name = path[len(HEAVY_PREFIX):]
-            body = heavy_asset(name) if "/" not in name else None
+            body = heavy_asset(name) if name.count("/") <= 1 else None
             if body is None:
                 return Response("not found", status=404)
             kind = mimetypes.guess_type(name)[0] or "application/octet-stream"

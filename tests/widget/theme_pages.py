@@ -6,8 +6,8 @@ markup — including Shopify's installments form in the price block, the first c
 and stand-ins for the themes' own scripts (fixtures/theme/dawn15/, fixtures/theme/horizon4/) that change
 the variant the way those themes do, fetching the new state from this storefront: Dawn 15 a section
 (``?section_id=…&option_values=…``), Horizon 4 the whole page (``?option_values=…``). ``?weight=real``
-gives the Dawn page the weight of Dawn 15's real product page: its fonts, stylesheets, scripts and
-product photo (heavy_theme.py) — what the storefront's cost is measured on.
+gives either page the weight of the theme's real product page (Dawn 15.4.1's, Horizon 4.1's): its
+fonts, stylesheets, scripts and product photo (heavy_theme.py) — what the storefront's cost is measured on.
 
 ``horizon-update``, ``select`` and ``url`` keep a small generic page (fixtures/product_page.liquid) that
 speaks one other variant signal each: older Horizon's ``variant:update``, a theme's own
@@ -79,7 +79,7 @@ def theme_context(request: PageRequest, product: dict) -> dict:
     selected = shared["product"]["selected_or_first_available_variant"]
     return {
         **shared,
-        **(heavy_context() if request.weight == "real" and request.theme == "dawn" else {"real_weight": False}),
+        **(heavy_context(request.theme, product["id"]) if request.weight == "real" else {"real_weight": False}),
         "selected": selected,
         # The theme's own copy of the variant, as Shopify's json writes it (script-safe whatever
         # ?json= the widget's block is rendered with).
