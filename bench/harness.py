@@ -232,8 +232,14 @@ def earlier_section(path: str, name: str) -> tuple[str, list[list[str]]]:
         raise SystemExit(f"bench: no '{name}' section in {path}")
     body = match.group(1)
     machine_line = next((line for line in body.splitlines() if line.startswith("Machine:")), "")
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in body.splitlines() if line.startswith("|") and not line.startswith("|--")]
+    rows: list[list[str]] = []
+    for line in body.splitlines():  # the first table only (a section may hold a before/after table too)
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        if not line.startswith("|--"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
     return machine_line.split(". ")[0], rows[1:]  # without the header row
 
 
