@@ -134,11 +134,11 @@ CONFIGURING_FIXTURES = ("shopify_admin", "sendgrid", "twilio", "celery_worker")
 
 @pytest.fixture
 def app(request, app_config):
-    for name in CONFIGURING_FIXTURES:
-        if name in request.fixturenames:
-            request.getfixturevalue(name)
+    configured = {name: request.getfixturevalue(name) for name in CONFIGURING_FIXTURES if name in request.fixturenames}
     app = create_app(app_config)
     yield app
+    if "celery_worker" in configured:  # its teardown comes after this one: nothing may still be reading
+        configured["celery_worker"].let_finish()
     _truncate(app.extensions["backbell"].db)
     app.extensions["backbell"].db.dispose()
 

@@ -9,7 +9,6 @@ live at another time (a webhook it handles hours later), it is restarted with th
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import date, datetime, time as wall, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -32,11 +31,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 def _settle(worker) -> None:
     """Nothing queued and no task in hand (a first webhook can take longer than any fixed pause
-    on a loaded machine), twice: kombu pops a message (BRPOP) and only then records it as unacked,
-    so one look can fall between the two."""
-    wait_for(worker.idle, timeout=30, worker=worker)
-    time.sleep(0.1)
-    wait_for(worker.idle, timeout=30, worker=worker)
+    on a loaded machine)."""
+    wait_for(worker.settled, timeout=30, worker=worker)
 
 
 def test_ten_waiting_two_units_six_told_vips_first_sold_out_again_four_keep_places_then_told_first_at_once(

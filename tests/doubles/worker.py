@@ -29,6 +29,7 @@ from plugin.celery_app import QUEUES
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).parent / "celery"
 READY_TIMEOUT = 30
+SETTLE_SECONDS = 0.25
 
 # Settings field → environment variable read by plugin.config.load_settings.
 ENV_NAMES = {
@@ -162,6 +163,22 @@ class CeleryWorker:
         client = redis.Redis.from_url(self.redis_url)
         return not any(client.llen(queue) for queue in QUEUES) and not set(client.hkeys("unacked")) - self.orphaned
 
+    def let_finish(self, timeout: float = 15) -> None:
+        """Wait (at most ``timeout``) until the tasks a test left behind have run — a restock's
+        other send chain finding nothing left, say — so that nothing is still reading when the
+        test's tables are truncated."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process and self.process.poll() is None and not self.settled():
+            time.sleep(0.1)
+
+    def settled(self) -> bool:
+        """Idle, and still idle a moment later: kombu pops a message (BRPOP) and only then records
+        it as unacked, so a single look can fall between the two while a task is starting."""
+        if not self.idle():
+            return False
+        time.sleep(SETTLE_SECONDS)
+        return self.idle()
+
 
 def wait_for(condition, timeout: float = 30, interval: float = 0.1, worker: CeleryWorker | None = None):
     """Poll ``condition`` until it returns something truthy; fail with the worker's log otherwise."""
@@ -188,10 +205,7 @@ def celery_worker(app_config, celery_redis_url, tmp_path):
     worker = CeleryWorker(app_config=app_config, redis_url=celery_redis_url, log_dir=tmp_path)
     worker.start()
     yield worker
-    # Let the tasks a test left behind finish (a restock's other send chain finding nothing left)
-    # before the worker stops and the next test truncates the tables they read.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and worker.process and worker.process.poll() is None and not worker.idle():
-        time.sleep(0.1)
+    # (The app fixture's teardown has let the worker finish before truncating the tables.)
+    worker.let_finish()
     worker.stop()
     client.flushdb()
