@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -61,25 +62,33 @@ def _handled_exactly_once(runtime, sendgrid, webhook_id: str, worker=None) -> No
     assert _count(runtime, Notification, Notification.status == "sent") == len(SHOPPERS)
 
 
-@pytest.fixture
-def database_fails_once(runtime):
-    """PostgreSQL itself refuses the first restock insert (a trigger; a sequence is not rolled back,
-    so only the first call fails) — a real database error in the middle of the handler."""
+@contextmanager
+def fails_once(runtime, table: str, per: str = "ROW"):
+    """PostgreSQL itself refuses the first insert into ``table`` (a trigger ``FOR EACH {per}``; a
+    sequence is not rolled back, so only the first call fails) — a real database error."""
     statements = [
         "CREATE SEQUENCE inject_failure_once",
         "CREATE FUNCTION inject_failure_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         "IF nextval('inject_failure_once') = 1 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$",
-        "CREATE TRIGGER inject_failure_once BEFORE INSERT ON restock_events "
-        "FOR EACH ROW EXECUTE FUNCTION inject_failure_once()",
+        f"CREATE TRIGGER inject_failure_once BEFORE INSERT ON {table} FOR EACH {per} EXECUTE FUNCTION inject_failure_once()",
     ]
     with runtime.db.engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
-    yield
-    with runtime.db.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER inject_failure_once ON restock_events")
-        conn.exec_driver_sql("DROP FUNCTION inject_failure_once()")
-        conn.exec_driver_sql("DROP SEQUENCE inject_failure_once")
+    try:
+        yield
+    finally:
+        with runtime.db.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TRIGGER inject_failure_once ON {table}")
+            conn.exec_driver_sql("DROP FUNCTION inject_failure_once()")
+            conn.exec_driver_sql("DROP SEQUENCE inject_failure_once")
+
+
+@pytest.fixture
+def database_fails_once(runtime):
+    """The first restock insert fails in the middle of the handler."""
+    with fails_once(runtime, "restock_events"):
+        yield
 
 
 @pytest.mark.worker

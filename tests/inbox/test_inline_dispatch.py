@@ -13,10 +13,18 @@ import pytest
 import redis
 
 from plugin.celery_app import DEFAULT_QUEUE
-from tests.doubles.worker import wait_for
-from tests.inbox.test_durability import SHOPPERS, ITEM, WAREHOUSE, _count, _row, _sold_out_variant_with_shoppers
-from tests.webhooks.delivery import DEMO_SHOP, deliver, level_payload
 from plugin.models import Notification, RestockEvent
+from tests.doubles.worker import wait_for
+from tests.inbox.test_durability import (
+    ITEM,
+    SHOPPERS,
+    WAREHOUSE,
+    _count,
+    _row,
+    _sold_out_variant_with_shoppers,
+    fails_once,
+)
+from tests.webhooks.delivery import DEMO_SHOP, deliver, level_payload
 
 pytestmark = [pytest.mark.pg_only, pytest.mark.worker]
 
@@ -54,22 +62,9 @@ def test_the_webhook_task_sends_the_first_batch_without_queueing_a_dispatch(
 
 @pytest.fixture
 def planning_fails_once(runtime):
-    """PostgreSQL refuses the first notification insert (a trigger): the inline dispatch fails."""
-    statements = [
-        "CREATE SEQUENCE plan_fails_once",
-        "CREATE FUNCTION plan_fails_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "IF nextval('plan_fails_once') = 1 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$",
-        "CREATE TRIGGER plan_fails_once BEFORE INSERT ON notifications "
-        "FOR EACH STATEMENT EXECUTE FUNCTION plan_fails_once()",
-    ]
-    with runtime.db.engine.begin() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
-    yield
-    with runtime.db.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER plan_fails_once ON notifications")
-        conn.exec_driver_sql("DROP FUNCTION plan_fails_once()")
-        conn.exec_driver_sql("DROP SEQUENCE plan_fails_once")
+    """The first notification insert (the plan's) fails: the inline dispatch fails."""
+    with fails_once(runtime, "notifications", per="STATEMENT"):
+        yield
 
 
 def test_a_failed_inline_dispatch_goes_through_the_broker_and_sends_once(
