@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -116,7 +115,7 @@ def run(sizes: list[int], profile: bool) -> dict:
     results = {"runs": [], "profile": None, "machine": machine()}
     with stack("fanout") as s:
         shop_id = s.install_shop(SHOP)
-        results["worker_processes"] = len(psutil.Process(s.start_worker().pid).children())
+        results["worker_processes"] = s.start_worker()
         with s.web() as url:
             run_backbell(s, url, shop_id, 0, 200)  # warm-up
             for n, size in enumerate(sizes, start=1):

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -93,7 +92,7 @@ def run(trials: int, big: int) -> dict:
         s.add_waiting(big_id, 4_999_999, big, "big-")
         bare_env = {"BENCH_DATABASE_URL": plain_url, "BENCH_REDIS_URL": BENCH_REDIS, "BENCH_SECRET": SECRET}
         chain = bare_chain(s, s.scratch, plain_url)
-        results["worker_processes"] = len(psutil.Process(s.start_worker().pid).children())
+        results["worker_processes"] = s.start_worker()
         try:
             with s.web() as url, gunicorn("bench.baselines:bare_app()", bare_env, log=s.scratch / "bare.log") as bare, \
                     httpx.Client(timeout=30) as http:

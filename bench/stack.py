@@ -110,9 +110,10 @@ class Stack:
         with gunicorn("plugin:create_app()", self.env, workers=workers, log=self.scratch / "gunicorn.log") as url:
             yield url
 
-    def start_worker(self, concurrency: int | None = None, name: str = "bench") -> subprocess.Popen:
-        """A Celery worker as ``backbell worker`` runs it (default: its default concurrency)."""
-        concurrency = concurrency or default_concurrency(int(self.env.get("BACKBELL_DISPATCH_CHAINS") or 2))
+    def start_worker(self, concurrency: int | None = None, name: str = "bench") -> int:
+        """A Celery worker as ``backbell worker`` runs it (default: its default concurrency); returns
+        its pool's process count."""
+        concurrency = concurrency or default_concurrency(self.runtime.settings.dispatch_chains)
         log_path = self.scratch / f"worker-{name}.log"
         command = [str(CELERY), "-A", "plugin.worker_app", "worker", f"--concurrency={concurrency}",
                    "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -121,7 +122,7 @@ class Stack:
             process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.workers.append(process)
         _wait_for_children(process, concurrency)
-        return process
+        return concurrency
 
     def stop_workers(self) -> None:
         for process in self.workers:

@@ -90,7 +90,7 @@ def purchase(session: Session, shop_id: int, variant_id: int, purchased_at: date
     if told_at is not None:
         minutes = delay_bucket(purchased_at - told_at)
         day = shop_day(session, shop_id, purchased_at)
-        session.info.setdefault(_PENDING, _empty())["delays"][(shop_id, day, minutes)] += sign
+        session.info.setdefault(_PENDING, _empty())["delays"][(shop_id, day, minutes)]["count"] += sign
 
 
 def delay_bucket(delay) -> int:
@@ -123,7 +123,7 @@ def _zone(name: str) -> ZoneInfo:
 
 def _empty() -> dict:
     return {"shop_days": defaultdict(Counter), "variant_days": defaultdict(Counter),
-            "variant_totals": defaultdict(Counter), "delays": Counter()}
+            "variant_totals": defaultdict(Counter), "delays": defaultdict(Counter)}
 
 
 def _add(session: Session, shop_id: int, variant_id: int, at: datetime | None, **deltas) -> None:
@@ -154,11 +154,10 @@ def write_pending(session: Session) -> None:
     due = session.info.pop(_DUE, None)
     if pending:
         dialect = session.get_bind().dialect.name
-        pending["delays"] = {key: {"count": count} for key, count in pending["delays"].items()}
         for name, model, keys in TABLES:
-            rows = [(key, {column: delta for column, delta in deltas.items() if delta})
-                    for key, deltas in sorted(pending[name].items())]
-            rows = [(key, deltas) for key, deltas in rows if deltas]
+            # (nonzero, not positive: waits end and cancellations take revenue back)
+            rows = [(key, nonzero) for key, deltas in sorted(pending[name].items())
+                    if (nonzero := {column: delta for column, delta in deltas.items() if delta})]
             if not rows:
                 continue
             columns = tuple(sorted({column for _, deltas in rows for column in deltas}))
