@@ -7,6 +7,7 @@ never shares a transaction with the request that queued it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timezone
@@ -15,6 +16,7 @@ from sqlalchemy import (
     BigInteger, ColumnElement, Connection, DateTime, Engine, MetaData, any_, bindparam, create_engine, event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -51,13 +53,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def make_engine(url: str, pre_ping: bool = False) -> Engine:
-    """The engine for ``url``. ``pre_ping`` tests each connection as it leaves the pool (one more
-    round trip per transaction): the worker wants it (a task on a dead connection would fail and
-    wait for its retry); the web app does not — a request that meets a connection the server
-    closed gets a disconnect error, answered 503 + Retry-After (``plugin._register_error_handlers``,
-    Shopify redelivers), and SQLAlchemy then drops every pooled connection older than the error,
-    so the next request connects afresh."""
+# A connection back in the pool for less than this was working that long ago: the worker pings only
+# connections idle for longer (see ``make_engine``).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def make_engine(url: str, pre_ping: bool = False, ping_after: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+    """The engine for ``url``. ``pre_ping`` tests a connection as it leaves the pool if it sat there
+    longer than ``ping_after`` seconds (one round trip; a dead one is replaced before the task sees
+    it): the worker wants it (a task on a dead connection would fail and wait for its retry) — but
+    not before each of the ten-odd transactions a restock's first notice takes back to back, which
+    SQLAlchemy's own ``pool_pre_ping`` would do; a connection the server closed within the last
+    ``ping_after`` fails its task like a connection lost mid-transaction does, and the pool drops it.
+    The web app does not ping at all — a request that meets a connection the server closed gets a
+    disconnect error, answered 503 + Retry-After (``plugin._register_error_handlers``, Shopify
+    redelivers), and SQLAlchemy then drops every pooled connection older than the error, so the
+    next request connects afresh."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -70,7 +81,31 @@ def make_engine(url: str, pre_ping: bool = False) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_size=5, max_overflow=10)
+    if pre_ping:
+        _ping_when_idle(engine, ping_after)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, ping_after: float) -> None:
+    """SQLAlchemy's recipe for pessimistic disconnect handling (raise ``DisconnectionError`` on
+    checkout: the pool discards the connection and checks out another), limited to connections
+    that sat idle for longer than ``ping_after`` seconds; a new connection is not pinged."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record):
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy):
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since <= ping_after:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)  # the dialect's own ping (psycopg: ";" in autocommit)
+        except Exception as err:  # noqa: BLE001 — whatever broke it, this connection is done
+            raise DisconnectionError(f"idle connection failed its ping: {type(err).__name__}") from err
 
 
 class Database:
