@@ -67,8 +67,9 @@ class ChannelSender:
     link_secret: str  # the newest of BACKBELL_LINK_SECRETS
     lease_margin: timedelta = DEFAULT_LEASE_MARGIN
     # Offers hook (plugin.offers.batch.prepare_batch): codes and held units in Shopify before a
-    # claimed batch is sent; returns the claim without the notices that must wait for a unit.
-    prepare_offers: Callable[[Claim], Claim] | None = None
+    # claimed batch is sent; returns the claim without the notices that must wait for a unit. Gets
+    # the restock's shop as the claim read it (None for notices of no restock).
+    prepare_offers: Callable[[Claim, Shop | None], Claim] | None = None
     # A provider's 429 wait shared by every send chain (plugin.dispatch.pauses); None: per chain only.
     pauses: ProviderPauses | None = None
 
@@ -95,21 +96,28 @@ class BatchOutcome:
 
 def send_next_batch(db: Database, event_id: int | None, channel: str, sender: ChannelSender,
                     retry_window: timedelta = timedelta(0),
-                    on_claimed: Callable[[], None] | None = None, most: int | None = None) -> BatchOutcome:
+                    on_claimed: Callable[[bool], None] | None = None, most: int | None = None) -> BatchOutcome:
     """Re-check stock, claim one batch (of the channel's ``max_batch``, or fewer: ``most``),
     deliver it, record the results; safe to call repeatedly.
 
     ``retry_window``: how long the caller's retry may take to come back after a transient failure
     (stored as the rows' ``retry_at``, so the beat's recovery does not start a second chain).
     ``on_claimed``: called once the claim is committed, before the batch is sent (the dispatcher
-    starts the parallel chains for the rest then, so they run while this batch is at the provider).
+    starts the parallel chains for the rest then, so they run while this batch is at the provider),
+    with whether the claim was full (False: it took every sendable row, none is left for a chain).
     """
-    outcome, claim = BatchOutcome(), None
+    outcome, claim, shop, read = BatchOutcome(), None, None, ()
     with db.session() as session:
         event = session.get(RestockEvent, event_id) if event_id is not None else None
         if event_id is not None and event is None:
             return outcome
-        reason = _stop_reason(session, event)
+        if event is not None:
+            shop = session.get(Shop, event.shop_id)
+            variant = find_variant(session, event.shop_id, event.variant_id)
+            read = tuple(row for row in (shop, event, variant) if row is not None)
+            reason = stop_reason(shop, variant)
+        else:  # notices of no restock are checked one by one instead (``skip_reason``)
+            reason = None
         if reason:
             outcome.skipped = skip_remaining(session, event_id, channel, reason)
             outcome.stopped = reason
@@ -117,13 +125,13 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
             size = sender.channel.max_batch if most is None else min(most, sender.channel.max_batch)
             claim = claim_batch(session, event_id, channel, size, sender.lease_for)
     if claim is not None and on_claimed is not None:
-        on_claimed()
+        on_claimed(len(claim.notification_ids) >= size)
     if claim is not None:
         outcome.notification_ids, outcome.claimed = claim.notification_ids, len(claim.notification_ids)
         if sender.prepare_offers is not None:  # offers hook (plugin.offers)
-            claim = sender.prepare_offers(claim)
+            claim = sender.prepare_offers(claim, shop)
             outcome.skipped += outcome.claimed - len(claim.notification_ids)
-        deliver_batch(db, claim, sender, outcome, retry_window)
+        deliver_batch(db, claim, sender, outcome, retry_window, read=read)
     with db.session() as session:
         outcome.remaining = _has_pending(session, event_id, channel)
         finish_if_done(session, event_id)
@@ -133,18 +141,14 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
     return outcome
 
 
-def _stop_reason(session: Session, event: RestockEvent | None) -> str | None:
-    """Why the rest of a restock's rows may not go (sold out again, …); notices of no restock
-    are checked one by one instead (``_skip_reason``)."""
-    if event is None:
-        return None
-    return stop_reason(session.get(Shop, event.shop_id), find_variant(session, event.shop_id, event.variant_id))
-
-
 def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: BatchOutcome,
-                  retry_window: timedelta = timedelta(0)) -> None:
-    """Deliver claimed rows: skip the unsubscribed, hand off, send, record — all under the claim."""
+                  retry_window: timedelta = timedelta(0), read: tuple = ()) -> None:
+    """Deliver claimed rows: skip the unsubscribed, hand off, send, record — all under the claim.
+
+    ``read``: the restock's shop, event and variant as the claim's transaction read them moments
+    ago; the messages are built from them instead of reading them a second time."""
     with db.session() as session:
+        _known(session, read)
         messages = _prepare(session, claim, sender, outcome)
         # Committed on leaving the block, right before the provider call: the hand-off marker.
         handed_off = _hand_off(session, claim, [m.notification_id for m in messages])
@@ -168,6 +172,7 @@ def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: Ba
             sender.pauses.pause(sender.channel.name, outcome.retry_after)
         retry_window = max(retry_window, timedelta(seconds=outcome.retry_after))
     with db.session() as session:
+        _known(session, read)
         _record(session, claim, results, outcome, retry_at=utcnow() + retry_window)
 
 
@@ -323,6 +328,18 @@ def _hold(session: Session, notification: Notification, subscription: Subscripti
                          detail={"until": until.isoformat()}))
 
 
+def _known(session: Session, rows: tuple) -> None:
+    """Put rows read by an earlier transaction into this session as they were (no SQL): ``get``
+    and ``find_variant_cached`` then find them (held in ``session.info``: the identity map
+    itself only keeps weak references)."""
+    held = session.info.setdefault("known", [])
+    for row in rows:
+        merged = session.merge(row, load=False)
+        held.append(merged)
+        if isinstance(merged, Variant):
+            session.info.setdefault("variants", {})[(merged.shop_id, merged.variant_id)] = merged
+
+
 def find_variant_cached(session: Session, shop_id: int, variant_id: int) -> Variant:
     cache = session.info.setdefault("variants", {})
     if (shop_id, variant_id) not in cache:
@@ -377,7 +394,8 @@ def _record(session: Session, claim: Claim, results: list[DeliveryResult], outco
         session.execute(update(Notification).where(ids_in(session, Notification.id, uncounted), *held_by(claim.token))
                         .values(attempts=Notification.attempts - 1).execution_options(synchronize_session=False))
     if sent:
-        _mark_sent(session, sent, _reminder_hours(session, {row.shop_id for row, _ in sent}))
+        shops = [session.get(Shop, shop_id) for shop_id in sorted({row.shop_id for row, _ in sent})]  # held (see _known)
+        _mark_sent(session, sent, {shop.id: settings_for(shop).reminder_hours for shop in shops if shop is not None})
         outcome.sent += len(sent)
     for error, ids in retrying.items():
         session.execute(update(Notification).where(ids_in(session, Notification.id, ids), *held_by(claim.token))
@@ -459,12 +477,6 @@ def _detail(kind: str, channel: str, attempts: int, error: str | None = None) ->
     if error:
         detail["error"] = error[:300]
     return detail
-
-
-def _reminder_hours(session: Session, shop_ids: set[int]) -> dict[int, int | None]:
-    """Each shop's ``reminder_hours`` (a sent restock notice stores when its reminder is due)."""
-    shops = session.scalars(select(Shop).where(Shop.id.in_(shop_ids))) if shop_ids else []
-    return {shop.id: settings_for(shop).reminder_hours for shop in shops}
 
 
 def _mark_failed(session: Session, notification: Notification, subscription: Subscription,

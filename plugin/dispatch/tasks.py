@@ -42,9 +42,9 @@ from plugin.dispatch.delivery import ChannelSender, pending_batches, send_next_b
 from plugin.dispatch.due import run_due_work
 from plugin.dispatch.pauses import pauses_for
 from plugin.dispatch.plan import channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled
-from plugin.dispatch.vip import refresh_customer_tags
+from plugin.dispatch.vip import reads_customers, refresh_customer_tags
 from plugin.logging import get_logger
-from plugin.models import RestockEvent
+from plugin.models import RestockEvent, Shop
 from plugin.offers.batch import prepare_batch
 from plugin.priority import run_at_low_priority
 
@@ -88,17 +88,20 @@ def dispatch_restock(restock_event_id: int) -> None:
     """Plan the restock's first batch (idempotent), send each channel's first batch, then start
     the send chains for the rest."""
     runtime = _runtime()
-    # Before the plan's transaction: nothing is locked while Shopify is asked for customer tags.
-    unreadable = refresh_customer_tags(runtime, restock_event_id)
     with runtime.db.session() as session:
         event = session.get(RestockEvent, restock_event_id)
         if event is None:
             log.warning("dispatch_unknown_event", restock_event_id=restock_event_id)
             return
-        plan_restock(session, event, unreadable)
-        channels = channels_with_pending(session, restock_event_id)
-        if not channels:  # nobody left to tell: no send chain will finish the event
-            finish_if_done(session, restock_event_id)
+        shop = session.get(Shop, event.shop_id)  # held: the session's identity map keeps it for the plan
+        # Most shops: planned right here, in the transaction that read the event.
+        channels = None if reads_customers(shop) else _plan(session, event, [])
+    if channels is None:
+        # Before the plan's transaction: nothing is locked while Shopify is asked for customer tags.
+        unreadable = refresh_customer_tags(runtime, restock_event_id)
+        with runtime.db.session() as session:
+            event = session.get(RestockEvent, restock_event_id)
+            channels = _plan(session, event, unreadable) if event is not None else []  # purged meanwhile
     for channel in channels:  # after the commit: the worker must see the planned rows
         if runtime.settings.tasks_in_process:
             send_batch.delay(restock_event_id, channel)
@@ -112,14 +115,23 @@ def dispatch_restock(restock_event_id: int) -> None:
         latest = latest_retry(0, runtime.settings.dispatch_retry_backoff_seconds)
         outcome = send_next_batch(
             runtime.db, restock_event_id, channel, delivery_for(runtime, channel), retry_window=latest,
-            on_claimed=lambda: started.append(
-                start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE, most=chains - 1)),
+            on_claimed=lambda full: started.append(  # a claim short of FIRST_BATCH left nothing for a chain
+                start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE, most=chains - 1) if full else 0),
             most=FIRST_BATCH)
         if outcome.retrying:  # the first batch's retry, as send_batch's own would come: never before a 429's wait
             countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
             send_batch.apply_async((restock_event_id, channel), countdown=countdown)
         elif outcome.remaining:  # this batch's chain goes on (or, if rows came back and none started, walks them)
             start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE, most=chains - sum(started))
+
+
+def _plan(session, event: RestockEvent, unreadable: list[int]) -> list[str]:
+    """Plan the first batch; the channels with notices to send (none: the event is finished here)."""
+    plan_restock(session, event, unreadable)
+    channels = channels_with_pending(session, event.id)
+    if not channels:  # nobody left to tell: no send chain will finish the event
+        finish_if_done(session, event.id)
+    return channels
 
 
 def start_chains(runtime, restock_event_id: int | None, channel: str, queue: str | None = None,

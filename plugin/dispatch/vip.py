@@ -33,6 +33,15 @@ CACHE_FOR = timedelta(minutes=10)
 UNREADABLE = "not VIP: customer tags unreadable"
 
 
+def reads_customers(shop: Shop | None) -> bool:
+    """Does planning this shop's restocks ask Shopify about customers first (``refresh_customer_tags``
+    does something)? Most shops order by neither tags nor email links: their plan needs no read."""
+    if shop is None:
+        return False
+    settings = settings_for(shop)
+    return bool(settings.vip_tags) or (shop.active and settings.link_customers_by_email)
+
+
 def refresh_customer_tags(runtime, event_id: int) -> list[int]:
     """Refresh the cached tags the event's next batch needs; the customer ids that could not be read.
 

@@ -171,7 +171,7 @@ def sync_variant_from_shopify(runtime, session: Session, shop: Shop, variant_id:
 
 def read_variants(runtime, session: Session, shop: Shop, variant_ids: list[int]) -> list[VariantSnapshot]:
     """Snapshots from the Admin API (batched by ``fetch_variants``); raises ``AdminApiError``."""
-    with AdminClient.for_shop(runtime, session, shop.domain) as client:
+    with AdminClient.for_shop(runtime, session, shop) as client:
         return fetch_variants(client, variant_ids)
 
 

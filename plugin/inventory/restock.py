@@ -71,9 +71,24 @@ def record_in_stock_for_waiting(session: Session, shop: Shop, variant: Variant, 
 
 
 def lock_variant(session: Session, variant_pk: int) -> Variant:
-    """The variant re-read under ``SELECT … FOR UPDATE`` (a no-op lock on SQLite, which serialises writes)."""
+    """The variant re-read under ``SELECT … FOR UPDATE`` (a no-op lock on SQLite, which serialises writes).
+
+    Locked once per transaction: after that, the row changes only through this session (on SQLite
+    the transaction reads one snapshot), so a second call — the webhook's path locks before it
+    settles the variant, and recording the restock locks again for its other callers — returns
+    the object it already holds instead of asking again.
+    """
+    held = session.info.get("locked_variants")
+    transaction = session.get_transaction()  # None until the session's first statement
+    if transaction is not None and held is not None and held[0] is transaction and variant_pk in held[1]:
+        return held[1][variant_pk]
     query = select(Variant).where(Variant.id == variant_pk).with_for_update()
-    return session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    variant = session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    transaction = session.get_transaction()
+    if held is None or held[0] is not transaction:
+        held = session.info["locked_variants"] = (transaction, {})
+    held[1][variant_pk] = variant
+    return variant
 
 
 def _reason_not_to_alert(session: Session, shop: Shop, variant: Variant, crossing: bool) -> str | None:
@@ -86,11 +101,13 @@ def _reason_not_to_alert(session: Session, shop: Shop, variant: Variant, crossin
     cooldown = timedelta(minutes=settings_for(shop).cooldown_minutes)
     if variant.last_restock_at is not None and utcnow() - variant.last_restock_at < cooldown:
         return "cool-down"
-    # Shoppers told at an earlier restock who did not buy count too (plugin.dispatch.candidates).
-    if enrolled_count(session, shop.id, variant.variant_id, crossing, utcnow()) == 0:
-        return "nobody waiting"
-    if has_active_holds(session, shop.id, variant.variant_id):  # offers hook: the queue of held units goes on
-        return "units held for earlier shoppers"
+    # Neither count reads the variant: its changes wait for the event's flush (one UPDATE, not two).
+    with session.no_autoflush:
+        # Shoppers told at an earlier restock who did not buy count too (plugin.dispatch.candidates).
+        if enrolled_count(session, shop.id, variant.variant_id, crossing, utcnow()) == 0:
+            return "nobody waiting"
+        if has_active_holds(session, shop.id, variant.variant_id):  # offers hook: the queue of held units goes on
+            return "units held for earlier shoppers"
     return None
 
 

@@ -50,8 +50,13 @@ class BatchFacts:
     needing_holds: tuple[int, ...]  # notices without a hold yet
 
 
-def prepare_batch(runtime, claim: Claim, sleep=time.sleep) -> Claim:
-    """Codes and held units for the claimed notices; the claim without the notices that must wait."""
+def prepare_batch(runtime, claim: Claim, shop: Shop | None = None, sleep=time.sleep) -> Claim:
+    """Codes and held units for the claimed notices; the claim without the notices that must wait.
+
+    ``shop``: the restock's shop as the claim read it, if known: a shop offering neither codes nor
+    held units (most) is answered without a transaction."""
+    if shop is not None and _no_offers(settings_for(shop)):
+        return claim
     with runtime.db.session() as session:
         facts = _facts(session, claim)
     if facts is None:

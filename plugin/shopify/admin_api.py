@@ -66,8 +66,7 @@ class AdminClient:
     def for_shop(cls, runtime, session: Session, shop, **options) -> "AdminClient":
         """A client for an installed shop (its ``*.myshopify.com`` domain or its ``Shop`` row);
         raises ``ShopNotInstalled`` otherwise."""
-        shop = getattr(shop, "domain", shop)
-        client = cls(runtime, session, shop, **options)
+        client = cls(runtime, session, getattr(shop, "domain", shop), **options)
         client._token = ensure_fresh_token(runtime, session, shop)
         return client
 

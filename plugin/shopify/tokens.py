@@ -53,7 +53,7 @@ def store_tokens(vault: Vault, shop: Shop, token: TokenExchangeAccessToken) -> N
     shop.scopes = token.scope or shop.scopes
 
 
-def ensure_fresh_token(runtime, session: Session, shop: str) -> str:
+def ensure_fresh_token(runtime, session: Session, shop: str | Shop) -> str:
     """The shop's access token, refreshed first when it expires within five minutes.
 
     The refresh commits on its own connection; call this before writing to the shop's row in
@@ -62,7 +62,7 @@ def ensure_fresh_token(runtime, session: Session, shop: str) -> str:
     row = _active_shop(session, shop)
     if not needs_refresh(row):
         return runtime.vault.decrypt(row.access_token)
-    token = _refresh_locked(runtime, shop, rejected_token=None)
+    token = _refresh_locked(runtime, row.domain, rejected_token=None)
     session.refresh(row)
     return token
 
@@ -82,15 +82,19 @@ def needs_refresh(row: Shop, now: datetime | None = None) -> bool:
     return row.access_token_expires_at <= (now or utcnow()) + REFRESH_MARGIN
 
 
-def _active_shop(session: Session, shop: str, lock: bool = False) -> Shop:
-    query = select(Shop).where(Shop.domain == shop)
-    row = session.scalar(query.with_for_update() if lock else query)
+def _active_shop(session: Session, shop: str | Shop, lock: bool = False) -> Shop:
+    domain = getattr(shop, "domain", shop)
+    if isinstance(shop, Shop) and not lock and shop in session:
+        row = shop  # loaded by this session: a SELECT would hand back this very object (the identity map)
+    else:
+        query = select(Shop).where(Shop.domain == domain)
+        row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
-        raise ShopNotInstalled(shop, "unknown shop")
+        raise ShopNotInstalled(domain, "unknown shop")
     if row.uninstalled_at is not None:
-        raise ShopNotInstalled(shop, "uninstalled")
+        raise ShopNotInstalled(domain, "uninstalled")
     if not row.access_token:
-        raise ShopNotInstalled(shop, "no token stored")
+        raise ShopNotInstalled(domain, "no token stored")
     return row
 
 

@@ -8,9 +8,12 @@ what the task left behind."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+import re
 
 import pytest
 import redis
+from sqlalchemy import event
 
 from plugin.celery_app import DEFAULT_QUEUE
 from plugin.models import Notification, RestockEvent
@@ -88,3 +91,48 @@ def test_a_failed_inline_dispatch_goes_through_the_broker_and_sends_once(
     wait_for(lambda: _count(runtime, Notification, Notification.status == "sent") == len(SHOPPERS), timeout=30,
              worker=celery_worker)
     assert sorted(sendgrid.recipients()) == sorted(SHOPPERS)
+
+
+def _kind(sql: str) -> str:
+    """"SELECT shops", "UPDATE variants", … (the verb and the first table named)."""
+    verb, table = sql.split()[0], re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)", sql)
+    return f"{verb} {table.group(1)}" if table else verb
+
+
+def test_a_small_restock_reaches_the_provider_in_few_transactions(
+    shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop
+):
+    # given shoppers waiting on a shop that orders by neither VIP tags nor email links (most shops),
+    # the stock back in Shopify, and no worker running
+    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
+    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    celery_worker.stop()
+    assert deliver(client, "inventory_levels/update", level_payload(ITEM, WAREHOUSE, 5),
+                   webhook_id="budget").status_code == 200
+    redis.Redis.from_url(celery_worker.redis_url).delete(DEFAULT_QUEUE)
+    inbox_id = _row(runtime, "budget").id
+    engine = runtime.db.engine
+    seen = {"checkout": 0, "commit": 0, "statements": []}
+    count = {kind: (lambda *_a, kind=kind: seen.__setitem__(kind, seen[kind] + 1)) for kind in ("checkout", "commit")}
+    record = lambda _conn, _cursor, sql, *_a: seen["statements"].append(_kind(sql))  # noqa: E731
+    for name, listener in (*count.items(), ("before_cursor_execute", record)):
+        event.listen(engine, name, listener)
+
+    # when the webhook's task runs: mirror, restock, plan, claim, send, record, finish
+    try:
+        app.extensions["celery"].tasks["backbell.process_webhook"](inbox_id)
+    finally:
+        for name, listener in (*count.items(), ("before_cursor_execute", record)):
+            event.remove(engine, name, listener)
+
+    # then everyone was told, in 7 transactions: the attempt, the handler, the plan, the claim, the
+    # hand-off, the results, the finish (no VIP transactions, no chain count after a claim that took
+    # every row). The shop, the event and the variant are read where a decision needs them fresh —
+    # the handler, the plan, the claim's re-check — and the messages and results reuse the claim's
+    # read; the token lookup reuses the handler's shop, a second lock of the variant is not asked for.
+    assert sorted(sendgrid.recipients()) == sorted(SHOPPERS)
+    assert (seen["checkout"], seen["commit"]) == (7, 7)
+    reads = Counter(seen["statements"])
+    assert (reads["SELECT shops"], reads["SELECT restock_events"], reads["SELECT variants"]) == (3, 2, 4), reads
+    assert reads["UPDATE variants"] == 2, reads  # the Admin read's sync time; then available + last restock at once
+    assert len(seen["statements"]) <= 49, reads
