@@ -118,7 +118,7 @@ def _store_and_queue(topic: str, shop_domain: str, webhook_id: str, body: str, t
         log.info("webhook_duplicate", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
         return jsonify(status="duplicate"), 200
     try:
-        process_webhook.delay(accepted.inbox_id)
+        current_app.extensions["task_publisher"].send(process_webhook.name, accepted.inbox_id)
     except Exception as err:  # noqa: BLE001 — the row is stored: the re-drive queues it after its lease
         log.warning("webhook_queue_failed", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id,
                     error=type(err).__name__)
