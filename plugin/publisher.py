@@ -6,7 +6,7 @@ a request's CPU (bench/flame-ingress.svg, bench/README.md): kombu's Redis channe
 on the way there Celery acquires a producer from its pool, routes the task afresh, binds a copy of
 the queue to the channel so it can see that the queue was declared already.
 
-``TaskPublisher`` keeps per process (and thread) what does not change between messages — the
+``TaskPublisher`` keeps per process what does not change between messages — the
 broker connection, a producer, the task's route with its queue bound to the producer's channel — on
 a Redis channel that reuses one client (``ClientReusingRedisTransport``: the client holds no
 socket of its own, its connection pool does, so one client is as safe as many) and publishes with
@@ -23,7 +23,6 @@ Tasks that run in-process (no ``REDIS_URL``) go through ``delay`` unchanged.
 from __future__ import annotations
 
 import os
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -51,8 +50,7 @@ class ClientReusingRedisTransport(kombu_redis.Transport):
 
 @dataclass
 class _Publishing:
-    """What one process (and thread) keeps: a producer and, once its channel is open, each task's
-    queue bound to that channel."""
+    """A producer and, once its channel is open, each task's queue bound to that channel."""
 
     pid: int
     producer: Producer
@@ -60,11 +58,17 @@ class _Publishing:
 
 
 class TaskPublisher:
-    """Publishes a Celery app's tasks through a producer kept per process and thread."""
+    """Publishes a Celery app's tasks through producers kept per process.
+
+    A publish takes an idle producer of this process (or makes one) and gives it back: a gunicorn sync
+    worker reuses its one producer, a threaded server keeps as many as it has threads publishing at
+    once (a kombu channel is not for two threads at a time). ``list.pop``/``append`` are atomic in
+    CPython, so no lock."""
 
     def __init__(self, celery: Celery):
         self._celery = celery
-        self._local = threading.local()
+        self._pid: int | None = None
+        self._idle: list[_Publishing] = []
 
     def send(self, task_name: str, *args: int | str) -> None:
         """Queue ``task_name(*args)``; the arguments are ids (nothing personal travels through the broker).
@@ -73,21 +77,27 @@ class TaskPublisher:
         if self._celery.conf.task_always_eager:
             task.delay(*args)
             return
-        publishing = self._publishing()
-        queue = publishing.queues.get(task_name)
-        task.apply_async(args, producer=publishing.producer, **({"queue": queue} if queue is not None else {}))
-        if task_name not in publishing.queues:
-            publishing.queues[task_name] = self._bound_queue(task, publishing.producer)
+        publishing = self._take()
+        try:
+            queue = publishing.queues.get(task_name)
+            task.apply_async(args, producer=publishing.producer, **({"queue": queue} if queue is not None else {}))
+            if task_name not in publishing.queues:
+                publishing.queues[task_name] = self._bound_queue(task, publishing.producer)
+        finally:
+            if publishing.pid == self._pid:
+                self._idle.append(publishing)
 
-    def _publishing(self) -> _Publishing:
-        """This process's (and thread's) producer; made on first use, so after any fork. What a child
-        inherited from its parent is dropped without closing it (closing would shut the parent's
-        connection down)."""
-        kept = getattr(self._local, "kept", None)
-        if kept is None or kept.pid != os.getpid():
-            kept = self._local.kept = _Publishing(os.getpid(), self._open_producer())
-        return kept
-
+    def _take(self) -> _Publishing:
+        """An idle producer of this process, or a new one. A fork's child finds its parent's pid here:
+        it drops what it inherited without closing it (closing would shut the parent's connection
+        down) and makes its own on first use, after the fork."""
+        pid = os.getpid()
+        if self._pid != pid:
+            self._pid, self._idle = pid, []
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return _Publishing(pid, self._open_producer())
     def _open_producer(self) -> Producer:
         """A producer on the app's write connection (its broker URL, timeouts and transport options);
         nothing connects until the first publish."""

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -33,6 +34,11 @@ def _queued(redis_url: str) -> list[dict]:
 def _args(message: dict) -> list:
     """The task's positional arguments (the body is Celery's protocol 2: args, kwargs, embed)."""
     return json.loads(base64.b64decode(message["body"]))[0]
+
+
+def _producers(publisher) -> list:
+    """The producers the publisher keeps idle in this process."""
+    return [kept.producer for kept in publisher._idle]
 
 
 def _without_ids(message: dict) -> dict:
@@ -103,14 +109,14 @@ def test_a_forked_child_publishes_on_its_own_connection(app_config, broker):
     app = create_app({**app_config, "redis_url": broker})
     publisher = app.extensions["task_publisher"]
     publisher.send(TASK, 1)
-    parent_producer = publisher._publishing().producer
+    (parent_producer,) = _producers(publisher)
     read, write = os.pipe()
     # when a forked child publishes
     pid = os.fork()
     if pid == 0:  # the child: publish, say whether it used a producer of its own, leave
         try:
             publisher.send(TASK, 2)
-            os.write(write, b"own" if publisher._publishing().producer is not parent_producer else b"shared")
+            os.write(write, b"own" if _producers(publisher) != [parent_producer] else b"shared")
         finally:
             os._exit(0)
     os.close(write)
@@ -119,7 +125,7 @@ def test_a_forked_child_publishes_on_its_own_connection(app_config, broker):
     # then the child opened its own connection, and the parent's still works after the child is gone
     publisher.send(TASK, 3)
     assert answer == b"own"
-    assert publisher._publishing().producer is parent_producer
+    assert _producers(publisher) == [parent_producer]
     assert [_args(m) for m in _queued(broker)] == [[1], [2], [3]]
 
 
@@ -150,4 +156,17 @@ def test_tasks_run_in_process_without_a_broker(app_config):
     # when the publisher sends a task for a row that does not exist
     app.extensions["task_publisher"].send(TASK, 999_999)
     # then it ran here and then (nothing to do for a missing row), and no producer was made
-    assert getattr(app.extensions["task_publisher"]._local, "kept", None) is None
+    assert _producers(app.extensions["task_publisher"]) == []
+
+
+def test_threads_publishing_at_once_each_get_a_producer_and_keep_them(app_config, broker):
+    # given an app that queues on Redis, served by threads (as the development server does)
+    app = create_app({**app_config, "redis_url": broker})
+    publisher = app.extensions["task_publisher"]
+    # when 4 threads publish 200 ids between them, twice over
+    for _ in range(2):
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda n: publisher.send(TASK, n), range(200)))
+    # then every id was queued once per pass, and no more producers were made than threads
+    assert sorted(_args(m)[0] for m in _queued(broker)) == sorted(list(range(200)) * 2)
+    assert 1 <= len(_producers(publisher)) <= 4
