@@ -19,6 +19,7 @@ from celery import Celery, Task
 from flask import Flask
 from kombu import Exchange, Queue
 
+from plugin.publisher import TaskPublisher
 from plugin.schedule import beat_schedule
 
 DEFAULT_QUEUE = "celery"
@@ -54,4 +55,6 @@ def celery_init_app(app: Flask) -> Celery:
     )
     celery.set_default()
     app.extensions["celery"] = celery
+    # The web process's way to queue: Celery's messages, minus the set-up kombu repeats per message.
+    app.extensions["task_publisher"] = TaskPublisher(celery)
     return celery

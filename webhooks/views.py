@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from plugin.inbox import deliveries
 from plugin.inbox.shapes import payload_problem
 from plugin.inbox.signature import verify_webhook_signature
-from plugin.inbox.tasks import process_webhook
+from plugin.inbox.tasks import PROCESS_WEBHOOK
 from plugin.logging import get_logger
 from plugin.safe_json import parse_json
 from plugin.web_errors import json_error
@@ -118,7 +118,7 @@ def _store_and_queue(topic: str, shop_domain: str, webhook_id: str, body: str, t
         log.info("webhook_duplicate", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
         return jsonify(status="duplicate"), 200
     try:
-        process_webhook.delay(accepted.inbox_id)
+        current_app.extensions["task_publisher"].send(PROCESS_WEBHOOK, accepted.inbox_id)
     except Exception as err:  # noqa: BLE001 — the row is stored: the re-drive queues it after its lease
         log.warning("webhook_queue_failed", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id,
                     error=type(err).__name__)

@@ -10,13 +10,16 @@ from plugin.inbox.processing import due_for_redrive, process_delivery
 from plugin.logging import get_logger
 
 log = get_logger(__name__)
+# The name a message carries; the web view queues by it (``plugin.publisher``) without resolving the
+# shared task's proxy on every request.
+PROCESS_WEBHOOK = "backbell.process_webhook"
 
 
 def _runtime():
     return current_app.extensions["backbell"]
 
 
-@shared_task(name="backbell.process_webhook")
+@shared_task(name=PROCESS_WEBHOOK)
 def process_webhook(inbox_id: int) -> None:
     """Handle one stored webhook, then dispatch the restocks it found right here (a hop through the
     broker would wait for a free worker process a second time: during another shop's fan-out, that

@@ -1,0 +1,114 @@
+"""Queue a task from a web request for the price of one Redis push, not a broker client's set-up.
+
+``task.delay(id)`` is the right call almost everywhere, but on ``POST /webhooks`` it was ~30 % of
+a request's CPU (bench/flame-ingress.svg, bench/README.md): kombu's Redis channel builds a new
+``redis.Redis`` for every message (its constructor fills a table of ~170 response callbacks), and
+on the way there Celery acquires a producer from its pool, routes the task afresh, binds a copy of
+the queue to the channel so it can see that the queue was declared already.
+
+``TaskPublisher`` keeps per process what does not change between messages — the
+broker connection, a producer, the task's route with its queue bound to the producer's channel — on
+a Redis channel that reuses one client (``ClientReusingRedisTransport``: the client holds no
+socket of its own, its connection pool does, so one client is as safe as many) and publishes with
+``task.apply_async``. The message is Celery's own and the same as ``delay``'s but for its ids
+(``tests/plugin/test_publisher.py`` compares them, and a real worker consumes it): same task name,
+protocol, headers, routing, publish retry policy and signals; only the per-message work is left.
+
+Fork-safety: gunicorn and Celery fork after import. What is kept is keyed by ``os.getpid()`` and
+created on first use in the process that publishes; a child never touches its parent's sockets (it
+drops the inherited state without closing it: closing would shut the parent's connection down).
+Tasks that run in-process (no ``REDIS_URL``) go through ``delay`` unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from celery import Celery, Task
+from kombu import Producer, Queue
+from kombu.transport import redis as kombu_redis
+
+
+class _ClientReusingChannel(kombu_redis.Channel):
+    """kombu's Redis channel, with one client for its synchronous commands instead of one per call."""
+
+    @cached_property
+    def _reused_client(self):
+        return self._create_client()
+
+    @contextmanager
+    def conn_or_acquire(self, client=None):
+        yield client or self._reused_client
+
+
+class ClientReusingRedisTransport(kombu_redis.Transport):
+    Channel = _ClientReusingChannel
+
+
+@dataclass
+class _Publishing:
+    """A producer and, once its channel is open, each task's queue bound to that channel."""
+
+    pid: int
+    producer: Producer
+    queues: dict[str, Queue | None] = field(default_factory=dict)
+
+
+class TaskPublisher:
+    """Publishes a Celery app's tasks through producers kept per process.
+
+    A publish takes an idle producer of this process (or makes one) and gives it back: a gunicorn sync
+    worker reuses its one producer, a threaded server keeps as many as it has threads publishing at
+    once (a kombu channel is not for two threads at a time). ``list.pop``/``append`` are atomic in
+    CPython, so no lock."""
+
+    def __init__(self, celery: Celery):
+        self._celery = celery
+        self._pid: int | None = None
+        self._idle: list[_Publishing] = []
+
+    def send(self, task_name: str, *args: int | str) -> None:
+        """Queue ``task_name(*args)``; the arguments are ids (nothing personal travels through the broker).
+        Raises what ``delay`` raises when the broker stays unreachable after Celery's publish retries."""
+        task: Task = self._celery.tasks[task_name]
+        if self._celery.conf.task_always_eager:
+            task.delay(*args)
+            return
+        publishing = self._take()
+        try:
+            queue = publishing.queues.get(task_name)
+            task.apply_async(args, producer=publishing.producer, **({"queue": queue} if queue is not None else {}))
+            if task_name not in publishing.queues:
+                publishing.queues[task_name] = self._bound_queue(task, publishing.producer)
+        finally:
+            if publishing.pid == self._pid:
+                self._idle.append(publishing)
+
+    def _take(self) -> _Publishing:
+        """An idle producer of this process, or a new one. A fork's child finds its parent's pid here:
+        it drops what it inherited without closing it (closing would shut the parent's connection
+        down) and makes its own on first use, after the fork."""
+        pid = os.getpid()
+        if self._pid != pid:
+            self._pid, self._idle = pid, []
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return _Publishing(pid, self._open_producer())
+    def _open_producer(self) -> Producer:
+        """A producer on the app's write connection (its broker URL, timeouts and transport options);
+        nothing connects until the first publish."""
+        celery = self._celery
+        scheme = celery.conf.broker_url.split("://", 1)[0]
+        transport = ClientReusingRedisTransport if scheme in ("redis", "rediss") else None
+        return celery.amqp.Producer(celery.connection_for_write(transport=transport))
+
+    def _bound_queue(self, task: Task, producer: Producer) -> Queue | None:
+        """The task's queue as Celery's router picks it (by task name: this app has no argument-based
+        routes), bound to the producer's channel — open now, after the first publish — so later
+        publishes skip kombu's bind-a-copy step; kombu re-binds it itself after a reconnect."""
+        queue = self._celery.amqp.router.route({}, task.name, (), {}, task).get("queue")
+        return queue.bind(producer.channel) if isinstance(queue, Queue) else None
