@@ -98,6 +98,7 @@ class TaskPublisher:
             return self._idle.pop()
         except IndexError:
             return _Publishing(pid, self._open_producer())
+
     def _open_producer(self) -> Producer:
         """A producer on the app's write connection (its broker URL, timeouts and transport options);
         nothing connects until the first publish."""
