@@ -37,13 +37,19 @@ def _queued_tasks(worker) -> list[str]:
     return [json.loads(message)["headers"]["task"] for message in client.lrange(DEFAULT_QUEUE, 0, -1)]
 
 
-def _webhook_task_run_here(app, client, runtime, worker, webhook_id: str) -> None:
-    """The webhook is accepted (its task queued, the worker stopped), then its task runs here."""
+def _accepted(client, runtime, worker, webhook_id: str) -> int:
+    """The restock webhook is accepted (its task queued, the worker stopped, the queue emptied);
+    its inbox row's id, for the task to run here."""
     assert deliver(client, "inventory_levels/update", level_payload(ITEM, WAREHOUSE, 5),
                    webhook_id=webhook_id).status_code == 200
     assert _queued_tasks(worker) == ["backbell.process_webhook"]
     redis.Redis.from_url(worker.redis_url).delete(DEFAULT_QUEUE)
-    app.extensions["celery"].tasks["backbell.process_webhook"](_row(runtime, webhook_id).id)
+    return _row(runtime, webhook_id).id
+
+
+def _webhook_task_run_here(app, client, runtime, worker, webhook_id: str) -> None:
+    """The webhook is accepted (its task queued, the worker stopped), then its task runs here."""
+    app.extensions["celery"].tasks["backbell.process_webhook"](_accepted(client, runtime, worker, webhook_id))
 
 
 def test_the_webhook_task_sends_the_first_batch_without_queueing_a_dispatch(
@@ -107,10 +113,7 @@ def test_a_small_restock_reaches_the_provider_in_few_transactions(
     _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
     celery_worker.stop()
-    assert deliver(client, "inventory_levels/update", level_payload(ITEM, WAREHOUSE, 5),
-                   webhook_id="budget").status_code == 200
-    redis.Redis.from_url(celery_worker.redis_url).delete(DEFAULT_QUEUE)
-    inbox_id = _row(runtime, "budget").id
+    inbox_id = _accepted(client, runtime, celery_worker, "budget")
     engine = runtime.db.engine
     seen = {"checkout": 0, "commit": 0, "statements": []}
     count = {kind: (lambda *_a, kind=kind: seen.__setitem__(kind, seen[kind] + 1)) for kind in ("checkout", "commit")}
