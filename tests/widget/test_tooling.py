@@ -17,8 +17,12 @@ from tests.widget.storefront_server import page_path
 
 pytestmark = pytest.mark.browser
 
-# Lighthouse's simulated score moves a few points run to run; five alternating runs per page and
-# medians keep one slow run from deciding. `scripts/test` runs this test alone, after the parallel
+# Lighthouse's simulated score moves a few points run to run; five alternating runs per page keep one
+# slow run from deciding. On this page its simulated LCP is also bimodal, with and without the block
+# (~2.45 s or ~2.72 s: the render delay is ~0.9 s or ~1.35 s as the observed trace has a script task
+# of the theme's before the paint or not), so two medians of five can sit in different modes by chance
+# (CI saw +101 ms that way once); the runs are compared quantile by quantile instead — sorted, paired,
+# the median of the differences (``typical_shift``): a block that slows most loads still moves it. `scripts/test` runs this test alone, after the parallel
 # suite, so the other xdist worker's load does not skew the trace. The block as it was (a
 # render-blocking stylesheet and a head script) cost this page 4 points and +209 ms of LCP with the
 # widget hidden (bench/RESULTS.md section 6): both limits, and the per-run checks, catch that.
@@ -37,6 +41,12 @@ def test_theme_check_runs_clean_on_the_extension(browser_tools):
     offenses = json.loads(result.stdout)
     record_measurement(f"Theme Check (@shopify/theme-check-node): {len(offenses)} offenses")
     assert offenses == []
+
+
+def typical_shift(after: list[float], before: list[float]) -> float:
+    """How much ``after`` sits above ``before``: the median of the differences of their sorted values
+    (the i-th fastest run with, minus the i-th fastest without)."""
+    return statistics.median(a - b for a, b in zip(sorted(after), sorted(before), strict=True))
 
 
 def lighthouse(url: str, tmp_path) -> dict:
@@ -85,13 +95,16 @@ def test_on_a_dawn_weight_page_the_block_costs_no_point_and_at_most_50_ms_of_lcp
     assert [r["app_before_lcp"] for r in runs["with"]] == [[]] * LIGHTHOUSE_RUNS
     # and an in-stock page never fetches the form's styles (the script only, after load)
     assert all(r["app_requests"] == (2 if variant_id == SOLD_OUT else 1) for r in runs["with"])
-    # and the medians: no point lost, LCP within 50 ms (issue #13's goal)
+    # and, run for run in order of speed: no point lost, LCP within 50 ms (issue #13's goal)
     score = {k: statistics.median(r["score"] for r in v) for k, v in runs.items()}
     lcp = {k: statistics.median(r["lcp"] for r in v) for k, v in runs.items()}
+    score_drop = typical_shift([r["score"] for r in runs["without"]], [r["score"] for r in runs["with"]])
+    lcp_cost = typical_shift([r["lcp"] for r in runs["with"]], [r["lcp"] for r in runs["without"]])
     record_measurement(
         f"Lighthouse mobile, Dawn-weight page, {'sold out' if variant_id == SOLD_OUT else 'in stock'}, {LIGHTHOUSE_RUNS} runs each: "
         f"score without {[r['score'] for r in runs['without']]} median {score['without']:.0f}, with {[r['score'] for r in runs['with']]} "
         f"median {score['with']:.0f}; LCP without {[round(r['lcp']) for r in runs['without']]} median {lcp['without']:.0f} ms, "
-        f"with {[round(r['lcp']) for r in runs['with']]} median {lcp['with']:.0f} ms")
-    assert score["without"] - score["with"] <= MAX_SCORE_DROP
-    assert lcp["with"] - lcp["without"] <= MAX_LCP_DELTA_MS
+        f"with {[round(r['lcp']) for r in runs['with']]} median {lcp['with']:.0f} ms; "
+        f"typical score drop {score_drop:.0f}, typical LCP cost {lcp_cost:.0f} ms")
+    assert score_drop <= MAX_SCORE_DROP
+    assert lcp_cost <= MAX_LCP_DELTA_MS
