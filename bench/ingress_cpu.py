@@ -21,8 +21,6 @@ import base64
 import contextlib
 import cProfile
 import gc
-import hashlib
-import hmac
 import json
 import os
 import pstats
@@ -43,6 +41,7 @@ from bench.baselines import bare_app, empty_app, ensure_table  # noqa: E402
 from bench.harness import BENCH_REDIS, scratch_database  # noqa: E402
 from plugin import create_app  # noqa: E402
 from plugin.clock import utcnow  # noqa: E402
+from plugin.demo import signing  # noqa: E402
 from plugin.inbox import deliveries  # noqa: E402
 from plugin.migrate import upgrade  # noqa: E402
 
@@ -52,7 +51,7 @@ SHOP = "bench-cpu.myshopify.com"
 
 
 def signed(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
-    """Deliveries with unique webhook ids, signed like Shopify's (as bench/ingress.py makes them)."""
+    """Deliveries with unique webhook ids, signed like Shopify's (plugin.demo.signing, as the suite signs them)."""
     out = []
     for n in range(count):
         item, location = 40_000_000 + n % 5000, 70_000 + n % 3
@@ -60,10 +59,8 @@ def signed(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
                            "updated_at": utcnow().isoformat(),
                            "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location}?inventory_item_id={item}"},
                           separators=(",", ":")).encode()
-        signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-        out.append((body, {"X-Shopify-Hmac-Sha256": signature, "X-Shopify-Topic": "inventory_levels/update",
-                           "X-Shopify-Shop-Domain": SHOP, "X-Shopify-Webhook-Id": f"{tag}-{n}-{uuid.uuid4().hex[:8]}",
-                           "Content-Type": "application/json"}))
+        out.append((body, signing.webhook_headers(body, "inventory_levels/update", SHOP,
+                                                  f"{tag}-{n}-{uuid.uuid4().hex[:8]}", SECRET)))
     return out
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from plugin.dispatch.channels.base import DeliveryResult
@@ -17,6 +16,7 @@ from plugin.models import Decision, Notification, RestockEvent, Subscription, Va
 from plugin.dispatch.tasks import dispatch_restock, recover_dispatch
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe, subscribe_many
 from tests.doubles.worker import wait_for
+from tests.sql_log import sql_log
 
 
 def _outbox_lines(app_config) -> list[dict]:
@@ -112,18 +112,14 @@ def test_plan_of_20000_shoppers_is_one_insert_select(app, runtime, session):
     subscribe_many(session, runtime.vault, shop, 20_000)
     event = make_event(session, shop)
     session.commit()
-    statements: list[str] = []
-    listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
-    sa_event.listen(runtime.db.engine, "before_cursor_execute", listener)
 
     # when
-    try:
+    with sql_log(runtime.db.engine) as sent:
         added = plan_restock(session, event)
         session.commit()
-    finally:
-        sa_event.remove(runtime.db.engine, "before_cursor_execute", listener)
 
     # then
+    statements = sent.statements
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
     assert added == 20_000
     assert len(inserts) == 1 and "SELECT" in inserts[0].upper()
@@ -392,13 +388,9 @@ def _statements_to_send(runtime, app_config, session, shoppers: int) -> int:
     session.commit()
     delivery = ChannelSender(OutboxChannel(app_config["outbox_path"]), runtime.vault, "http://127.0.0.1:8000",
                              runtime.settings.link_secret)
-    statements: list[str] = []
-    listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
-    sa_event.listen(runtime.db.engine, "before_cursor_execute", listener)
-    try:
+    with sql_log(runtime.db.engine) as sent:
         outcome = send_next_batch(runtime.db, event.id, "email", delivery)
-    finally:
-        sa_event.remove(runtime.db.engine, "before_cursor_execute", listener)
+    statements = sent.statements
     assert outcome.sent == shoppers
     # The Decision INSERTs are left out: the ORM batches them on PostgreSQL, but SQLite cannot
     # return the ids of a multi-row insert in order, so there it inserts them one by one.

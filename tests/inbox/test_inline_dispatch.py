@@ -13,11 +13,11 @@ import re
 
 import pytest
 import redis
-from sqlalchemy import event
 
 from plugin.celery_app import DEFAULT_QUEUE
 from plugin.models import Notification, RestockEvent
 from tests.doubles.worker import wait_for
+from tests.sql_log import sql_log
 from tests.inbox.test_durability import (
     ITEM,
     SHOPPERS,
@@ -114,19 +114,10 @@ def test_a_small_restock_reaches_the_provider_in_few_transactions(
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
     celery_worker.stop()
     inbox_id = _accepted(client, runtime, celery_worker, "budget")
-    engine = runtime.db.engine
-    seen = {"checkout": 0, "commit": 0, "statements": []}
-    count = {kind: (lambda *_a, kind=kind: seen.__setitem__(kind, seen[kind] + 1)) for kind in ("checkout", "commit")}
-    record = lambda _conn, _cursor, sql, *_a: seen["statements"].append(_kind(sql))  # noqa: E731
-    for name, listener in (*count.items(), ("before_cursor_execute", record)):
-        event.listen(engine, name, listener)
 
     # when the webhook's task runs: mirror, restock, plan, claim, send, record, finish
-    try:
+    with sql_log(runtime.db.engine) as seen:
         app.extensions["celery"].tasks["backbell.process_webhook"](inbox_id)
-    finally:
-        for name, listener in (*count.items(), ("before_cursor_execute", record)):
-            event.remove(engine, name, listener)
 
     # then everyone was told, in 7 transactions: the attempt, the handler, the plan, the claim, the
     # hand-off, the results, the finish (no VIP transactions, no chain count after a claim that took
@@ -134,8 +125,8 @@ def test_a_small_restock_reaches_the_provider_in_few_transactions(
     # the handler, the plan, the claim's re-check — and the messages and results reuse the claim's
     # read; the token lookup reuses the handler's shop, a second lock of the variant is not asked for.
     assert sorted(sendgrid.recipients()) == sorted(SHOPPERS)
-    assert (seen["checkout"], seen["commit"]) == (7, 7)
-    reads = Counter(seen["statements"])
+    assert (seen.checkouts, seen.commits) == (7, 7)
+    reads = Counter(_kind(sql) for sql in seen.statements)
     assert (reads["SELECT shops"], reads["SELECT restock_events"], reads["SELECT variants"]) == (3, 2, 4), reads
     assert reads["UPDATE variants"] == 2, reads  # the Admin read's sync time; then available + last restock at once
-    assert len(seen["statements"]) <= 49, reads
+    assert len(seen.statements) <= 49, reads

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from plugin.clock import utcnow
 from plugin.models import Decision, RestockEvent, Shop, Variant
 from plugin.inventory.restock import detect_restock, lock_variant, record_in_stock_for_waiting, record_restock
+from tests.sql_log import sql_log
 from tests.webhooks.delivery import add_variant_row, add_waiting
 
 
@@ -154,24 +155,17 @@ def test_a_variant_is_locked_once_per_transaction_and_read_afresh_in_the_next(ru
     # given a mirrored variant and a count of the statements sent
     variant_pk = add_variant_row(session, shop.id, 3301, 3401, 0).id
     session.commit()
-    statements = []
-    listener = lambda _c, _cur, sql, *_a: statements.append(sql)  # noqa: E731
-    event.listen(runtime.db.engine, "before_cursor_execute", listener)
-    try:
-        with runtime.db.session() as work:
-            # when the same transaction locks it twice (the webhook's path, then recording the restock)
-            first = lock_variant(work, variant_pk)
-            first.available = 7  # a change of this transaction, not yet flushed
-            second = lock_variant(work, variant_pk)
-            # then the second lock asked nothing and handed back the object with its change
-            assert second is first and second.available == 7
-            assert sum("FROM variants" in sql for sql in statements) == 1
-        # and once another transaction changed the row, the next transaction's lock reads it again
-        with runtime.db.session() as other:
-            other.get(Variant, variant_pk).available = 9
-        statements.clear()
-        with runtime.db.session() as work:
-            assert lock_variant(work, variant_pk).available == 9
-        assert sum("FROM variants" in sql for sql in statements) == 1
-    finally:
-        event.remove(runtime.db.engine, "before_cursor_execute", listener)
+    with sql_log(runtime.db.engine) as sent, runtime.db.session() as work:
+        # when the same transaction locks it twice (the webhook's path, then recording the restock)
+        first = lock_variant(work, variant_pk)
+        first.available = 7  # a change of this transaction, not yet flushed
+        second = lock_variant(work, variant_pk)
+        # then the second lock asked nothing and handed back the object with its change
+        assert second is first and second.available == 7
+        assert sum("FROM variants" in sql for sql in sent.statements) == 1
+    # and once another transaction changed the row, the next transaction's lock reads it again
+    with runtime.db.session() as other:
+        other.get(Variant, variant_pk).available = 9
+    with sql_log(runtime.db.engine) as sent, runtime.db.session() as work:
+        assert lock_variant(work, variant_pk).available == 9
+    assert sum("FROM variants" in sql for sql in sent.statements) == 1

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from plugin.db import make_engine
+from tests.sql_log import sql_log
 
 pytestmark = pytest.mark.pg_only
 
@@ -54,14 +55,13 @@ def test_a_connection_back_in_the_pool_moments_ago_is_not_pinged(database_url):
     # given a worker engine with the default threshold and a connection just used
     engine = make_engine(database_url, pre_ping=True)
     pings = _pings(engine)
-    statements = []
-    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: statements.append(sql))
-    first = _backend_pid(engine)
-    # when transactions follow each other back to back
-    assert [_backend_pid(engine) for _ in range(5)] == [first] * 5
+    with sql_log(engine) as sent:
+        first = _backend_pid(engine)
+        # when transactions follow each other back to back
+        assert [_backend_pid(engine) for _ in range(5)] == [first] * 5
     # then none paid a ping round trip (the first, a new connection, needs none either)
     assert pings[0] == 0
-    assert len(statements) == 6
+    assert len(sent.statements) == 6
     engine.dispose()
 
 
