@@ -42,21 +42,24 @@ KEY_PREFIX = "backbell-rl"
 # The moving window of ``limits`` (its acquire_moving_window.lua) for several lists at once: a list
 # holds the newest ``limit`` timestamps, newest first; it is full when its ``limit``-th entry is
 # inside the window. Refuse (1-based index of the first full list) before counting anything, else
-# count one in each. KEYS: the lists; ARGV: now, then limit and expiry (seconds) per list.
+# count one in each list whose flag is 1 (0: tested only). KEYS: the lists; ARGV: now, then limit,
+# expiry (seconds) and the flag per list.
 _HIT_ALL = """
 local now = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  local limit, expiry = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local limit, expiry = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
   local entry = redis.call('lindex', key, limit - 1)
   if entry and tonumber(entry) >= now - expiry then
     return i
   end
 end
 for i, key in ipairs(KEYS) do
-  local limit, expiry = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  redis.call('lpush', key, ARGV[1])
-  redis.call('ltrim', key, 0, limit - 1)
-  redis.call('expire', key, expiry)
+  local limit, expiry = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  if ARGV[3 * i + 1] == '1' then
+    redis.call('lpush', key, ARGV[1])
+    redis.call('ltrim', key, 0, limit - 1)
+    redis.call('expire', key, expiry)
+  end
 end
 return 0
 """
@@ -85,34 +88,39 @@ class RateLimiter:
     def for_settings(cls, settings) -> "RateLimiter":
         return cls(settings.redis_url or "memory://", settings.rate_limit_secret)
 
-    def hit(self, *, limits: dict[str, str] | None = None, **keys: str) -> RateDecision:
+    def hit(self, *, limits: dict[str, str] | None = None, checks: dict[str, str] | None = None,
+            **keys: str) -> RateDecision:
         """Count one request against each ``scope=key`` given; refuse if any scope is over its limit.
 
         Scopes are checked before counting, so a refused request does not push the shopper's
-        window further out. ``limits`` replaces a scope's limit for this call (a shop's own ceiling).
+        window further out. ``checks`` are ``scope=key`` pairs tested first and not counted (a
+        sign-up from an address that spent its budget of invalid ones); on Redis all of it is one
+        round trip. ``limits`` replaces a scope's limit for this call (a shop's own ceiling).
         """
-        items = {scope: _item(limits[scope]) if limits and scope in limits else self._items[scope] for scope in keys}
-        hashed = {scope: self._hash(scope, key) for scope, key in keys.items()}
+        checks = checks or {}
+        items = {scope: _item(limits[scope]) if limits and scope in limits else self._items[scope]
+                 for scope in [*checks, *keys]}
+        tested = [(scope, self._hash(scope, key), False) for scope, key in checks.items()]
+        counted = [(scope, self._hash(scope, key), True) for scope, key in keys.items()]
         if self._hit_all is not None:
-            return self._hit_in_redis(items, hashed)
-        refusal = self._refusal(items, hashed)
+            return self._hit_in_redis(items, tested + counted)
+        refusal = self._refusal(items, {scope: key for scope, key, _ in tested + counted})
         if refusal is not None:
             return refusal
-        for scope, key in hashed.items():
+        for scope, key, _ in counted:
             self._limiter.hit(items[scope], key)
         return RateDecision(True)
 
-    def _hit_in_redis(self, items: dict[str, RateLimitItem], hashed: dict[str, str]) -> RateDecision:
-        scopes = list(hashed)
+    def _hit_in_redis(self, items: dict[str, RateLimitItem], lists: list[tuple[str, str, bool]]) -> RateDecision:
         arguments: list[float | int] = [time.time()]
-        for scope in scopes:
-            arguments += [items[scope].amount, items[scope].get_expiry()]
-        keys = [self._storage.prefixed_key(items[scope].key_for(hashed[scope])) for scope in scopes]
+        for scope, _, count in lists:
+            arguments += [items[scope].amount, items[scope].get_expiry(), int(count)]
+        keys = [self._storage.prefixed_key(items[scope].key_for(key)) for scope, key, _ in lists]
         full = int(self._hit_all(keys=keys, args=arguments))
         if full == 0:
             return RateDecision(True)
-        scope = scopes[full - 1]
-        return RateDecision(False, scope, self._retry_after(items[scope], hashed[scope]))
+        scope, key, _ = lists[full - 1]
+        return RateDecision(False, scope, self._retry_after(items[scope], key))
 
     def check(self, **keys: str) -> RateDecision:
         """Would a request be refused now? Counts nothing."""

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
+from plugin.intake import signup_statement
+from plugin.intake.shops import StorefrontShop
 from plugin.intake.contacts import EMAIL, SMS, ContactError, contact_for, normalise_email, normalise_phone
 from plugin.crypto import Vault
 from plugin.db import insert_for
@@ -85,7 +87,7 @@ def subscribe(session: Session, vault: Vault, shop: Shop, request: SubscribeRequ
     return store_subscription(session, vault, shop, validate_request(shop, request))
 
 
-def validate_request(shop: Shop, request: SubscribeRequest) -> ValidRequest:
+def validate_request(shop: Shop | StorefrontShop, request: SubscribeRequest) -> ValidRequest:
     variant_id = parse_variant_id(request.variant_id)
     channel = infer_channel(request)
     value = _normalised_contact(shop, request, channel)
@@ -120,7 +122,7 @@ def infer_channel(request: SubscribeRequest) -> str:
     raise IntakeError("missing_contact", "missing_contact", "email")
 
 
-def _normalised_contact(shop: Shop, request: SubscribeRequest, channel: str) -> str:
+def _normalised_contact(shop: Shop | StorefrontShop, request: SubscribeRequest, channel: str) -> str:
     field = "email" if channel == EMAIL else "phone"
     raw = request.email if channel == EMAIL else request.phone
     if not _present(raw):
@@ -137,13 +139,13 @@ def _normalised_contact(shop: Shop, request: SubscribeRequest, channel: str) -> 
         raise IntakeError(code, err.reason, field, **params) from None
 
 
-def _region_hint(shop: Shop, country: Any) -> str | None:
+def _region_hint(shop: Shop | StorefrontShop, country: Any) -> str | None:
     if isinstance(country, str) and country.strip():
         return country.strip()
     return (shop.settings or {}).get("country_code")
 
 
-def _consent(shop: Shop, channel: str, consent: Any) -> tuple[datetime | None, str | None]:
+def _consent(shop: Shop | StorefrontShop, channel: str, consent: Any) -> tuple[datetime | None, str | None]:
     """SMS always needs explicit consent; email only when the shop requires it."""
     given = consent is True
     required = channel == SMS or bool((shop.settings or {}).get("require_email_consent"))
@@ -190,6 +192,34 @@ def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidR
         # no UPDATE to mark it.
         aggregates.wait_started(session, shop.id, valid.variant_id, None if created else contact.id)
     return SubscribeResult(status, subscription_id, contact.id, valid.variant_id, variant is not None, confirmation)
+
+
+def store_subscription_at_once(connection: Connection, vault: Vault, shop: StorefrontShop,
+                               valid: ValidRequest) -> SubscribeResult | None:
+    """``store_subscription`` as one statement on an autocommit connection, for PostgreSQL and the
+    common case (see ``plugin.intake.signup_statement``); None when the caller must take the
+    general path (another backend, a key rotation under way, double opt-in, a concurrent first
+    sign-up of the same shopper) — then nothing was written."""
+    if connection.dialect.name != "postgresql" or len(vault.hashes(valid.channel, valid.value)) != 1:
+        return None
+    if settings_for(shop).double_opt_in:
+        return None
+    now = utcnow()
+    row = signup_statement.run(
+        connection, shop_id=shop.id, variant_id=valid.variant_id, channel=valid.channel,
+        ciphertext=vault.encrypt(valid.value), value_hash=vault.hash(valid.channel, valid.value),
+        customer_id=valid.customer_id, locale=valid.locale, consent_at=valid.consent_at,
+        consent_version=valid.consent_version, now=now, day=aggregates.calendar_day(shop.timezone, now))
+    # The general path's checks, in its order: a suppressed contact, then a variant that never alerts.
+    if row.suppressed:
+        raise IntakeError("suppressed_contact", "suppressed_contact", "email" if valid.channel == EMAIL else "phone")
+    if not row.allowed:
+        raise IntakeError("waiting_not_allowed", "waiting_not_allowed", "variant_id")
+    subscription_id = row.inserted_id or row.waiting_id
+    if row.contact_id is None or subscription_id is None:
+        return None  # a concurrent first sign-up committed a row this statement's snapshot cannot see
+    status = "subscribed" if row.inserted_id is not None else "already_subscribed"
+    return SubscribeResult(status, subscription_id, row.contact_id, valid.variant_id, row.variant_known)
 
 
 def _waiting_subscription_id(session: Session, contact_id: int, variant_id: int) -> int:

@@ -17,6 +17,7 @@ from plugin.intake.messages import intake_message
 from plugin.dispatch.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
 from plugin.intake.ratelimit import RateLimiter
+from plugin.intake.shops import StorefrontShop, storefront_shop
 from plugin.intake.client_address import parse_networks, shopper_address
 from plugin.intake.subscriptions import (
     IntakeError,
@@ -24,6 +25,7 @@ from plugin.intake.subscriptions import (
     ValidRequest,
     parse_variant_id,
     store_subscription,
+    store_subscription_at_once,
     validate_request,
 )
 from plugin.shop_settings import SettingsError, ShopSettings, settings_for
@@ -55,8 +57,8 @@ def _verify_proxy_request():
     if not verification.ok and verification.reason != "invalid_shop":
         log.info("app_proxy_rejected", reason=verification.reason, path=request.path)
         return json_error(401, "invalid_signature", "The request is not signed by Shopify's app proxy.")
-    with runtime.db.reading() as session:
-        shop = session.scalars(select(Shop).where(Shop.domain == verification.shop)).first()
+    with runtime.db.autocommit() as connection:
+        shop = storefront_shop(connection, verification.shop)
     if shop is None or not shop.active:
         log.info("app_proxy_unknown_shop", installed=shop is not None)
         return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
@@ -67,27 +69,24 @@ def _verify_proxy_request():
 @bp.post("/subscriptions")
 def create_subscription():
     """Subscribe a shopper to a sold-out variant: 201 subscribed, 200 already subscribed, 422 invalid."""
+    # An address that has spent its small budget of invalid requests waits, whatever it sends now:
+    # an invalid request is counted against that budget (429 once it is spent), a valid one is
+    # refused while it is spent (tested with its own counts, in one round trip).
     ip = _client_ip()
-    # An address that has spent its small budget of invalid requests waits, whatever it sends now.
-    limited = _rate_limit(check=True, ip_invalid=ip)
-    if limited is not None:
-        return limited
     body, problem = _json_body()
     locale = normalise_locale(body.get("locale") or _accept_language())
     if problem:
-        _rate_limit(ip_invalid=ip)
-        return _intake_error(IntakeError(problem, problem, None), locale, status=413 if problem == "too_long" else 422)
+        return _rate_limit(ip_invalid=ip) or _intake_error(IntakeError(problem, problem, None), locale,
+                                                           status=413 if problem == "too_long" else 422)
     if body.get(HONEYPOT_FIELD):
         # Answer exactly like a success so a bot learns nothing; store nothing.
-        _rate_limit(ip_invalid=ip)
         log.info("honeypot_triggered", shop_id=g.shop.id)
-        return jsonify(status="subscribed"), 201
+        return _rate_limit(ip_invalid=ip) or (jsonify(status="subscribed"), 201)
     try:
         valid = validate_request(g.shop, SubscribeRequest.from_body(body, g.customer_id))
     except IntakeError as err:
-        _rate_limit(ip_invalid=ip)
         log.info("intake_rejected", shop_id=g.shop.id, code=err.code, field=err.field)
-        return _intake_error(err, locale)
+        return _rate_limit(ip_invalid=ip) or _intake_error(err, locale)
     try:
         return _subscribe(valid, ip)
     except IntakeError as err:
@@ -100,12 +99,15 @@ def _subscribe(valid: ValidRequest, ip: str):
     runtime = current_app.extensions["backbell"]
     contact = f"{g.shop.id}:{runtime.vault.hash(valid.channel, valid.value)}"
     shop_limit = f"{_shop_settings(g.shop).intake_per_minute}/minute"
-    limited = _rate_limit(ip=ip, contact=contact, shop=str(g.shop.id), limits={"shop": shop_limit})
+    limited = _rate_limit(ip=ip, contact=contact, shop=str(g.shop.id), limits={"shop": shop_limit},
+                          checks={"ip_invalid": ip})
     if limited is not None:
         return limited
-    with runtime.db.session() as session:
-        # The shop read by the proxy check joins this session as it is (no SELECT again).
-        result = store_subscription(session, runtime.vault, session.merge(g.shop, load=False), valid)
+    with runtime.db.autocommit() as connection:
+        result = store_subscription_at_once(connection, runtime.vault, g.shop, valid)
+    if result is None:
+        with runtime.db.session() as session:
+            result = store_subscription(session, runtime.vault, session.get(Shop, g.shop.id), valid)
     log.info("intake_" + result.status, shop_id=g.shop.id, subscription_id=result.subscription_id,
              variant_id=result.variant_id, channel=valid.channel)
     if not result.variant_known:
@@ -164,10 +166,9 @@ def _json_body() -> tuple[dict, str | None]:
     return (parsed.value, None) if isinstance(parsed.value, dict) else ({}, "invalid_json")
 
 
-def _rate_limit(check: bool = False, limits: dict[str, str] | None = None, **keys: str):
-    """None when allowed (and counted, unless ``check``); the 429 response otherwise."""
-    limiter = current_app.extensions[LIMITER]
-    decision = limiter.check(**keys) if check else limiter.hit(limits=limits, **keys)
+def _rate_limit(limits: dict[str, str] | None = None, checks: dict[str, str] | None = None, **keys: str):
+    """None when allowed (and counted; ``checks`` only tested); the 429 response otherwise."""
+    decision = current_app.extensions[LIMITER].hit(limits=limits, checks=checks, **keys)
     if decision.allowed:
         return None
     log.info("intake_rate_limited", shop_id=g.shop.id, scope=decision.scope)
@@ -204,7 +205,7 @@ def _client_ip() -> str:
                            current_app.extensions[TRUSTED_PROXIES])
 
 
-def _shop_settings(shop: Shop) -> ShopSettings:
+def _shop_settings(shop: StorefrontShop) -> ShopSettings:
     try:
         return settings_for(shop)
     except SettingsError as err:

@@ -110,7 +110,13 @@ def shop_day(session: Session, shop_id: int, at: datetime | None) -> date:
     if shop_id not in cache:
         shop = session.get(Shop, shop_id)
         cache[shop_id] = shop.timezone if shop is not None else "UTC"
-    return (at or utcnow()).astimezone(_zone(cache[shop_id])).date()
+    return calendar_day(cache[shop_id], at)
+
+
+def calendar_day(timezone_name: str, at: datetime | None) -> date:
+    """The day of the calendar of ``timezone_name`` (IANA; unknown names count as UTC) that ``at``
+    (default now) falls on."""
+    return (at or utcnow()).astimezone(_zone(timezone_name)).date()
 
 
 @lru_cache(maxsize=512)

@@ -1,0 +1,105 @@
+"""Benchmark 4 in-process: the CPU of one app-proxy sign-up in the web process, without gunicorn or wrk.
+
+Like ``ingress_cpu.py`` for webhooks: wrk on this 2-core machine shares the CPU with gunicorn,
+PostgreSQL and Redis, so its numbers move with whatever else runs. This script sends signed
+``POST /proxy/subscriptions`` (every request a distinct shopper and client address, behind the
+trusted proxy, as Shopify's app proxy sends them) through Flask's test client to Backbell and to
+the bare encrypted insert (``bench/baselines.py bare_intake_app``), alternating, and reports per
+request the wall time and the CPU this process spent (``time.process_time``: what a gunicorn
+worker would burn; PostgreSQL and Redis run elsewhere).
+
+    .venv/bin/python bench/intake_cpu.py [--requests 1000] [--rounds 3] [--profile]
+
+``--profile`` then runs Backbell's sign-ups under cProfile (CPU time) and prints the top functions.
+Scratch database ``backbell_bench_intake_cpu``; Redis db 15 (flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.baselines import bare_intake_app, ensure_intake_table  # noqa: E402
+from bench.ingress_cpu import timed  # noqa: E402
+from bench.stack import SECRET, stack  # noqa: E402
+from plugin import create_app  # noqa: E402
+from plugin.demo.signing import signed_proxy_url  # noqa: E402
+
+SHOP, VARIANT = "bench-intake-cpu.myshopify.com", 7_300_001
+
+
+def signups(count: int, tag: str) -> list[tuple[str, dict, str]]:
+    """(signed path, body, client address) per request: distinct shoppers, as the wrk benchmark sends."""
+    path = signed_proxy_url("subscriptions", SHOP, SECRET).removeprefix("http://localhost")
+    run = uuid.uuid4().hex[:6]
+    return [(path, {"variant_id": f"gid://shopify/ProductVariant/{VARIANT}",
+                    "email": f"cpu.{tag}.{run}.{n}@gmail.com", "locale": "en", "consent": True},
+             f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}") for n in range(count)]
+
+
+def poster(app, requests):
+    client = app.test_client()
+
+    def post(n: int) -> None:
+        path, body, address = requests[n]
+        status = client.post(path, json=body, headers={"X-Forwarded-For": address},
+                             environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code
+        if status != 201:
+            raise SystemExit(f"bench: POST /proxy/subscriptions answered {status}")
+
+    return post
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    n = args.requests
+    results: dict[str, list[tuple[float, float]]] = {}
+    with stack("intake_cpu") as s:
+        plain = s.database_url.replace("postgresql+psycopg://", "postgresql://")
+        ensure_intake_table(plain)
+        shop_id = s.install_shop(SHOP, settings={"intake_per_minute": 1_000_000})
+        s.sold_out_variant(shop_id, SHOP, VARIANT, VARIANT + 1, 70001, "Intake tee")
+        os.environ.update(BENCH_DATABASE_URL=plain, BENCH_KEY=s.config["encryption_keys"][0])
+        # As gunicorn serves it behind Shopify's proxy (bench/stack.py's environment).
+        app = create_app({**s.config, "trusted_proxies": ("127.0.0.1/32",)})
+        with open(s.scratch / "app.log", "w") as log_file, contextlib.redirect_stderr(log_file):
+            apps = {"backbell": app, "bare": bare_intake_app()}
+            for name, each in apps.items():  # warm: connections open, statements cached
+                timed(poster(each, signups(20, f"warm{name}")), 20)
+            for round_number in range(args.rounds):
+                for name, each in apps.items() if round_number % 2 == 0 else reversed(apps.items()):
+                    results.setdefault(name, []).append(timed(poster(each, signups(n, f"{name}{round_number}")), n))
+            if args.profile:
+                profile = cProfile.Profile(time.process_time)  # CPU, not waiting on the servers
+                post = poster(app, signups(n, "profile"))
+                profile.runcall(lambda: [post(i) for i in range(n)])
+        app.extensions["backbell"].db.dispose()
+
+    print(f"in-process sign-ups, {n} requests per row, median of {args.rounds} rounds (µs per request)")
+    print(f"{'path':10} {'wall µs':>9} {'cpu µs':>9}")
+    for name, values in results.items():
+        print(f"{name:10} {statistics.median(v[0] for v in values):9.0f} {statistics.median(v[1] for v in values):9.0f}")
+    for index, label in ((0, "wall"), (1, "cpu")):
+        ratio = (statistics.median(v[index] for v in results["bare"])
+                 / statistics.median(v[index] for v in results["backbell"]))
+        print(f"backbell throughput vs bare (in-process, {label}): {ratio:.2f}×")
+    if args.profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "60")))
+
+
+if __name__ == "__main__":
+    main()
