@@ -25,7 +25,7 @@ from plugin.clock import utcnow
 from plugin.dispatch.messages.locales import normalise_locale
 from plugin.dispatch.confirmation import require_confirmation
 from plugin.models import WAITING, Shop, Subscription, Variant
-from plugin.shop_settings import settings_for
+from plugin.shop_settings import ShopSettings, settings_for
 
 CHANNELS = (EMAIL, SMS)
 # Version of the consent wording the widget shows; a shop that edits its wording sets its own
@@ -160,8 +160,10 @@ def _present(value: Any) -> bool:
     return value is not None and value != ""
 
 
-def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidRequest) -> SubscribeResult:
-    """Insert the waiting subscription unless one exists; the partial unique index decides races."""
+def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidRequest,
+                       settings: ShopSettings | None = None) -> SubscribeResult:
+    """Insert the waiting subscription unless one exists; the partial unique index decides races.
+    ``settings``: the shop's, when the caller has them (else read from ``shop``)."""
     contact, created = contact_for(session, vault, shop.id, valid.channel, valid.value, valid.customer_id)
     if contact.suppressed_at is not None:
         raise IntakeError("suppressed_contact", "suppressed_contact", "email" if valid.channel == EMAIL else "phone")
@@ -183,7 +185,7 @@ def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidR
     ).scalar_one_or_none()
     status = "subscribed" if inserted_id is not None else "already_subscribed"
     subscription_id = inserted_id or _waiting_subscription_id(session, contact.id, valid.variant_id)
-    confirmation = inserted_id is not None and settings_for(shop).double_opt_in
+    confirmation = inserted_id is not None and (settings or settings_for(shop)).double_opt_in
     if confirmation:
         # Not waiting until confirmed: the counters learn of the wait when the link is followed.
         require_confirmation(session, shop.id, inserted_id, valid.channel, valid.variant_id, utcnow())
@@ -194,15 +196,15 @@ def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidR
     return SubscribeResult(status, subscription_id, contact.id, valid.variant_id, variant is not None, confirmation)
 
 
-def store_subscription_at_once(connection: Connection, vault: Vault, shop: StorefrontShop,
-                               valid: ValidRequest) -> SubscribeResult | None:
+def store_subscription_at_once(connection: Connection, vault: Vault, shop: StorefrontShop, valid: ValidRequest,
+                               settings: ShopSettings) -> SubscribeResult | None:
     """``store_subscription`` as one statement on an autocommit connection, for PostgreSQL and the
     common case (see ``plugin.intake.signup_statement``); None when the caller must take the
     general path (another backend, a key rotation under way, double opt-in, a concurrent first
     sign-up of the same shopper) — then nothing was written."""
     if connection.dialect.name != "postgresql" or len(vault.hashes(valid.channel, valid.value)) != 1:
         return None
-    if settings_for(shop).double_opt_in:
+    if settings.double_opt_in:
         return None
     now = utcnow()
     row = signup_statement.run(

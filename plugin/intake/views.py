@@ -57,13 +57,29 @@ def _verify_proxy_request():
     if not verification.ok and verification.reason != "invalid_shop":
         log.info("app_proxy_rejected", reason=verification.reason, path=request.path)
         return json_error(401, "invalid_signature", "The request is not signed by Shopify's app proxy.")
-    with runtime.db.autocommit() as connection:
-        shop = storefront_shop(connection, verification.shop)
+    shop = storefront_shop(_connection(), verification.shop)
     if shop is None or not shop.active:
         log.info("app_proxy_unknown_shop", installed=shop is not None)
         return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
     g.shop, g.customer_id = shop, verification.logged_in_customer_id
     return None
+
+
+def _connection():
+    """The request's autocommit connection (each statement its own transaction), checked out once
+    for the shop read and the sign-up; back in the pool when the request ends."""
+    if "proxy_connection" not in g:
+        g.proxy_connection_scope = current_app.extensions["backbell"].db.autocommit()
+        g.proxy_connection = g.proxy_connection_scope.__enter__()
+    return g.proxy_connection
+
+
+@bp.teardown_request
+def _release_connection(error) -> None:
+    scope = g.pop("proxy_connection_scope", None)
+    g.pop("proxy_connection", None)
+    if scope is not None:
+        scope.__exit__(None, None, None)
 
 
 @bp.post("/subscriptions")
@@ -98,16 +114,16 @@ def _subscribe(valid: ValidRequest, ip: str):
     """Count a valid sign-up (per IP, per contact in this shop, per shop), then store it."""
     runtime = current_app.extensions["backbell"]
     contact = f"{g.shop.id}:{runtime.vault.hash(valid.channel, valid.value)}"
-    shop_limit = f"{_shop_settings(g.shop).intake_per_minute}/minute"
+    settings = _shop_settings(g.shop)
+    shop_limit = f"{settings.intake_per_minute}/minute"
     limited = _rate_limit(ip=ip, contact=contact, shop=str(g.shop.id), limits={"shop": shop_limit},
                           checks={"ip_invalid": ip})
     if limited is not None:
         return limited
-    with runtime.db.autocommit() as connection:
-        result = store_subscription_at_once(connection, runtime.vault, g.shop, valid)
+    result = store_subscription_at_once(_connection(), runtime.vault, g.shop, valid, settings)
     if result is None:
         with runtime.db.session() as session:
-            result = store_subscription(session, runtime.vault, session.get(Shop, g.shop.id), valid)
+            result = store_subscription(session, runtime.vault, session.get(Shop, g.shop.id), valid, settings)
     log.info("intake_" + result.status, shop_id=g.shop.id, subscription_id=result.subscription_id,
              variant_id=result.variant_id, channel=valid.channel)
     if not result.variant_known:

@@ -19,6 +19,7 @@ from plugin.intake.subscriptions import (
     store_subscription_at_once,
     validate_request,
 )
+from plugin.shop_settings import settings_for
 from plugin.models import Contact, Shop, ShopDay, Subscription, Variant, VariantDay, VariantTotal
 from tests.doubles.app_proxy import signed_proxy_url
 from tests.intake.conftest import SECRET
@@ -90,7 +91,7 @@ def _general(runtime, shop, valid):
 
 def _at_once(runtime, shop, valid):
     with runtime.db.autocommit() as connection:
-        result = store_subscription_at_once(connection, runtime.vault, shop, valid)
+        result = store_subscription_at_once(connection, runtime.vault, shop, valid, settings_for(shop))
     assert result is not None, "the one-statement path declined a plain sign-up"
     return result.status, result.variant_known
 

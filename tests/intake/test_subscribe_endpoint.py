@@ -180,3 +180,17 @@ def test_logs_never_carry_the_contact(post_subscription, capsys):
     captured = capsys.readouterr()
     assert "intake_subscribed" in captured.err
     assert "loggy.shopper" not in captured.out + captured.err
+
+
+def test_a_broken_stored_setting_keeps_sign_ups_open_on_the_defaults(post_subscription, session, shop):
+    # given settings no form would save (written by an older version, or by hand)
+    shop.settings = {"intake_per_minute": "lots", "double_opt_in": "maybe"}
+    session.commit()
+
+    # when
+    response = post_subscription({"variant_id": 44012345678901, "email": "eve@shopper.dev"})
+
+    # then: stored and waiting, as with the defaults (no double opt-in)
+    assert response.status_code == 201
+    assert session.scalars(select(Subscription.status)).all() == ["waiting"]
+    assert session.scalars(select(Subscription.confirm_by)).all() == [None]
