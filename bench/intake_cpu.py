@@ -99,6 +99,8 @@ def main() -> None:
         print(f"backbell throughput vs bare (in-process, {label}): {ratio:.2f}×")
     if args.profile:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "60")))
+        if os.environ.get("BENCH_PROFILE_OUT"):
+            profile.dump_stats(os.environ["BENCH_PROFILE_OUT"])
 
 
 if __name__ == "__main__":
