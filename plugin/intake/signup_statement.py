@@ -93,12 +93,9 @@ WITH variant AS (
            OR (CAST(:customer_id AS BIGINT) IS NOT NULL AND contacts.customer_id IS NULL))
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM shop_day) AS shop_days,
-       (SELECT count(*) FROM variant_day) AS variant_days,
-       (SELECT count(*) FROM variant_total) AS variant_totals,
-       (SELECT count(*) FROM known_contact) AS known_contacts,
+SELECT (SELECT count(*) FROM shop_day) + (SELECT count(*) FROM variant_day) + (SELECT count(*) FROM variant_total)
+         + (SELECT count(*) FROM known_contact) AS rows_written,
        (SELECT id FROM contact) AS contact_id,
-       (SELECT created FROM contact) AS contact_created,
        (SELECT suppressed_at IS NOT NULL FROM contact) AS suppressed,
        EXISTS (SELECT 1 FROM variant) AS variant_known,
        (SELECT ok FROM allowed) AS allowed,
@@ -119,7 +116,7 @@ def _statement():
         bindparam("now", type_=UTCDateTime), bindparam("locale", type_=String),
         bindparam("consent_at", type_=UTCDateTime), bindparam("consent_version", type_=String),
         bindparam("day", type_=Date),
-    ).columns(contact_created=Boolean, suppressed=Boolean, variant_known=Boolean, allowed=Boolean)
+    ).columns(suppressed=Boolean, variant_known=Boolean, allowed=Boolean)
 
 
 def run(connection: Connection, *, shop_id: int, variant_id: int, channel: str, ciphertext: str, value_hash: str,
