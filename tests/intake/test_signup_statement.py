@@ -97,18 +97,20 @@ def _at_once(runtime, shop, valid):
 
 
 def _tables(session):
+    """Every column of every row the paths write, but ids (the contact as its hash) and Fernet's
+    ciphertext (random per encryption)."""
     session.expire_all()
     hashes = dict(session.execute(select(Contact.id, Contact.value_hash)).all())
+
+    def rows(model, leave_out=("id",), mapped=None):
+        columns = [c for c in model.__table__.columns if c.key not in leave_out]
+        return sorted((tuple(hashes[getattr(row, c.key)] if c.key == mapped else getattr(row, c.key) for c in columns)
+                       for row in session.scalars(select(model))), key=repr)
+
     return {
-        "contacts": sorted(session.execute(select(
-            Contact.shop_id, Contact.channel, Contact.value_hash, Contact.customer_id, Contact.suppressed_at.is_(None),
-            Contact.customer_sync_due)).all()),
-        "subscriptions": sorted((hashes[s.contact_id], s.variant_id, s.product_id, s.channel, s.status, s.locale,
-                                 s.customer_id, s.consent_at, s.consent_version, s.alerts_sent, s.created_at,
-                                 s.confirm_by) for s in session.scalars(select(Subscription))),
-        **{model.__tablename__: sorted(tuple(getattr(row, column.key) for column in model.__table__.columns)
-                                       for row in session.scalars(select(model)))
-           for model in (ShopDay, VariantDay, VariantTotal)},
+        "contacts": rows(Contact, leave_out=("id", "value_ciphertext")),
+        "subscriptions": rows(Subscription, mapped="contact_id"),
+        **{model.__tablename__: rows(model, leave_out=()) for model in (ShopDay, VariantDay, VariantTotal)},
     }
 
 
