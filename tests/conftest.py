@@ -37,7 +37,10 @@ pytest_plugins = [f"tests.doubles.{name}" for name in _IMPORTED_BY_OTHER_DOUBLES
 SHARED = Path(os.environ.get("BACKBELL_SHARED", ROOT.parent / "shared"))
 BACKEND = os.environ.get("BACKBELL_TEST_BACKEND", "postgres")
 PG_ADMIN = os.environ.get("BACKBELL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_DB = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "10"))
+REDIS_DB = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "8"))
+# Redis has databases 0–15: a run takes BACKBELL_TEST_REDIS_DB + 0‥2 for its xdist workers' Celery
+# workers and + 3‥5 for their rate limits (up to three xdist workers; bench/ uses 15).
+MAX_XDIST_WORKERS = 3
 # host:port of the Redis the suite uses (a second redis-server lets two checkouts run side by side).
 REDIS_HOST = os.environ.get("BACKBELL_TEST_REDIS", "127.0.0.1:6379")
 # A fixed key so failures are reproducible; a second key to exercise rotation.
@@ -102,7 +105,7 @@ def redis_url(worker_id) -> str:
     """Redis for rate limits: per xdist worker, and apart from the Celery workers' databases
     (``BACKBELL_TEST_REDIS_DB`` + index, see tests/doubles/worker.py), which are flushed."""
     index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
-    return f"redis://{REDIS_HOST}/{REDIS_DB + 2 + index}"
+    return f"redis://{REDIS_HOST}/{REDIS_DB + MAX_XDIST_WORKERS + index}"
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def worker_environment(app_config: dict) -> dict[str, str]:
 
 
 def redis_db_for(worker_id: str) -> int:
-    base = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "10"))
+    base = int(os.environ.get("BACKBELL_TEST_REDIS_DB", "8"))  # (the layout: tests/conftest.py)
     index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
     return base + index
 
