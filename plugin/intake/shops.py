@@ -1,17 +1,21 @@
-"""The shop an app-proxy request names, read as a plain snapshot (no ORM session).
+"""The shop an app-proxy request names, read as a plain snapshot (no ORM session), and kept briefly.
 
 Every storefront request reads its shop first. As an ORM query in a session that cost about a
 quarter of a sign-up's CPU; what the storefront needs of the shop is five columns, read with one
-Core statement built once.
+Core statement built once. ``StorefrontShops`` keeps each snapshot for ``TTL_SECONDS`` in the web
+process, and forgets them all as soon as this process writes to the ``shops`` table (settings
+saved, installed, uninstalled): a setting changed in another process reaches the storefront within
+that time.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, event, select
 
 from plugin.models import Shop
 
@@ -39,3 +43,31 @@ def storefront_shop(connection: Connection, domain: str | None) -> StorefrontSho
         return None
     row = connection.execute(_BY_DOMAIN, {"domain": domain}).first()
     return StorefrontShop(row.id, row.domain, row.timezone, row.settings or {}, row.uninstalled_at) if row else None
+
+
+class StorefrontShops:
+    """Snapshots by domain (an unknown domain too), per process, for at most ``TTL_SECONDS``."""
+
+    TTL_SECONDS = 2.0
+    MAX_ENTRIES = 10_000  # then start over: a bound, not an eviction policy
+
+    def __init__(self, engine: Engine):
+        self._kept: dict[str, tuple[float, StorefrontShop | None]] = {}
+        event.listen(engine, "after_cursor_execute", self._forget_on_write)
+
+    def get(self, connection: Connection, domain: str | None) -> StorefrontShop | None:
+        now = time.monotonic()
+        kept = self._kept.get(domain or "")
+        if kept is not None and now - kept[0] < self.TTL_SECONDS:
+            return kept[1]
+        shop = storefront_shop(connection, domain)
+        if len(self._kept) >= self.MAX_ENTRIES:
+            self._kept.clear()
+        self._kept[domain or ""] = (now, shop)
+        return shop
+
+    def _forget_on_write(self, _conn, _cursor, statement: str, *_args) -> None:
+        # Any statement of this process's engine that may write the table (INSERT, UPDATE, DELETE,
+        # TRUNCATE, an ORM flush) — a write to another table that merely mentions it forgets too.
+        if "shops" in statement and not statement.startswith("SELECT"):
+            self._kept.clear()

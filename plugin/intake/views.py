@@ -17,7 +17,7 @@ from plugin.intake.messages import intake_message
 from plugin.dispatch.messages.locales import normalise_locale
 from plugin.models import WAITING, Shop, Subscription, Variant
 from plugin.intake.ratelimit import RateLimiter
-from plugin.intake.shops import StorefrontShop, storefront_shop
+from plugin.intake.shops import StorefrontShop, StorefrontShops
 from plugin.intake.client_address import parse_networks, shopper_address
 from plugin.intake.subscriptions import (
     IntakeError,
@@ -37,6 +37,7 @@ MAX_BODY_BYTES = 8 * 1024  # the widget sends ~200 bytes
 HONEYPOT_FIELD = "website"
 LIMITER = "backbell.intake_limiter"
 TRUSTED_PROXIES = "backbell.trusted_proxies"
+SHOPS = "backbell.storefront_shops"
 
 
 @bp.record_once
@@ -44,6 +45,7 @@ def _attach_limiter(state) -> None:
     runtime = state.app.extensions["backbell"]
     state.app.extensions[LIMITER] = RateLimiter.for_settings(runtime.settings)
     state.app.extensions[TRUSTED_PROXIES] = parse_networks(runtime.settings.trusted_proxies)
+    state.app.extensions[SHOPS] = StorefrontShops(runtime.db.engine)
 
 
 @bp.before_request
@@ -57,7 +59,7 @@ def _verify_proxy_request():
     if not verification.ok and verification.reason != "invalid_shop":
         log.info("app_proxy_rejected", reason=verification.reason, path=request.path)
         return json_error(401, "invalid_signature", "The request is not signed by Shopify's app proxy.")
-    shop = storefront_shop(_connection(), verification.shop)
+    shop = current_app.extensions[SHOPS].get(_connection(), verification.shop)
     if shop is None or not shop.active:
         log.info("app_proxy_unknown_shop", installed=shop is not None)
         return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")

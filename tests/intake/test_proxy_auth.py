@@ -1,4 +1,6 @@
-from sqlalchemy import func, select
+import time
+
+from sqlalchemy import create_engine, func, select, update
 
 from plugin.clock import utcnow
 from plugin.models import Contact, Shop, Subscription
@@ -82,3 +84,37 @@ def test_answers_are_json_never_liquid(post_subscription):
 
     assert response.status_code == 422
     assert response.mimetype == "application/json"
+
+
+def test_a_setting_saved_in_this_process_reaches_the_next_storefront_request(client, shop, session):
+    # given the shop was read (and is kept) by a first sign-up
+    url = lambda: signed_proxy_url("subscriptions", shop.domain, SECRET)  # noqa: E731
+    assert client.post(url(), json={"variant_id": 1, "email": "a@shopper.dev"}).status_code == 201
+
+    # when the merchant requires consent for email (saved through this process's database engine)
+    shop.settings = {"require_email_consent": True}
+    session.commit()
+
+    # then the next sign-up without consent is refused at once
+    response = client.post(url(), json={"variant_id": 1, "email": "b@shopper.dev"})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "consent_required"
+
+
+def test_an_uninstall_in_another_process_closes_the_storefront_within_the_kept_time(app, client, shop, session):
+    # given the shop was read (and is kept) by a first request
+    url = lambda: signed_proxy_url("variants/1", shop.domain, SECRET)  # noqa: E731
+    assert client.get(url()).status_code == 200
+    kept = app.extensions["backbell.storefront_shops"]
+
+    # when another process (its own engine) marks the shop uninstalled
+    other = create_engine(app.extensions["backbell"].settings.database_url)
+    with other.begin() as connection:
+        connection.execute(update(Shop).where(Shop.id == shop.id).values(uninstalled_at=utcnow()))
+    other.dispose()
+
+    # then this process answers from what it keeps until that is older than TTL_SECONDS
+    assert client.get(url()).status_code == 200
+    kept.TTL_SECONDS = 0.05  # (instead of waiting 2 s)
+    time.sleep(0.06)
+    assert client.get(url()).status_code == 404
