@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from plugin.intake.app_proxy import verify_app_proxy
 from plugin.logging import get_logger
@@ -122,10 +123,16 @@ def _subscribe(valid: ValidRequest, ip: str):
                           checks={"ip_invalid": ip})
     if limited is not None:
         return limited
-    result = store_subscription_at_once(_connection(), runtime.vault, g.shop, valid, settings)
+    try:
+        result = store_subscription_at_once(_connection(), runtime.vault, g.shop, valid, settings)
+    except IntegrityError:  # the contact's shop is gone: erased (shop/redact) since the snapshot was read
+        return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
     if result is None:
         with runtime.db.session() as session:
-            result = store_subscription(session, runtime.vault, session.get(Shop, g.shop.id), valid, settings)
+            shop = session.get(Shop, g.shop.id)
+            if shop is None:  # erased (shop/redact) since the kept snapshot was read
+                return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
+            result = store_subscription(session, runtime.vault, shop, valid, settings)
     log.info("intake_" + result.status, shop_id=g.shop.id, subscription_id=result.subscription_id,
              variant_id=result.variant_id, channel=valid.channel)
     if not result.variant_known:

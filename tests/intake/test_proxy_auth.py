@@ -1,6 +1,6 @@
 import time
 
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import create_engine, delete, func, select, update
 
 from plugin.clock import utcnow
 from plugin.models import Contact, Shop, Subscription
@@ -118,3 +118,19 @@ def test_an_uninstall_in_another_process_closes_the_storefront_within_the_kept_t
     kept.TTL_SECONDS = 0.05  # (instead of waiting 2 s)
     time.sleep(0.06)
     assert client.get(url()).status_code == 404
+
+
+def test_a_shop_erased_in_another_process_while_kept_answers_404_and_stores_nothing(app, client, shop, session):
+    # given the shop was read (and is kept) by a first request
+    assert client.get(signed_proxy_url("variants/1", shop.domain, SECRET)).status_code == 200
+
+    # when another process erases the shop (shop/redact) and a shopper signs up within the kept time
+    other = create_engine(app.extensions["backbell"].settings.database_url)
+    with other.begin() as connection:
+        connection.execute(delete(Shop).where(Shop.id == shop.id))
+    other.dispose()
+    response = client.post(signed_proxy_url("subscriptions", shop.domain, SECRET), json=BODY)
+
+    # then
+    assert response.status_code == 404
+    assert _nothing_written(session)
