@@ -122,6 +122,12 @@ def claim_new(session: Session, limit: int = DRAIN_BATCH) -> list[Claimed]:
     parked), oldest first: the attempt counted and the lease extended as ``start_attempt`` does, in
     one ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING``.
 
+    "Oldest" is by due time (a new row's is its arrival + ``FIRST_LEASE``), not by id: in that order
+    the re-drive's partial index hands over the first rows without a sort, whatever the planner's
+    statistics say. By id, statistics taken while a burst was still new (most rows unhandled) led
+    PostgreSQL to walk the primary key through a week of handled rows: ~160 ms per claim over 200k
+    rows, against ~0.5 ms.
+
     Two drains at once never claim the same row: on PostgreSQL the inner SELECT locks its rows
     ``FOR UPDATE SKIP LOCKED`` (another drain's rows are passed over, and a row another drain has
     just committed no longer has ``attempts = 0`` when it is re-checked); SQLite runs one writing
@@ -130,7 +136,7 @@ def claim_new(session: Session, limit: int = DRAIN_BATCH) -> list[Claimed]:
     new = (select(table.c.id)
            .where(table.c.attempts == 0, table.c.processed_at.is_(None), table.c.parked_at.is_(None),
                   table.c.payload_ciphertext.is_not(None))
-           .order_by(table.c.id).limit(limit))
+           .order_by(table.c.next_attempt_at).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         new = new.with_for_update(skip_locked=True)
     statement = (update(table).where(table.c.id.in_(new.scalar_subquery()))
