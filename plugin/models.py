@@ -438,7 +438,7 @@ class InboxDelivery(Base):
 
     __tablename__ = "webhook_inbox"
     __table_args__ = (
-        # The re-drive scan: unprocessed, unparked rows by due time (a small, hot subset).
+        # The re-drive scan and the drain's claim: unprocessed, unparked rows by due time (a small, hot subset).
         Index("ix_webhook_inbox_due", "next_attempt_at",
               postgresql_where=text("processed_at IS NULL AND parked_at IS NULL"),
               sqlite_where=text("processed_at IS NULL AND parked_at IS NULL")),

@@ -18,6 +18,14 @@ Fork-safety: gunicorn and Celery fork after import. What is kept is keyed by ``o
 created on first use in the process that publishes; a child never touches its parent's sockets (it
 drops the inherited state without closing it: closing would shut the parent's connection down).
 Tasks that run in-process (no ``REDIS_URL``) go through ``delay`` unchanged.
+
+Coalescing (``send_unless_pending``): a task that works through whatever is waiting (the inbox
+drain) needs queueing once per burst, not once per item. A flag on the broker's Redis says "one is
+queued and has not started": ``SET flag 1 NX EX ttl`` is the one round trip of every sender, and
+only the sender that set it publishes; the task clears it first thing (``clear_pending``). The flag
+travels on a plain redis-py client (its connection pool checks the pid, so a forked child opens its
+own connections), not on kombu's channel: a command there first makes sure of the connection, which
+takes seconds of retries when the broker is down, and a sender must fail fast then.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import redis
 from celery import Celery, Task
 from kombu import Producer, Queue
 from kombu.transport import redis as kombu_redis
@@ -70,6 +79,11 @@ class TaskPublisher:
         self._pid: int | None = None
         self._idle: list[_Publishing] = []
 
+    @property
+    def in_process(self) -> bool:
+        """Tasks run here and now (no broker): ``send`` runs them before it returns."""
+        return bool(self._celery.conf.task_always_eager)
+
     def send(self, task_name: str, *args: int | str) -> None:
         """Queue ``task_name(*args)``; the arguments are ids (nothing personal travels through the broker).
         Raises what ``delay`` raises when the broker stays unreachable after Celery's publish retries."""
@@ -86,6 +100,29 @@ class TaskPublisher:
         finally:
             if publishing.pid == self._pid:
                 self._idle.append(publishing)
+
+    def send_unless_pending(self, flag: str, ttl_seconds: int, task_name: str) -> bool:
+        """Queue ``task_name()`` unless ``flag`` stands on the broker's Redis, and set it (for
+        ``ttl_seconds`` at most: a task that is lost holds back no later send for longer); True when
+        queued. The task clears the flag when it starts (``clear_pending``), so whatever a sender
+        that found the flag standing left for it is there when that task looks. In-process, the
+        task simply runs. Raises the broker's errors, as ``send`` does."""
+        if self.in_process:
+            self.send(task_name)
+            return True
+        if not self._flag_client.set(flag, 1, nx=True, ex=ttl_seconds):
+            return False
+        self.send(task_name)
+        return True
+
+    def clear_pending(self, flag: str) -> None:
+        """The coalesced task has started: the next ``send_unless_pending`` queues it again."""
+        if not self.in_process:
+            self._flag_client.delete(flag)
+
+    @cached_property
+    def _flag_client(self) -> redis.Redis:
+        return redis.Redis.from_url(self._celery.conf.broker_url)
 
     def _take(self) -> _Publishing:
         """An idle producer of this process, or a new one. A fork's child finds its parent's pid here:

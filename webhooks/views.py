@@ -1,8 +1,8 @@
 """``POST /webhooks``: Shopify's webhooks, every topic (including the privacy topics).
 
-Verify → store in the inbox → queue the row id → answer, in milliseconds: nothing here calls
-Shopify. What a topic means is decided in ``plugin.inbox.topics`` (reached through the
-``process_webhook`` task), so this package depends on ``plugin`` and never the other way round.
+Verify → store in the inbox → have it drained → answer, in milliseconds: nothing here calls
+Shopify. What a topic means is decided in ``plugin.inbox.topics`` (reached through the inbox's
+tasks), so this package depends on ``plugin`` and never the other way round.
 
 Status codes (pinned in CONTRACT.md): 400 missing header or unusable body (also a body that is
 not the shape its topic sends: ``plugin.inbox.shapes``), 401 bad HMAC, 405 other methods, 413 a body
@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from plugin.inbox import deliveries
 from plugin.inbox.shapes import payload_problem
 from plugin.inbox.signature import verify_webhook_signature
-from plugin.inbox.tasks import PROCESS_WEBHOOK
+from plugin.inbox.tasks import queue_delivery
 from plugin.logging import get_logger
 from plugin.safe_json import parse_json
 from plugin.web_errors import json_error
@@ -106,10 +106,11 @@ def _header_problem(topic: str, shop_domain: str, webhook_id: str) -> tuple[str,
 
 
 def _store_and_queue(topic: str, shop_domain: str, webhook_id: str, body: str, triggered_at: str | None):
-    """Store the delivery in the inbox (committed before Shopify hears 200), then queue its id.
+    """Store the delivery in the inbox (committed before Shopify hears 200), then have it handled.
 
     The insert is one statement on an autocommit connection: its own transaction, committed when
-    it returns (one PostgreSQL round trip, not three)."""
+    it returns (one PostgreSQL round trip, not three). Then one Redis command: a drain of the inbox
+    is queued unless one already is (``plugin.inbox.tasks.queue_delivery``)."""
     runtime = current_app.extensions["backbell"]
     with runtime.db.autocommit() as connection:
         accepted = deliveries.accept(connection, runtime.vault, webhook_id=webhook_id, shop_domain=shop_domain,
@@ -118,7 +119,7 @@ def _store_and_queue(topic: str, shop_domain: str, webhook_id: str, body: str, t
         log.info("webhook_duplicate", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id)
         return jsonify(status="duplicate"), 200
     try:
-        current_app.extensions["task_publisher"].send(PROCESS_WEBHOOK, accepted.inbox_id)
+        queue_delivery(current_app.extensions["task_publisher"], accepted.inbox_id)
     except Exception as err:  # noqa: BLE001 — the row is stored: the re-drive queues it after its lease
         log.warning("webhook_queue_failed", topic=topic, shop_domain=shop_domain, webhook_id=webhook_id,
                     error=type(err).__name__)

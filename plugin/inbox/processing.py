@@ -1,4 +1,5 @@
-"""Drive one inbox row through its topic handler, and the re-drive of rows whose task was lost.
+"""Drive inbox rows through their topic handler — one by id, or the new ones a drain claims — and the
+re-drive of rows whose task was lost.
 
 Kept apart from ``tasks.py`` so it runs the same under Celery, in-process and from the CLI.
 """
@@ -16,8 +17,17 @@ def process_delivery(runtime, inbox_id: int) -> list[int]:
     """Handle the row once; the restock event ids to dispatch (empty when nothing to do or it failed)."""
     with runtime.db.session() as session:
         claimed = deliveries.start_attempt(session, inbox_id)
-    if claimed is None:
-        return []
+    return [] if claimed is None else handle_claimed(runtime, claimed)
+
+
+def claim_new_deliveries(runtime, limit: int = deliveries.DRAIN_BATCH) -> list[deliveries.Claimed]:
+    """Start the first attempt of the oldest new rows, committed before any is handled."""
+    with runtime.db.session() as session:
+        return deliveries.claim_new(session, limit)
+
+
+def handle_claimed(runtime, claimed: deliveries.Claimed) -> list[int]:
+    """Run a claimed row's handler; the restock event ids to dispatch (empty when it failed)."""
     try:
         pending = claimed.decrypted(runtime.vault)
         return topics.handle_delivery(runtime, pending)

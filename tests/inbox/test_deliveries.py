@@ -171,3 +171,33 @@ def test_cli_lists_parked_rows_and_retries_one(app, session, runtime, app_config
     assert row.processed_at is not None and row.parked_at is None
     session.expire_all()
     assert session.get(Shop, shop.id).uninstalled_at is not None
+
+
+def test_a_drain_claims_new_rows_oldest_first_a_batch_at_a_time(session, runtime):
+    # given 13 new rows, and three that are not new: handled, parked, already attempted
+    new = [_store(runtime, "carts/update", {"id": n}, webhook_id=f"new-{n}") for n in range(13)]
+    handled = _store(runtime, "carts/update", {"id": 1}, webhook_id="handled")
+    process_delivery(runtime, handled)
+    parked = _store(runtime, "carts/update", {"id": 1}, webhook_id="parked")
+    attempted = _store(runtime, "carts/update", {"id": 1}, webhook_id="attempted")
+    session.execute(InboxDelivery.__table__.update().where(InboxDelivery.id == parked).values(parked_at=clock.utcnow()))
+    session.execute(InboxDelivery.__table__.update().where(InboxDelivery.id == attempted).values(attempts=1))
+    session.commit()
+    # when drains claim until nothing is left
+    claims = []
+    for _ in range(3):
+        with runtime.db.session() as s:
+            claims.append(deliveries.claim_new(s))
+    # then a full batch of the oldest, then the rest, then nothing; each attempt counted and leased
+    # as start_attempt leases a first attempt
+    assert [[c.inbox_id for c in claim] for claim in claims] == [new[:10], new[10:], []]
+    assert deliveries.DRAIN_BATCH == 10
+    first = claims[0][0]
+    assert (first.webhook_id, first.topic, first.attempts) == ("new-0", "carts/update", 1)
+    assert json.loads(first.decrypted(runtime.vault).body) == {"id": 0}
+    rows = [_row(session, inbox_id) for inbox_id in new]
+    assert {row.attempts for row in rows} == {1}
+    lease = rows[0].next_attempt_at - clock.utcnow()
+    assert deliveries.FIRST_LEASE - timedelta(seconds=5) < lease <= deliveries.FIRST_LEASE
+    # and the rows that were not new were not touched
+    assert [_row(session, i).attempts for i in (handled, parked, attempted)] == [1, 0, 1]

@@ -138,8 +138,8 @@ def test_a_worker_killed_mid_handler_leaves_the_row_to_be_redriven_once(
     # then it took effect exactly once
     _handled_exactly_once(runtime, sendgrid, "killed", celery_worker)
     assert _row(runtime, "killed").attempts == 2
-    # and running it again (the redelivered old message) changes nothing
-    app.extensions["celery"].tasks["backbell.process_webhook"].delay(_row(runtime, "killed").id)
+    # and running it again (the redelivered old message: the drain it was in) changes nothing
+    app.extensions["celery"].tasks["backbell.drain_inbox"].delay()
     wait_for(lambda: celery_worker.queue_length() == 0, timeout=30, worker=celery_worker)
     _handled_exactly_once(runtime, sendgrid, "killed", celery_worker)
 
@@ -148,7 +148,7 @@ def test_a_worker_killed_mid_handler_leaves_the_row_to_be_redriven_once(
 def test_a_flushed_broker_loses_no_accepted_webhook(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop
 ):
-    # given no worker running, so the queued task sits in Redis
+    # given no worker running, so the queued drain sits in Redis
     _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
     celery_worker.stop()

@@ -1,9 +1,10 @@
-"""The webhook task dispatches the restocks it finds itself, without a second trip through the broker
-(during another shop's fan-out each trip waits for a worker process to come free); when that
-dispatch fails, the restock goes through the broker instead and is still sent exactly once.
+"""The task that handles a webhook (the inbox drain) dispatches the restocks it finds itself, without a
+second trip through the broker (during another shop's fan-out each trip waits for a worker process to
+come free); when that dispatch fails, the restock goes through the broker instead and is still sent
+exactly once.
 
-The worker is stopped while the webhook task runs in the test process, so the broker's queue shows
-what the task left behind."""
+The worker is stopped while the drain runs in the test process, so the broker's queue shows what the
+task left behind."""
 
 from __future__ import annotations
 
@@ -37,19 +38,23 @@ def _queued_tasks(worker) -> list[str]:
     return [json.loads(message)["headers"]["task"] for message in client.lrange(DEFAULT_QUEUE, 0, -1)]
 
 
-def _accepted(client, runtime, worker, webhook_id: str) -> int:
-    """The restock webhook is accepted (its task queued, the worker stopped, the queue emptied);
-    its inbox row's id, for the task to run here."""
+def _accepted(client, worker, webhook_id: str) -> None:
+    """The restock webhook is accepted (a drain queued, the worker stopped, the queue emptied: the
+    drain is for the test to run here)."""
     assert deliver(client, "inventory_levels/update", level_payload(ITEM, WAREHOUSE, 5),
                    webhook_id=webhook_id).status_code == 200
-    assert _queued_tasks(worker) == ["backbell.process_webhook"]
+    assert _queued_tasks(worker) == ["backbell.drain_inbox"]
     redis.Redis.from_url(worker.redis_url).delete(DEFAULT_QUEUE)
-    return _row(runtime, webhook_id).id
 
 
-def _webhook_task_run_here(app, client, runtime, worker, webhook_id: str) -> None:
-    """The webhook is accepted (its task queued, the worker stopped), then its task runs here."""
-    app.extensions["celery"].tasks["backbell.process_webhook"](_accepted(client, runtime, worker, webhook_id))
+def _drain_here(app) -> None:
+    app.extensions["celery"].tasks["backbell.drain_inbox"]()
+
+
+def _webhook_task_run_here(app, client, worker, webhook_id: str) -> None:
+    """The webhook is accepted (a drain queued, the worker stopped), then the drain runs here."""
+    _accepted(client, worker, webhook_id)
+    _drain_here(app)
 
 
 def test_the_webhook_task_sends_the_first_batch_without_queueing_a_dispatch(
@@ -60,8 +65,8 @@ def test_the_webhook_task_sends_the_first_batch_without_queueing_a_dispatch(
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
     celery_worker.stop()
 
-    # when the webhook's task runs
-    _webhook_task_run_here(app, client, runtime, celery_worker, "inline")
+    # when the drain runs
+    _webhook_task_run_here(app, client, celery_worker, "inline")
 
     # then the first mail went out from that task, and nothing was left for another trip
     assert sorted(sendgrid.recipients()) == sorted(SHOPPERS)
@@ -84,8 +89,8 @@ def test_a_failed_inline_dispatch_goes_through_the_broker_and_sends_once(
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
     celery_worker.stop()
 
-    # when the webhook's task runs and its dispatch fails in the database
-    _webhook_task_run_here(app, client, runtime, celery_worker, "inline-fails")
+    # when the drain runs and its dispatch fails in the database
+    _webhook_task_run_here(app, client, celery_worker, "inline-fails")
 
     # then the webhook is handled, its restock kept, nothing sent, and the dispatch queued on its own
     assert _row(runtime, "inline-fails").processed_at is not None
@@ -113,11 +118,11 @@ def test_a_small_restock_reaches_the_provider_in_few_transactions(
     _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
     celery_worker.stop()
-    inbox_id = _accepted(client, runtime, celery_worker, "budget")
+    _accepted(client, celery_worker, "budget")
 
-    # when the webhook's task runs: mirror, restock, plan, claim, send, record, finish
+    # when the drain runs: the attempt, mirror, restock, plan, claim, send, record, finish
     with sql_log(runtime.db.engine) as seen:
-        app.extensions["celery"].tasks["backbell.process_webhook"](inbox_id)
+        _drain_here(app)
 
     # then everyone was told, in 7 transactions: the attempt, the handler, the plan, the claim, the
     # hand-off, the results, the finish (no VIP transactions, no chain count after a claim that took

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -172,3 +173,55 @@ def test_threads_publishing_at_once_each_get_a_producer_and_keep_them(app_config
     # then every id was queued once per pass, and no more producers were made than threads
     assert sorted(_args(m)[0] for m in _queued(broker)) == sorted(list(range(200)) * 2)
     assert 1 <= len(_producers(publisher)) <= 4
+
+
+FLAG, COALESCED = "test:pending", "backbell.redrive_inbox"  # a task that takes no arguments
+
+
+def test_a_coalesced_send_queues_once_until_the_task_clears_its_flag(app_config, broker):
+    # given an app that queues on Redis
+    publisher = create_app({**app_config, "redis_url": broker}).extensions["task_publisher"]
+    # when three sends come before the task started, then one after it cleared the flag
+    sent = [publisher.send_unless_pending(FLAG, 10, COALESCED) for _ in range(3)]
+    publisher.clear_pending(FLAG)
+    sent.append(publisher.send_unless_pending(FLAG, 10, COALESCED))
+    # then the first and the last queued the task, with no arguments; the flag lasts its ttl at most
+    assert sent == [True, False, False, True]
+    assert [(m["headers"]["task"], _args(m)) for m in _queued(broker)] == [(COALESCED, []), (COALESCED, [])]
+    assert 0 < redis.Redis.from_url(broker).ttl(FLAG) <= 10
+
+
+def test_a_coalesced_send_fails_at_once_while_the_broker_is_down_and_works_after(app_config, tmp_path):
+    # given a publisher on a redis-server of the test's own, its flag set
+    if shutil.which("redis-server") is None:
+        pytest.fail("this test needs redis-server on PATH (scripts/ensure-services installs it)")
+    own = OwnRedis(tmp_path / "redis")
+    own.start()
+    try:
+        publisher = create_app({**app_config, "redis_url": own.url}).extensions["task_publisher"]
+        assert publisher.send_unless_pending(FLAG, 10, COALESCED)
+        # when the server stops, then it is back (empty: the flag went with it)
+        own.stop()
+        started = time.monotonic()
+        with pytest.raises(redis.ConnectionError):
+            publisher.send_unless_pending(FLAG, 10, COALESCED)
+        failed_after = time.monotonic() - started
+        own.start()
+        # then the send while it was down failed in well under a second (no connection retries), and
+        # the first send after the restart queued the task again
+        assert failed_after < 0.5
+        assert publisher.send_unless_pending(FLAG, 10, COALESCED)
+        assert [_args(m) for m in _queued(own.url)] == [[]]
+    finally:
+        own.stop()
+
+
+def test_a_coalesced_send_runs_the_task_in_process_without_a_broker(app_config):
+    # given an app without REDIS_URL (tasks in-process)
+    publisher = create_app({**app_config, "redis_url": None}).extensions["task_publisher"]
+    # when a coalesced task is sent twice, its flag cleared in between as the task would
+    ran = [publisher.send_unless_pending(FLAG, 10, COALESCED), publisher.send_unless_pending(FLAG, 10, COALESCED)]
+    publisher.clear_pending(FLAG)
+    # then it ran each time, here (nothing to re-drive), with no broker and no producer
+    assert ran == [True, True]
+    assert _producers(publisher) == []
