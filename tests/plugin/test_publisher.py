@@ -130,27 +130,31 @@ def test_a_forked_child_publishes_on_its_own_connection(app_config, broker):
     assert [_args(m) for m in _queued(broker)] == [[1], [2], [3]]
 
 
-def test_a_broker_restart_fails_the_publishes_while_it_is_down_only(app_config, tmp_path):
-    # given a publisher connected to a redis-server of the test's own (the test command installs it:
-    # missing, the test fails as the fault tests do, rather than skip)
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of the test's own, to stop and start (the test command installs it: missing,
+    the test fails as the fault tests do, rather than skip)."""
     if shutil.which("redis-server") is None:
         pytest.fail("this test needs redis-server on PATH (scripts/ensure-services installs it)")
     own = OwnRedis(tmp_path / "redis")
     own.start()
-    try:
-        app = create_app({**app_config, "redis_url": own.url})
-        publisher = app.extensions["task_publisher"]
-        publisher.send(TASK, 1)
-        # when the server stops, then it is back (empty: it keeps nothing on disk)
-        own.stop()
-        with pytest.raises(OperationalError):
-            publisher.send(TASK, 2)
-        own.start()
-        publisher.send(TASK, 3)
-        # then the publish after the restart is queued, on a new connection
-        assert [_args(m) for m in _queued(own.url)] == [[3]]
-    finally:
-        own.stop()
+    yield own
+    own.stop()
+
+
+def test_a_broker_restart_fails_the_publishes_while_it_is_down_only(app_config, own_redis):
+    # given a publisher connected to a redis-server of the test's own
+    app = create_app({**app_config, "redis_url": own_redis.url})
+    publisher = app.extensions["task_publisher"]
+    publisher.send(TASK, 1)
+    # when the server stops, then it is back (empty: it keeps nothing on disk)
+    own_redis.stop()
+    with pytest.raises(OperationalError):
+        publisher.send(TASK, 2)
+    own_redis.start()
+    publisher.send(TASK, 3)
+    # then the publish after the restart is queued, on a new connection
+    assert [_args(m) for m in _queued(own_redis.url)] == [[3]]
 
 
 def test_tasks_run_in_process_without_a_broker(app_config):
@@ -191,29 +195,22 @@ def test_a_coalesced_send_queues_once_until_the_task_clears_its_flag(app_config,
     assert 0 < redis.Redis.from_url(broker).ttl(FLAG) <= 10
 
 
-def test_a_coalesced_send_fails_at_once_while_the_broker_is_down_and_works_after(app_config, tmp_path):
+def test_a_coalesced_send_fails_at_once_while_the_broker_is_down_and_works_after(app_config, own_redis):
     # given a publisher on a redis-server of the test's own, its flag set
-    if shutil.which("redis-server") is None:
-        pytest.fail("this test needs redis-server on PATH (scripts/ensure-services installs it)")
-    own = OwnRedis(tmp_path / "redis")
-    own.start()
-    try:
-        publisher = create_app({**app_config, "redis_url": own.url}).extensions["task_publisher"]
-        assert publisher.send_unless_pending(FLAG, 10, COALESCED)
-        # when the server stops, then it is back (empty: the flag went with it)
-        own.stop()
-        started = time.monotonic()
-        with pytest.raises(redis.ConnectionError):
-            publisher.send_unless_pending(FLAG, 10, COALESCED)
-        failed_after = time.monotonic() - started
-        own.start()
-        # then the send while it was down failed in well under a second (no connection retries), and
-        # the first send after the restart queued the task again
-        assert failed_after < 0.5
-        assert publisher.send_unless_pending(FLAG, 10, COALESCED)
-        assert [_args(m) for m in _queued(own.url)] == [[]]
-    finally:
-        own.stop()
+    publisher = create_app({**app_config, "redis_url": own_redis.url}).extensions["task_publisher"]
+    assert publisher.send_unless_pending(FLAG, 10, COALESCED)
+    # when the server stops, then it is back (empty: the flag went with it)
+    own_redis.stop()
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        publisher.send_unless_pending(FLAG, 10, COALESCED)
+    failed_after = time.monotonic() - started
+    own_redis.start()
+    # then the send while it was down failed in well under a second (no connection retries), and
+    # the first send after the restart queued the task again
+    assert failed_after < 0.5
+    assert publisher.send_unless_pending(FLAG, 10, COALESCED)
+    assert [_args(m) for m in _queued(own_redis.url)] == [[]]
 
 
 def test_a_coalesced_send_runs_the_task_in_process_without_a_broker(app_config):
