@@ -2,7 +2,9 @@
 
 ``validate_request`` turns the widget's JSON into a ``ValidRequest`` or raises ``IntakeError``;
 ``store_subscription`` writes it. ``subscribe`` does both. The web handler calls the two halves
-separately so it can rate-limit on the normalised contact in between.
+separately so it can rate-limit on the normalised contact in between, and writes with
+``store_subscription_at_once`` first (PostgreSQL, the common case: one statement), falling back to
+``store_subscription`` where that declines.
 """
 
 from __future__ import annotations
