@@ -157,6 +157,8 @@ def main() -> None:
     print(f"backbell throughput vs bare (in-process): wall {ratio:.2f}×, cpu {cpu_ratio:.2f}×")
     if args.profile:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "45")))
+        if os.environ.get("BENCH_PROFILE_OUT"):
+            profile.dump_stats(os.environ["BENCH_PROFILE_OUT"])
     bare_conn.close()
     runtime.db.dispose()
     queue.flushdb()

@@ -8,15 +8,19 @@ never shares a transaction with the request that queued it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timezone
+from typing import Any, NamedTuple
 
+import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import (
-    BigInteger, ColumnElement, Connection, DateTime, Engine, MetaData, any_, bindparam, create_engine, event,
+    BigInteger, ColumnElement, Connection, DateTime, Engine, Executable, MetaData, any_, bindparam, create_engine,
+    event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -58,7 +62,8 @@ class Base(DeclarativeBase):
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
-def make_engine(url: str, pre_ping: bool = False, ping_after: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+def make_engine(url: str, pre_ping: bool = False, ping_after: float = PING_AFTER_IDLE_SECONDS,
+                autocommit: bool = False) -> Engine:
     """The engine for ``url``. ``pre_ping`` tests a connection as it leaves the pool if it sat there
     longer than ``ping_after`` seconds (one round trip; a dead one is replaced before the task sees
     it): the worker wants it (a task on a dead connection would fail and wait for its retry) — but
@@ -68,9 +73,11 @@ def make_engine(url: str, pre_ping: bool = False, ping_after: float = PING_AFTER
     The web app does not ping at all — a request that meets a connection the server closed gets a
     disconnect error, answered 503 + Retry-After (``plugin._register_error_handlers``, Shopify
     redelivers), and SQLAlchemy then drops every pooled connection older than the error, so the
-    next request connects afresh."""
+    next request connects afresh. ``autocommit``: every connection of the engine's pool is in
+    autocommit mode from the start (each statement its own transaction)."""
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -81,7 +88,7 @@ def make_engine(url: str, pre_ping: bool = False, ping_after: float = PING_AFTER
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_size=5, max_overflow=10, **options)
     if pre_ping:
         _ping_when_idle(engine, ping_after)
     return engine
@@ -109,11 +116,17 @@ def _ping_when_idle(engine: Engine, ping_after: float) -> None:
 
 
 class Database:
-    """One engine and session factory per app."""
+    """One engine and session factory per app, and a second engine for autocommit connections.
+
+    The second engine's pool holds connections that are in autocommit mode for good: taking one
+    sets nothing and giving it back resets nothing, where switching a pooled connection of the
+    first engine to autocommit and back cost a one-statement request ~60 µs of CPU
+    (bench/README.md). Neither opens a connection before one is asked for."""
 
     def __init__(self, url: str, pre_ping: bool = False):
         self.url = url
         self.engine = make_engine(url, pre_ping)
+        self.autocommit_engine = make_engine(url, pre_ping, autocommit=True)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -138,22 +151,42 @@ class Database:
         """A connection where each statement is its own transaction: for a request whose whole
         write is one statement (durable when it returns; no BEGIN or COMMIT round trip), or whose
         reads need no transaction."""
-        with self.engine.connect() as connection:
-            yield connection.execution_options(isolation_level="AUTOCOMMIT")
-
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for reads that need no transaction (each query one round trip: no BEGIN,
-        no COMMIT); objects loaded stay usable after it closes (detached)."""
-        with self.autocommit() as connection:
-            session = Session(bind=connection, expire_on_commit=False)
-            try:
-                yield session
-            finally:
-                session.close()
+        with self.autocommit_engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.autocommit_engine.dispose()
+
+
+def driver_sql(statement: Executable, *keys: str) -> str:
+    """A Core ``statement`` as the SQL psycopg runs, ``%(key)s`` for each bound parameter: built once,
+    for ``first_row``. ``keys``: an INSERT's columns given values (its other columns get defaults)."""
+    return str(statement.compile(dialect=postgresql.psycopg.dialect(), column_keys=list(keys) or None))
+
+
+def first_row(connection: Connection, sql: str, params: Mapping[str, Any]) -> NamedTuple | None:
+    """The first row of ``sql`` (from ``driver_sql``), or None: run straight on the psycopg
+    connection under ``connection``, an autocommit connection of PostgreSQL.
+
+    For a hot path's one statement (a webhook's insert into the inbox, a sign-up): SQLAlchemy's
+    execution — its context, result and type processing — cost ~100 µs of CPU per statement,
+    as much as the round trip's own (bench/README.md). What is skipped with it: the engine's
+    statement events, and bind processing (a datetime must be aware, as ``UTCDateTime`` asks).
+    psycopg prepares the statement on the server once it has run five times on a connection.
+    Errors come out as SQLAlchemy's: a lost connection is invalidated (the pool opens another),
+    and ``OperationalError`` is answered 503 like any other."""
+    driver = connection.connection.driver_connection
+    try:
+        with driver.cursor(row_factory=namedtuple_row) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    except psycopg.Error as err:
+        lost = driver.broken
+        if lost:
+            connection.invalidate(err)
+        # No parameters in the error (a ciphertext, a hash): SQLAlchemy's text lists none then.
+        raise DBAPIError.instance(sql, None, err, psycopg.Error, connection_invalidated=lost) from err
 
 
 def insert_for(session: Session):

@@ -1,4 +1,4 @@
-"""What an engine sent while a block ran: its SQL statements, connection checkouts and commits."""
+"""What an engine sent while a block ran (its SQL statements, connection checkouts and commits), and what psycopg sent."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import psycopg
 from sqlalchemy import Engine, event
 
 
@@ -37,3 +38,21 @@ def sql_log(engine: Engine) -> Iterator[SqlLog]:
     finally:
         for name, listener in listeners:
             event.remove(engine, name, listener)
+
+
+@contextmanager
+def driver_log() -> Iterator[list[str]]:
+    """Every statement psycopg sent while a block ran, whoever sent it: SQLAlchemy, or our code
+    on the driver itself (``plugin.db.first_row``), which the engine's events do not see."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def recording(cursor, query, *args, **kwargs):
+        sent.append(query if isinstance(query, str) else repr(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = recording
+    try:
+        yield sent
+    finally:
+        psycopg.Cursor.execute = execute

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
 from plugin.crypto import Vault
+from plugin.db import driver_sql, first_row
 from plugin.models import InboxDelivery
 
 PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
@@ -84,14 +85,19 @@ def accept(executor: Session | Connection, vault: Vault, *, webhook_id: str, sho
 
     ``executor`` is a session (the caller commits, then queues) or an autocommit connection (the
     web view: the one ``INSERT … ON CONFLICT DO NOTHING`` is its own transaction, durable when it
-    returns — one round trip instead of BEGIN, INSERT and COMMIT).
+    returns — one round trip instead of BEGIN, INSERT and COMMIT). On PostgreSQL that connection
+    runs the statement on the driver (``plugin.db.first_row``): every webhook takes this path.
     """
     now = utcnow()
     params = {"webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic,
               "payload_ciphertext": vault.encrypt(body), "triggered_at": triggered_at, "received_at": now,
               "attempts": 0, "next_attempt_at": now + FIRST_LEASE}
-    dialect = executor.dialect.name if isinstance(executor, Connection) else executor.get_bind().dialect.name
-    inbox_id = executor.execute(_accept_statement(dialect), params).scalar()
+    if isinstance(executor, Connection) and executor.dialect.name == "postgresql":
+        row = first_row(executor, _accept_sql(tuple(params)), params)
+        inbox_id = row.id if row is not None else None
+    else:
+        dialect = executor.dialect.name if isinstance(executor, Connection) else executor.get_bind().dialect.name
+        inbox_id = executor.execute(_accept_statement(dialect), params).scalar()
     return Accepted(inbox_id=inbox_id, duplicate=inbox_id is None)
 
 
@@ -103,6 +109,12 @@ def _accept_statement(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT.
     return insert(table).on_conflict_do_nothing(index_elements=["webhook_id"]).returning(table.c.id)
+
+
+@lru_cache(maxsize=1)
+def _accept_sql(columns: tuple[str, ...]) -> str:
+    """The PostgreSQL statement as psycopg runs it: the same INSERT, compiled once."""
+    return driver_sql(_accept_statement("postgresql"), *columns)
 
 
 def start_attempt(session: Session, inbox_id: int) -> Claimed | None:
@@ -132,18 +144,25 @@ def claim_new(session: Session, limit: int = DRAIN_BATCH) -> list[Claimed]:
     ``FOR UPDATE SKIP LOCKED`` (another drain's rows are passed over, and a row another drain has
     just committed no longer has ``attempts = 0`` when it is re-checked); SQLite runs one writing
     statement at a time, so the whole UPDATE is one step there."""
+    rows = session.execute(_claim_statement(session.get_bind().dialect.name),
+                           {"limit": limit, "lease_until": utcnow() + _lease_after(1)})
+    return sorted((Claimed(*row) for row in rows), key=lambda claimed: claimed.inbox_id)
+
+
+@lru_cache(maxsize=None)
+def _claim_statement(dialect: str):
+    """``claim_new``'s UPDATE, built once per dialect (the batch size and the lease are parameters)."""
     table = InboxDelivery.__table__
     new = (select(table.c.id)
            .where(table.c.attempts == 0, table.c.processed_at.is_(None), table.c.parked_at.is_(None),
                   table.c.payload_ciphertext.is_not(None))
-           .order_by(table.c.next_attempt_at).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
+           .order_by(table.c.next_attempt_at).limit(bindparam("limit")))
+    if dialect == "postgresql":
         new = new.with_for_update(skip_locked=True)
-    statement = (update(table).where(table.c.id.in_(new.scalar_subquery()))
-                 .values(attempts=table.c.attempts + 1, next_attempt_at=utcnow() + _lease_after(1))
-                 .returning(table.c.id, table.c.webhook_id, table.c.shop_domain, table.c.topic,
-                            table.c.payload_ciphertext, table.c.triggered_at, table.c.attempts))
-    return sorted((Claimed(*row) for row in session.execute(statement)), key=lambda claimed: claimed.inbox_id)
+    return (update(table).where(table.c.id.in_(new.scalar_subquery()))
+            .values(attempts=table.c.attempts + 1, next_attempt_at=bindparam("lease_until"))
+            .returning(table.c.id, table.c.webhook_id, table.c.shop_domain, table.c.topic,
+                       table.c.payload_ciphertext, table.c.triggered_at, table.c.attempts))
 
 
 def mark_processed(session: Session, inbox_id: int) -> bool:

@@ -51,9 +51,10 @@ class StorefrontShops:
     TTL_SECONDS = 2.0
     MAX_ENTRIES = 10_000  # then start over: a bound, not an eviction policy
 
-    def __init__(self, engine: Engine):
+    def __init__(self, *engines: Engine):
         self._kept: dict[str, tuple[float, StorefrontShop | None]] = {}
-        event.listen(engine, "after_cursor_execute", self._forget_on_write)
+        for engine in engines:  # the app's engines: sessions, and autocommit connections
+            event.listen(engine, "after_cursor_execute", self._forget_on_write)
 
     def get(self, connection: Connection, domain: str | None) -> StorefrontShop | None:
         now = time.monotonic()

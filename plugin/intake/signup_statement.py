@@ -25,7 +25,7 @@ from functools import lru_cache
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.types import BigInteger, Boolean, Date, String
 
-from plugin.db import UTCDateTime
+from plugin.db import UTCDateTime, driver_sql, first_row
 from plugin.models import WAITING
 
 # The funnel counters every aggregate row carries (plugin.models._Funnel), all zero but ``subscribed``.
@@ -119,12 +119,18 @@ def _statement():
     ).columns(suppressed=Boolean, variant_known=Boolean, allowed=Boolean)
 
 
+@lru_cache(maxsize=1)
+def _driver_sql() -> str:
+    return driver_sql(_statement())
+
+
 def run(connection: Connection, *, shop_id: int, variant_id: int, channel: str, ciphertext: str, value_hash: str,
         customer_id: int | None, locale: str, consent_at: datetime | None, consent_version: str | None,
         now: datetime, day: date):
-    """The statement's one row on an autocommit connection (see ``plugin.intake.subscriptions``)."""
-    return connection.execute(_statement(), {
+    """The statement's one row on an autocommit connection (see ``plugin.intake.subscriptions``),
+    run on the driver (``plugin.db.first_row``): every sign-up takes this path."""
+    return first_row(connection, _driver_sql(), {
         "shop_id": shop_id, "variant_id": variant_id, "channel": channel, "ciphertext": ciphertext,
         "value_hash": value_hash, "customer_id": customer_id, "now": now, "locale": locale,
         "consent_at": consent_at, "consent_version": consent_version, "day": day,
-    }).one()
+    })

@@ -46,7 +46,7 @@ def _attach_limiter(state) -> None:
     runtime = state.app.extensions["backbell"]
     state.app.extensions[LIMITER] = RateLimiter.for_settings(runtime.settings)
     state.app.extensions[TRUSTED_PROXIES] = parse_networks(runtime.settings.trusted_proxies)
-    state.app.extensions[SHOPS] = StorefrontShops(runtime.db.engine)
+    state.app.extensions[SHOPS] = StorefrontShops(runtime.db.engine, runtime.db.autocommit_engine)
 
 
 @bp.before_request

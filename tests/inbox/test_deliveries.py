@@ -55,6 +55,30 @@ def test_a_delivery_is_stored_encrypted_and_handled_once(client, session, runtim
     assert session.get(Shop, shop.id).uninstalled_at is not None
 
 
+def test_the_webhooks_connection_and_a_session_store_the_same_row(session, runtime):
+    # given one delivery, stored once through a session (the re-drive's and SQLite's statement) and
+    # once through an autocommit connection (the web view's: on PostgreSQL, run on the driver)
+    triggered = clock.utcnow() - timedelta(seconds=3)
+    stored = {}
+    with clock.frozen(clock.utcnow()):
+        with runtime.db.session() as s:
+            stored["session"] = deliveries.accept(s, runtime.vault, webhook_id="same-1", shop_domain=DEMO_SHOP,
+                                                  topic="orders/create", body='{"id": 1}', triggered_at=triggered)
+        with runtime.db.autocommit() as connection:
+            stored["connection"] = deliveries.accept(connection, runtime.vault, webhook_id="same-2",
+                                                     shop_domain=DEMO_SHOP, topic="orders/create", body='{"id": 1}',
+                                                     triggered_at=triggered)
+            repeat = deliveries.accept(connection, runtime.vault, webhook_id="same-2", shop_domain=DEMO_SHOP,
+                                       topic="orders/create", body='{"id": 1}', triggered_at=None)
+    # then the rows are the same but for their ids and ciphertexts, and a repeat id is a duplicate
+    rows = {path: _row(session, accepted.inbox_id) for path, accepted in stored.items()}
+    columns = [c.key for c in InboxDelivery.__table__.columns if c.key not in ("id", "webhook_id", "payload_ciphertext")]
+    assert {c: getattr(rows["session"], c) for c in columns} == {c: getattr(rows["connection"], c) for c in columns}
+    assert rows["connection"].triggered_at == triggered and rows["connection"].attempts == 0
+    assert runtime.vault.decrypt(rows["connection"].payload_ciphertext) == '{"id": 1}'
+    assert repeat == deliveries.Accepted(inbox_id=None, duplicate=True)
+
+
 def test_processing_a_handled_row_again_changes_nothing(session, runtime):
     # given an uninstall that was handled, then the merchant reinstalled
     shop = _shop(session)

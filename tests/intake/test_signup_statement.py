@@ -23,7 +23,7 @@ from plugin.shop_settings import settings_for
 from plugin.models import Contact, Shop, ShopDay, Subscription, Variant, VariantDay, VariantTotal
 from tests.doubles.app_proxy import signed_proxy_url
 from tests.intake.conftest import SECRET
-from tests.sql_log import sql_log
+from tests.sql_log import driver_log, sql_log
 
 pytestmark = pytest.mark.pg_only  # reason: the one-statement path is PostgreSQL's; elsewhere it declines
 
@@ -139,20 +139,24 @@ def test_one_statement_answers_and_writes_what_the_general_path_does(runtime, se
 
 
 def test_a_sign_up_is_the_shop_read_and_one_statement_then_one_statement(client, runtime, shop, variants):
+    # given the autocommit pool connected (a first connection asks the server for its version and settings)
+    with runtime.db.autocommit():
+        pass
     # when two shoppers sign up, one after the other
-    with sql_log(runtime.db.engine) as first:
-        response = client.post(signed_proxy_url("subscriptions", shop.domain, SECRET),
-                               json={"variant_id": KNOWN, "email": "dee@shopper.dev"})
-    with sql_log(runtime.db.engine) as second:
-        again = client.post(signed_proxy_url("subscriptions", shop.domain, SECRET),
-                            json={"variant_id": KNOWN, "email": "eli@shopper.dev"})
+    url = signed_proxy_url("subscriptions", shop.domain, SECRET)
+    with sql_log(runtime.db.engine) as sessions, sql_log(runtime.db.autocommit_engine) as connections:
+        with driver_log() as first:
+            response = client.post(url, json={"variant_id": KNOWN, "email": "dee@shopper.dev"})
+        with driver_log() as second:
+            again = client.post(url, json={"variant_id": KNOWN, "email": "eli@shopper.dev"})
 
-    # then: no BEGIN/COMMIT round trips, nothing read twice; the second finds the shop kept
+    # then: one connection per request, no BEGIN/COMMIT round trips, nothing read twice; the second
+    # finds the shop kept
     assert (response.status_code, again.status_code) == (201, 201)
-    assert len(first.statements) == 2, first.statements
-    assert "FROM shops" in first.statements[0]
-    assert [sql[:15] for sql in first.statements[1:] + second.statements] == ["WITH variant AS"] * 2
-    assert first.commits == second.commits == 0
+    assert len(first) == 2, first
+    assert "FROM shops" in first[0]
+    assert [sql[:15] for sql in first[1:] + second] == ["WITH variant AS"] * 2
+    assert (sessions.checkouts, connections.checkouts, connections.commits) == (0, 2, 0)
 
 
 def test_concurrent_first_sign_ups_of_one_shopper_store_one_wait(app, runtime, session, shop, variants):

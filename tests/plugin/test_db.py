@@ -1,13 +1,14 @@
-"""The worker's engine pings a pooled connection only after it sat idle (``plugin.db.make_engine``)."""
+"""The worker's engine pings a pooled connection only after it sat idle (``plugin.db.make_engine``); the
+autocommit engine; statements on the driver (``plugin.db.first_row``)."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from plugin.db import make_engine
+from plugin.db import first_row, make_engine
 from tests.sql_log import sql_log
 
 pytestmark = pytest.mark.pg_only
@@ -88,4 +89,48 @@ def test_the_web_engine_never_pings(database_url):
     _backend_pid(engine)
     # then no ping was sent
     assert pings[0] == 0
+    engine.dispose()
+
+
+def test_a_statement_on_the_driver_fails_as_sqlalchemy_would_without_listing_its_parameters(database_url):
+    # given an autocommit engine and a row the next insert collides with
+    engine = make_engine(database_url, autocommit=True)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TEMPORARY TABLE driver_probe (k text PRIMARY KEY)")
+        assert first_row(connection, "INSERT INTO driver_probe VALUES (%(k)s) RETURNING k", {"k": "k1"}).k \
+            == "k1"
+        # when the same key is inserted again on the driver
+        with pytest.raises(IntegrityError) as raised:
+            first_row(connection, "INSERT INTO driver_probe VALUES (%(k)s) RETURNING k", {"k": "k1"})
+        # then the error is SQLAlchemy's (the app's handlers know it), its text does not list the
+        # parameters (a ciphertext, a hash), and the connection is still usable: it was not lost
+        assert "[parameters:" not in str(raised.value)
+        assert not raised.value.connection_invalidated
+        assert first_row(connection, "SELECT count(*) AS n FROM driver_probe", {}).n == 1
+    engine.dispose()
+
+
+def test_a_connection_lost_under_a_driver_statement_is_dropped_from_the_pool(database_url):
+    # given an autocommit engine whose pooled connection the server ended (a restart or failover)
+    engine = make_engine(database_url, autocommit=True)
+    dead = _backend_pid(engine)
+    _terminate(database_url, dead)
+    # when a statement runs on it straight on the driver
+    with pytest.raises(OperationalError) as raised, engine.connect() as connection:
+        first_row(connection, "SELECT 1 AS one", {})
+    # then it failed as SQLAlchemy's disconnect (answered 503) and the pool connects afresh
+    assert raised.value.connection_invalidated
+    assert _backend_pid(engine) != dead
+    engine.dispose()
+
+
+def test_an_autocommit_engine_commits_each_statement_without_a_transaction(database_url):
+    # given the app's autocommit engine
+    engine = make_engine(database_url, autocommit=True)
+    with sql_log(engine) as sent, engine.connect() as connection:
+        # when a statement runs
+        in_transaction = connection.exec_driver_sql("SELECT now() <> statement_timestamp()").scalar_one()
+    # then it ran outside any BEGIN … COMMIT (its statement time is its transaction's) and nothing was committed by us
+    assert in_transaction is False
+    assert (sent.statements, sent.commits) == (["SELECT now() <> statement_timestamp()"], 0)
     engine.dispose()

@@ -238,9 +238,10 @@ def test_queue_down_still_accepts_and_the_redrive_handles_it_later(app, app_conf
 
 @pytest.mark.pg_only
 def test_connection_the_server_closed_is_503_then_the_pool_recovers(app, client, session, shop, database_url):
-    # given a pooled connection (the web app does not ping it before use: one round trip less)
+    # given a pooled autocommit connection, the webhook's (the web app does not ping it before use:
+    # one round trip less)
     assert deliver(client, "carts/update", {"id": 1}, webhook_id="before-restart").status_code == 200
-    engine = app.extensions["backbell"].db.engine
+    engine = app.extensions["backbell"].db.autocommit_engine
     pids = []
     with engine.connect() as conn:
         pids.append(conn.connection.dbapi_connection.info.backend_pid)
