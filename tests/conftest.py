@@ -13,6 +13,7 @@ Per-developer isolation: ``BACKBELL_TEST_DB`` (database name prefix) and ``BACKB
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from plugin import create_app
+from plugin.logging import configure_logging
 from plugin.migrate import upgrade
 from plugin.models import Base
 
@@ -154,6 +156,14 @@ def runtime(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def debug_logs():
+    """Every log line, debug included, on this test's captured stderr; the default level after."""
+    configure_logging(logging.DEBUG)
+    yield
+    configure_logging()
 
 
 @pytest.fixture

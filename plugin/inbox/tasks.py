@@ -54,6 +54,8 @@ def drain_inbox() -> None:
     as ``process_webhook`` does)."""
     current_app.extensions["task_publisher"].clear_pending(DRAIN_PENDING)
     claimed = claim_new_deliveries(_runtime())
+    if claimed:
+        log.info("inbox_claimed", count=len(claimed), webhook_ids=[row.webhook_id for row in claimed])
     if len(claimed) == DRAIN_BATCH:
         drain_inbox.delay()
     for row in claimed:

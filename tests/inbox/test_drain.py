@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -75,17 +76,22 @@ def _run_queued_drains(app, redis_url: str) -> int:
     return ran
 
 
-def test_a_drain_in_process_handles_every_new_row(app, client, runtime):
+def test_a_drain_in_process_handles_every_new_row_and_logs_their_ids_a_line_per_batch(app, client, runtime, capsys):
     # given tasks in-process (no broker: SQLite's default) and new rows in the inbox
     with runtime.db.session() as s:
         for n in range(BATCH * 2 + 5):
             deliveries.accept(s, runtime.vault, webhook_id=f"in-process-{n}", shop_domain=DEMO_SHOP,
                               topic="carts/update", body="{}", triggered_at=None)
+    capsys.readouterr()
     # when a drain runs
     app.extensions["celery"].tasks[DRAIN_INBOX].delay()
     # then each row was handled once (the full batches' follow-on drains ran here too)
     rows = _rows(runtime)
     assert len(rows) == BATCH * 2 + 5 and _handled_once(rows)
+    # and the log names every webhook id once, a line per batch (the view logs none at info)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "event='inbox_claimed'" in line]
+    assert [line.split("count=")[1].split()[0] for line in lines] == [str(BATCH), str(BATCH), "5"]
+    assert sorted(id_ for line in lines for id_ in re.findall(r"in-process-\d+", line)) == sorted(r.webhook_id for r in rows)
 
 
 @pytest.mark.pg_only

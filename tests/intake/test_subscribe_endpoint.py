@@ -1,6 +1,5 @@
 from sqlalchemy import func, select, text
 
-from plugin.logging import configure_logging
 from plugin.models import Contact, Subscription, Variant
 
 VARIANT = 44012345678901
@@ -168,9 +167,8 @@ def test_notified_subscription_does_not_block_a_new_wait(post_subscription, sess
     assert session.scalars(select(Subscription.status).order_by(Subscription.id)).all() == ["notified", "waiting"]
 
 
-def test_logs_never_carry_the_contact(post_subscription, capsys):
-    # given structlog writing to this test's captured stderr
-    configure_logging()
+def test_logs_never_carry_the_contact(post_subscription, capsys, debug_logs):
+    # given structlog writing every line, debug included, to this test's captured stderr
 
     # when
     post_subscription({"variant_id": VARIANT, "email": "loggy.shopper@shopper.dev"})

@@ -31,7 +31,7 @@ def _all_text_values(session) -> list[str]:
 
 
 def test_contacts_never_appear_in_plaintext_in_the_database_or_logs(
-    shopify_admin, installed_shop, client, runtime, session, capfd
+    shopify_admin, installed_shop, client, runtime, session, capfd, debug_logs
 ):
     # given a sold-out variant and two shoppers, one by email and one by SMS (both via the proxy)
     shopify_admin.add_variant(DEMO_SHOP, VARIANT, inventory_item_id=ITEM, levels={LOCATION: 0})
@@ -60,7 +60,7 @@ def test_contacts_never_appear_in_plaintext_in_the_database_or_logs(
     assert stored, "the sweep read nothing"
     for secret in SECRETS:
         assert secret.lower() not in stored.lower(), f"{secret!r} stored in plaintext"
-    # … and nothing the app logged mentions them
+    # … and nothing the app logged, debug lines included, mentions them
     out, err = capfd.readouterr()
     logged = out + err
     assert "intake_subscribed" in logged
