@@ -122,11 +122,6 @@ class RateLimiter:
         scope, key, _ = lists[full - 1]
         return RateDecision(False, scope, self._retry_after(items[scope], key))
 
-    def check(self, **keys: str) -> RateDecision:
-        """Would a request be refused now? Counts nothing."""
-        hashed = {scope: self._hash(scope, key) for scope, key in keys.items()}
-        return self._refusal({scope: self._items[scope] for scope in keys}, hashed) or RateDecision(True)
-
     def _refusal(self, items: dict[str, RateLimitItem], hashed: dict[str, str]) -> RateDecision | None:
         for scope, key in hashed.items():
             if not self._limiter.test(items[scope], key):

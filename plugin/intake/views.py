@@ -6,6 +6,8 @@ storefront's template engine.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -72,8 +74,8 @@ def _connection():
     """The request's autocommit connection (each statement its own transaction), checked out once
     for the shop read and the sign-up; back in the pool when the request ends."""
     if "proxy_connection" not in g:
-        g.proxy_connection_scope = current_app.extensions["backbell"].db.autocommit()
-        g.proxy_connection = g.proxy_connection_scope.__enter__()
+        g.proxy_connection_scope = ExitStack()
+        g.proxy_connection = g.proxy_connection_scope.enter_context(current_app.extensions["backbell"].db.autocommit())
     return g.proxy_connection
 
 
@@ -82,7 +84,7 @@ def _release_connection(error) -> None:
     scope = g.pop("proxy_connection_scope", None)
     g.pop("proxy_connection", None)
     if scope is not None:
-        scope.__exit__(None, None, None)
+        scope.close()
 
 
 @bp.post("/subscriptions")

@@ -90,7 +90,7 @@ def test_a_refusal_in_one_scope_counts_in_none(storage):
     # then it is the contact's limit, and neither the address nor the shop spent anything on it
     assert [(d.allowed, d.scope) for d in refusals] == [(False, "contact")] * 2
     assert [limiter.hit(ip="b", contact=f"other{n}", shop="1").allowed for n in range(5)] == [True] * 4 + [False]
-    assert limiter.check(ip="b").allowed is False
+    assert limiter.hit(checks={"ip": "b"}).allowed is False
 
 
 def test_redis_counters_are_shared_and_hold_no_raw_keys(redis_url):
