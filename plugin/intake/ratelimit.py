@@ -115,7 +115,7 @@ class RateLimiter:
         arguments: list[float | int] = [time.time()]
         for scope, _, count in lists:
             arguments += [items[scope].amount, items[scope].get_expiry(), int(count)]
-        keys = [self._storage.prefixed_key(items[scope].key_for(key)) for scope, key, _ in lists]
+        keys = [self._redis_key(items[scope], key) for scope, key, _ in lists]
         full = int(self._hit_all(keys=keys, args=arguments))
         if full == 0:
             return RateDecision(True)
@@ -135,6 +135,12 @@ class RateLimiter:
         stats = self._limiter.get_window_stats(item, key)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
+    def _redis_key(self, item: RateLimitItem, hashed: str) -> str:
+        """``limits``' own key for ``item`` and ``hashed`` (``prefixed_key(item.key_for(hashed))``, the
+        list its moving window keeps), from parts built once per limit."""
+        head, tail = _key_parts(self._storage.key_prefix, item)
+        return head + hashed + tail
+
     def _hash(self, scope: str, key: str) -> str:
         return hmac.new(self._key, f"{scope}:{key}".encode(), hashlib.sha256).hexdigest()
 
@@ -142,3 +148,11 @@ class RateLimiter:
 @lru_cache(maxsize=256)
 def _item(limit: str) -> RateLimitItem:
     return parse(limit)
+
+
+@lru_cache(maxsize=256)
+def _key_parts(prefix: str, item: RateLimitItem) -> tuple[str, str]:
+    """What comes before and after the identifier in ``limits``' prefixed key for ``item``."""
+    marker = "\0"
+    head, tail = f"{prefix}:{item.key_for(marker)}".split(marker)
+    return head, tail

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, event, select
 
 from plugin.models import Shop
+from plugin.shop_settings import ShopSettings, settings_for
 
 _BY_DOMAIN = select(Shop.id, Shop.domain, Shop.timezone, Shop.settings, Shop.uninstalled_at).where(
     Shop.domain == bindparam("domain"))
@@ -36,6 +38,12 @@ class StorefrontShop:
     @property
     def active(self) -> bool:
         return self.uninstalled_at is None
+
+    @cached_property
+    def parsed_settings(self) -> ShopSettings:
+        """``settings_for`` once per snapshot, not once per request (raises ``SettingsError`` each
+        time for stored settings no form would save)."""
+        return settings_for(self)
 
 
 def storefront_shop(connection: Connection, domain: str | None) -> StorefrontShop | None:

@@ -31,7 +31,7 @@ from plugin.intake.subscriptions import (
     store_subscription_at_once,
     validate_request,
 )
-from plugin.shop_settings import SettingsError, ShopSettings, settings_for
+from plugin.shop_settings import SettingsError, ShopSettings
 
 bp = Blueprint("plugin_storefront", __name__, url_prefix="/proxy")
 log = get_logger(__name__)
@@ -236,7 +236,7 @@ def _client_ip() -> str:
 
 def _shop_settings(shop: StorefrontShop) -> ShopSettings:
     try:
-        return settings_for(shop)
+        return shop.parsed_settings
     except SettingsError as err:
         # A broken stored setting must not close the shop's sign-ups: the defaults hold.
         log.warning("shop_settings_invalid", shop_id=shop.id, field=err.field)

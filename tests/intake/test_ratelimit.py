@@ -1,10 +1,12 @@
 import pytest
 import redis
-
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import func, select
 
 from plugin.models import Subscription, Variant
-from plugin.intake.ratelimit import INTAKE_LIMITS, RateLimiter
+from plugin.intake.ratelimit import INTAKE_LIMITS, KEY_PREFIX, RateLimiter
 
 VARIANT = 44012345678901
 
@@ -112,3 +114,19 @@ def test_redis_counters_are_shared_and_hold_no_raw_keys(redis_url):
         assert keys and all("203.0.113.5" not in k and "jane" not in k for k in keys)
     finally:
         first.reset()
+
+
+def test_the_script_counts_in_the_very_lists_the_limits_library_reads(redis_url):
+    # given a limiter on Redis that counted one address to its limit (its one-round-trip script)
+    limiter = RateLimiter(redis_url, "secret", limits={"ip": "2/minute"})
+    limiter.reset()
+    try:
+        assert [limiter.hit(ip="198.51.100.7").allowed for _ in range(2)] == [True, True]
+        # when the limits library's own moving window looks at that address's counter
+        library = MovingWindowRateLimiter(storage_from_string(redis_url, key_prefix=KEY_PREFIX))
+        stats = library.get_window_stats(parse("2/minute"), limiter._hash("ip", "198.51.100.7"))
+        # then it sees both hits (Retry-After and the library's strategy read the same lists)
+        assert stats.remaining == 0
+        assert not library.test(parse("2/minute"), limiter._hash("ip", "198.51.100.7"))
+    finally:
+        limiter.reset()
