@@ -43,6 +43,11 @@ class Vault:
     def rotate(self, ciphertext: str) -> str:
         return self._fernet.rotate(ciphertext.encode()).decode()
 
+    @property
+    def rotating(self) -> bool:
+        """Older keys are configured too (a rotation under way): a look-up must try each key's hash."""
+        return len(self._hash_keys) > 1
+
     def hash(self, kind: str, value: str) -> str:
         """The look-up hash under the newest key (what new rows store)."""
         return _hmac(self._hash_keys[0], kind, value)

@@ -53,13 +53,14 @@ def drain_inbox() -> None:
     shared by the worker's free processes while this one handles its rows (and a row's restocks,
     as ``process_webhook`` does)."""
     current_app.extensions["task_publisher"].clear_pending(DRAIN_PENDING)
-    claimed = claim_new_deliveries(_runtime())
+    runtime = _runtime()
+    claimed = claim_new_deliveries(runtime)
     if claimed:
         log.info("inbox_claimed", count=len(claimed), webhook_ids=[row.webhook_id for row in claimed])
     if len(claimed) == DRAIN_BATCH:
         drain_inbox.delay()
     for row in claimed:
-        _dispatch_here(handle_claimed(_runtime(), row))
+        _dispatch_here(handle_claimed(runtime, row))
 
 
 @shared_task(name=PROCESS_WEBHOOK)

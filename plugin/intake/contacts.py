@@ -114,7 +114,7 @@ def contact_for(
     not collide with the new hash.
     """
     created = False
-    contact = None if len(vault.hashes(channel, value)) == 1 else find_contact(session, vault, shop_id, channel, value)
+    contact = find_contact(session, vault, shop_id, channel, value) if vault.rotating else None
     if contact is None:
         insert = insert_for(session)(Contact).values(
             shop_id=shop_id,

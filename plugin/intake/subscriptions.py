@@ -204,7 +204,7 @@ def store_subscription_at_once(connection: Connection, vault: Vault, shop: Store
     common case (see ``plugin.intake.signup_statement``); None when the caller must take the
     general path (another backend, a key rotation under way, double opt-in, a concurrent first
     sign-up of the same shopper) — then nothing was written."""
-    if connection.dialect.name != "postgresql" or len(vault.hashes(valid.channel, valid.value)) != 1:
+    if connection.dialect.name != "postgresql" or vault.rotating:
         return None
     if settings.double_opt_in:
         return None

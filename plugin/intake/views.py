@@ -65,9 +65,14 @@ def _verify_proxy_request():
     shop = current_app.extensions[SHOPS].get(_connection(), verification.shop)
     if shop is None or not shop.active:
         log.info("app_proxy_unknown_shop", installed=shop is not None)
-        return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
+        return _unknown_shop()
     g.shop, g.customer_id = shop, verification.logged_in_customer_id
     return None
+
+
+def _unknown_shop():
+    """No installed shop by that name: never installed, uninstalled, or erased since its snapshot was read."""
+    return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
 
 
 def _connection():
@@ -128,12 +133,12 @@ def _subscribe(valid: ValidRequest, ip: str):
     try:
         result = store_subscription_at_once(_connection(), runtime.vault, g.shop, valid, settings)
     except IntegrityError:  # the contact's shop is gone: erased (shop/redact) since the snapshot was read
-        return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
+        return _unknown_shop()
     if result is None:
         with runtime.db.session() as session:
             shop = session.get(Shop, g.shop.id)
             if shop is None:  # erased (shop/redact) since the kept snapshot was read
-                return json_error(404, "unknown_shop", "This shop does not have Backbell installed.")
+                return _unknown_shop()
             result = store_subscription(session, runtime.vault, shop, valid, settings)
     # Debug, not info: a line per sign-up cost ~7 % of its CPU (bench/README.md), and the rows are
     # the record (a log holds no contact to search by); refusals and limits stay at info.

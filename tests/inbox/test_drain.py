@@ -26,7 +26,7 @@ from plugin.inbox.tasks import DRAIN_INBOX, DRAIN_PENDING, DRAIN_PENDING_TTL
 from plugin.models import InboxDelivery, Notification, RestockEvent
 from plugin.publisher import TaskPublisher
 from tests.doubles.worker import wait_for
-from tests.inbox.test_durability import ITEM, SHOPPERS, WAREHOUSE, _count, _sold_out_variant_with_shoppers
+from tests.inbox.test_durability import ITEM, SHOPPERS, WAREHOUSE, _count, _restocked_variant_with_shoppers
 from tests.webhooks.delivery import DEMO_SHOP, deliver, level_payload
 
 BATCH = deliveries.DRAIN_BATCH
@@ -211,8 +211,7 @@ def test_a_burst_is_one_drain_on_the_broker_and_a_real_worker_handles_every_webh
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop
 ):
     # given shoppers waiting, the stock back in Shopify, and no worker running
-    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
-    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     celery_worker.stop()
     # when a burst arrives: other topics, the restock in the middle
     _burst(client, BATCH, "before")

@@ -36,11 +36,13 @@ def _count(runtime, model, *where) -> int:
         return s.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop) -> None:
+def _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop) -> None:
+    """SHOPPERS waiting on a variant our mirror has sold out, whose stock is back (5) in Shopify."""
     shopify_admin.add_variant(DEMO_SHOP, VARIANT, inventory_item_id=ITEM, levels={WAREHOUSE: 0})
     add_variant_row(session, installed_shop.id, VARIANT, ITEM, 0)
     for email in SHOPPERS:
         add_waiting(session, runtime.vault, installed_shop.id, VARIANT, email)
+    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
 
 
 def _redrive(app) -> None:
@@ -96,8 +98,7 @@ def test_a_handler_that_fails_once_still_ends_processed(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop, database_fails_once
 ):
     # given shoppers waiting and the stock back in Shopify
-    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
-    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     # when the webhook arrives and its first handling fails in the database
     assert deliver(client, "inventory_levels/update", level_payload(ITEM, WAREHOUSE, 5),
                    webhook_id="fails-once").status_code == 200
@@ -119,8 +120,7 @@ def test_a_worker_killed_mid_handler_leaves_the_row_to_be_redriven_once(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop
 ):
     # given a slow Shopify, so the worker is inside the handler when it dies
-    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
-    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     shopify_admin.graphql_delay = 3.0
     assert deliver(client, "inventory_levels/update", level_payload(ITEM, WAREHOUSE, 5),
                    webhook_id="killed").status_code == 200
@@ -149,8 +149,7 @@ def test_a_flushed_broker_loses_no_accepted_webhook(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop
 ):
     # given no worker running, so the queued drain sits in Redis
-    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
-    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     celery_worker.stop()
     assert deliver(client, "inventory_levels/update", level_payload(ITEM, WAREHOUSE, 5),
                    webhook_id="flushed").status_code == 200
@@ -170,8 +169,7 @@ def test_a_flushed_broker_loses_no_accepted_webhook(
 
 def test_two_runs_of_the_same_row_at_once_take_effect_once(shopify_admin, runtime, session, installed_shop):
     # given a restock delivery stored in the inbox, and a slow Shopify so both runs overlap
-    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
-    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     shopify_admin.graphql_delay = 1.0
     with runtime.db.session() as s:
         inbox_id = deliveries.accept(s, runtime.vault, webhook_id="raced", shop_domain=DEMO_SHOP,

@@ -25,10 +25,10 @@ from tests.inbox.test_durability import (
     WAREHOUSE,
     _count,
     _row,
-    _sold_out_variant_with_shoppers,
+    _restocked_variant_with_shoppers,
     fails_once,
 )
-from tests.webhooks.delivery import DEMO_SHOP, deliver, level_payload
+from tests.webhooks.delivery import deliver, level_payload
 
 pytestmark = [pytest.mark.pg_only, pytest.mark.worker]
 
@@ -61,8 +61,7 @@ def test_the_webhook_task_sends_the_first_batch_without_queueing_a_dispatch(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop
 ):
     # given shoppers waiting, the stock back in Shopify, and no worker running
-    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
-    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     celery_worker.stop()
 
     # when the drain runs
@@ -85,8 +84,7 @@ def test_a_failed_inline_dispatch_goes_through_the_broker_and_sends_once(
     shopify_admin, sendgrid, celery_worker, app, client, runtime, session, installed_shop, planning_fails_once
 ):
     # given shoppers waiting, the stock back in Shopify, and no worker running
-    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
-    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     celery_worker.stop()
 
     # when the drain runs and its dispatch fails in the database
@@ -115,8 +113,7 @@ def test_a_small_restock_reaches_the_provider_in_few_transactions(
 ):
     # given shoppers waiting on a shop that orders by neither VIP tags nor email links (most shops),
     # the stock back in Shopify, and no worker running
-    _sold_out_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
-    shopify_admin.set_level(DEMO_SHOP, ITEM, WAREHOUSE, 5)
+    _restocked_variant_with_shoppers(runtime, session, shopify_admin, installed_shop)
     celery_worker.stop()
     _accepted(client, celery_worker, "budget")
 
