@@ -15,9 +15,12 @@ matches orders by linked customer or contact hash) that was not cancelled.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, or_, select
 from sqlalchemy.orm import aliased
+
+from plugin.db import UTCDateTime
 
 from plugin.models import (
     NOTIFIED, PENDING, REMINDER, RESTOCK, SENDING, SENT, WAITING, Attribution, Contact, CustomerTags, Notification,
@@ -56,15 +59,29 @@ def candidate_terms(event: RestockEvent) -> list[ColumnElement[bool]]:
 
 def enrolled_count(session, shop_id: int, variant_id: int, crossing: bool, now: datetime) -> int:
     """How many shoppers a restock declared now would have to tell (before it exists)."""
-    terms = enrolled_terms(shop_id, variant_id, _told_before(crossing, now))
-    return session.scalar(select(func.count(Subscription.id)).where(*terms)) or 0
+    params = {"shop_id": shop_id, "variant_id": variant_id, "declared_at": now} if crossing else \
+        {"shop_id": shop_id, "variant_id": variant_id}
+    return session.scalar(_enrolled_count_statement(crossing), params) or 0
 
 
-def enrolled_terms(shop_id: int, variant_id: int, told: ColumnElement[bool]) -> list[ColumnElement[bool]]:
-    again = Subscription.__table__.alias("waiting_again")
-    signed_up_again = exists(select(again.c.id).where(
-        again.c.contact_id == Subscription.contact_id, again.c.variant_id == Subscription.variant_id,
-        again.c.status == WAITING))
+@lru_cache(maxsize=None)
+def _enrolled_count_statement(crossing: bool):
+    """Built once (with bound parameters): building it costs more CPU than running it."""
+    told = _told_before(crossing, bindparam("declared_at", type_=UTCDateTime()))
+    terms = enrolled_terms(bindparam("shop_id"), bindparam("variant_id"), told)
+    return select(func.count(Subscription.id)).where(*terms)
+
+
+# Another waiting subscription of the same contact and variant (built once: an alias copies every column).
+_AGAIN = Subscription.__table__.alias("waiting_again")
+_OTHER_NOTICE, _OTHER_SUBSCRIPTION = aliased(Notification), aliased(Subscription)
+
+
+def enrolled_terms(shop_id, variant_id, told: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """``shop_id`` and ``variant_id``: values or bound parameters."""
+    signed_up_again = exists(select(_AGAIN.c.id).where(
+        _AGAIN.c.contact_id == Subscription.contact_id, _AGAIN.c.variant_id == Subscription.variant_id,
+        _AGAIN.c.status == WAITING))
     enrolled = or_(Subscription.status == WAITING, and_(told, ~bought(), ~signed_up_again))
     return [Subscription.shop_id == shop_id, Subscription.variant_id == variant_id,
             Subscription.confirm_by.is_(None), enrolled]
@@ -91,7 +108,7 @@ def frequency_capped(event_id: int, now: datetime, cap_hours: int | None) -> Col
     way; None when the shop has no cap."""
     if cap_hours is None:
         return None
-    other_notice, other_subscription = aliased(Notification), aliased(Subscription)
+    other_notice, other_subscription = _OTHER_NOTICE, _OTHER_SUBSCRIPTION
     since = now - timedelta(hours=cap_hours)
     return exists(
         select(other_notice.id)

@@ -36,8 +36,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from plugin.db import UTCDateTime
@@ -79,8 +80,11 @@ def plan_restock(session: Session, event: RestockEvent, unreadable_customers: li
     return wave.planned
 
 
+_VARIANT = select(Variant).where(Variant.shop_id == bindparam("shop_id"), Variant.variant_id == bindparam("variant_id"))
+
+
 def find_variant(session: Session, shop_id: int, variant_id: int) -> Variant | None:
-    return session.scalar(select(Variant).where(Variant.shop_id == shop_id, Variant.variant_id == variant_id))
+    return session.scalar(_VARIANT, {"shop_id": shop_id, "variant_id": variant_id})
 
 
 def stop_reason(shop: Shop | None, variant: Variant | None) -> str | None:
@@ -130,24 +134,36 @@ def claim_batch(session: Session, event_id: int | None, channel: str, size: int,
 
     ``lease_for(n)`` is how long sending ``n`` messages may take at most (see ``ChannelSender``).
     """
-    candidates = select(Notification.id).where(*sendable(event_id, channel)).order_by(Notification.id).limit(size)
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(session.scalars(candidates))
+    dialect = session.get_bind().dialect.name
+    of_event = {} if event_id is None else {"event_id": event_id}
+    ids = list(session.scalars(_claim_candidates(dialect, event_id is None), {**of_event, "channel": channel, "size": size}))
     if not ids:
         return None
     now, token = utcnow(), uuid.uuid4().hex
     lease_until = now + lease_for(len(ids))
-    # The status guard makes the claim safe where SKIP LOCKED does not exist (SQLite).
-    claimed = session.scalars(
-        update(Notification)
-        .where(Notification.id.in_(ids), Notification.status == PENDING, Notification.due_at.is_(None))
-        .values(status=SENDING, claimed_at=now, attempts=Notification.attempts + 1, handed_off_at=None,
-                claim_token=token, lease_until=lease_until, retry_at=None)
-        .returning(Notification.id)
-    )
+    claimed = session.scalars(_CLAIM, {"ids": ids, "now": now, "token": token, "lease_until": lease_until})
     claimed_ids = sorted(claimed)
     return Claim(token, claimed_ids, lease_until) if claimed_ids else None
+
+
+@lru_cache(maxsize=None)
+def _claim_candidates(dialect: str, no_event: bool):
+    """``claim_batch``'s SELECT, built once per dialect and kind of chain, with bound parameters."""
+    terms = sendable(None if no_event else bindparam("event_id"), bindparam("channel"))
+    candidates = select(Notification.id).where(*terms).order_by(Notification.id).limit(bindparam("size"))
+    return candidates.with_for_update(skip_locked=True) if dialect == "postgresql" else candidates
+
+
+# The status guard makes the claim safe where SKIP LOCKED does not exist (SQLite).
+_CLAIM = (
+    update(Notification)
+    .where(Notification.id.in_(bindparam("ids", expanding=True)), Notification.status == PENDING,
+           Notification.due_at.is_(None))
+    .values(status=SENDING, claimed_at=bindparam("now", type_=UTCDateTime()), attempts=Notification.attempts + 1,
+            handed_off_at=None, claim_token=bindparam("token"),
+            lease_until=bindparam("lease_until", type_=UTCDateTime()), retry_at=None)
+    .returning(Notification.id)
+)
 
 
 def held_by(token: str) -> tuple:

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import case, delete, literal, or_, select
+from sqlalchemy import bindparam, case, delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin.db import UTCDateTime, insert_for
@@ -51,6 +53,16 @@ class LevelUpdate:
     location_id: int
     available: int | None
     updated_at: datetime | None  # Shopify's; None for a level read through the Admin API
+
+
+# Asked on every delivery for a watched item: built once, with bound parameters (building a
+# statement costs about as much CPU as running it).
+_LEVELS = select(InventoryLevel.location_id, InventoryLevel.available).where(
+    InventoryLevel.shop_id == bindparam("shop_id"), InventoryLevel.inventory_item_id == bindparam("inventory_item_id"),
+    InventoryLevel.available.is_not(None))
+_VARIANT_BY_ITEM = (select(Variant).where(Variant.shop_id == bindparam("shop_id"),
+                                          Variant.inventory_item_id == bindparam("inventory_item_id"))
+                    .order_by(Variant.id).limit(1))
 
 
 def parse_level_update(payload: dict) -> LevelUpdate:
@@ -131,22 +143,23 @@ def _read_wanted(session: Session, shop: Shop, variant: Variant, update: LevelUp
 
 def settle_variant(session: Session, shop: Shop, variant: Variant, source: str,
                    read: AdminRead | None = None) -> RestockEvent | None:
-    """Compute the locked variant's sellable quantity (applying ``read`` when needed) and record it.
+    """Compute the locked variant's sellable quantity (applying ``read`` first, when one was made)
+    and record it.
 
     Raises ``ReadRaced`` (transient: the task runs again and reads first) when a read is needed
     that was not made: another delivery changed the levels after the unlocked look.
     """
     settings = settings_for(shop)
+    if read is not None and read.snapshots:
+        # Shopify's word, read for this delivery: applied before the sum, even if the locked rows no
+        # longer need it (a level stamped after the read is kept), so the sum is taken once.
+        apply_snapshot(session, shop, variant, read.snapshots[0], read.read_at)
     current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings)
-    if _needs_reread(variant, current, settings):
+    if (read is None or read.snapshots == []) and _needs_reread(variant, current, settings):
         if read is None:
             raise ReadRaced(variant.variant_id)
-        if read.snapshots == []:
-            log.info("variant_gone", shop_id=shop.id, variant_id=variant.variant_id)
-            return None
-        if read.snapshots:
-            apply_snapshot(session, shop, variant, read.snapshots[0], read.read_at)
-            current = sellable_quantity(session, shop.id, variant.inventory_item_id, settings)
+        log.info("variant_gone", shop_id=shop.id, variant_id=variant.variant_id)
+        return None
     if current is None:
         return None
     return record_restock(session, shop, variant, current, source)
@@ -227,16 +240,26 @@ def upsert_level(session: Session, shop_id: int, update: LevelUpdate, from_admin
     two clocks disagree a little.
     """
     stamp = update.updated_at - ADMIN_READ_SKEW if from_admin_api else update.updated_at
-    insert = insert_for(session)(InventoryLevel).values(
-        shop_id=shop_id,
-        inventory_item_id=update.inventory_item_id,
-        location_id=update.location_id,
-        available=update.available,
-        source_updated_at=stamp,
+    params = {"shop_id": shop_id, "inventory_item_id": update.inventory_item_id, "location_id": update.location_id,
+              "available": update.available, "source_updated_at": stamp}
+    if from_admin_api:
+        params |= {"as_of": update.updated_at, "read_stamp": stamp}
+    statement = _upsert_level_statement(session.get_bind().dialect.name, from_admin_api)
+    # RETURNING yields the row only when it was inserted or the WHERE let the update through.
+    return session.execute(statement, params).first() is not None
+
+
+@lru_cache(maxsize=None)
+def _upsert_level_statement(dialect: str, from_admin_api: bool):
+    """``upsert_level``'s statement, built once per dialect and kind, with bound parameters."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InventoryLevel).values(
+        shop_id=bindparam("shop_id"), inventory_item_id=bindparam("inventory_item_id"),
+        location_id=bindparam("location_id"), available=bindparam("available"),
+        source_updated_at=bindparam("source_updated_at", type_=UTCDateTime()),
     )
     stored = InventoryLevel.source_updated_at
     if from_admin_api:
-        as_of, read_stamp = literal(update.updated_at, UTCDateTime()), literal(stamp, UTCDateTime())
+        as_of, read_stamp = bindparam("as_of", type_=UTCDateTime()), bindparam("read_stamp", type_=UTCDateTime())
         statement = insert.on_conflict_do_update(
             index_elements=["shop_id", "inventory_item_id", "location_id"],
             set_={"available": insert.excluded.available,
@@ -249,8 +272,7 @@ def upsert_level(session: Session, shop_id: int, update: LevelUpdate, from_admin
             set_={"available": insert.excluded.available, "source_updated_at": insert.excluded.source_updated_at},
             where=or_(stored.is_(None), stored <= insert.excluded.source_updated_at),
         )
-    # RETURNING yields the row only when it was inserted or the WHERE let the update through.
-    return session.execute(statement.returning(InventoryLevel.location_id)).first() is not None
+    return statement.returning(InventoryLevel.location_id)
 
 
 def sellable_quantity(session: Session, shop_id: int, inventory_item_id: int | None,
@@ -262,13 +284,7 @@ def sellable_quantity(session: Session, shop_id: int, inventory_item_id: int | N
     """
     if inventory_item_id is None:
         return None
-    rows = session.execute(
-        select(InventoryLevel.location_id, InventoryLevel.available).where(
-            InventoryLevel.shop_id == shop_id,
-            InventoryLevel.inventory_item_id == inventory_item_id,
-            InventoryLevel.available.is_not(None),
-        )
-    ).all()
+    rows = session.execute(_LEVELS, {"shop_id": shop_id, "inventory_item_id": inventory_item_id}).all()
     levels = {location_id: available for location_id, available in rows} | (replacing or {})
     counted = [available for location_id, available in levels.items() if settings.counts_location(location_id)]
     if not counted:
@@ -280,8 +296,8 @@ def sellable_quantity(session: Session, shop_id: int, inventory_item_id: int | N
 
 
 def find_variant_by_item(session: Session, shop: Shop, inventory_item_id: int) -> Variant | None:
-    query = select(Variant).where(Variant.shop_id == shop.id, Variant.inventory_item_id == inventory_item_id)
-    return session.execute(query.order_by(Variant.id).limit(1)).scalar_one_or_none()
+    return session.execute(_VARIANT_BY_ITEM, {"shop_id": shop.id, "inventory_item_id": inventory_item_id}
+                           ).scalar_one_or_none()
 
 
 def _needs_reread(variant: Variant, current: int | None, settings: ShopSettings) -> bool:

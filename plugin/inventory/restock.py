@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
@@ -70,6 +70,10 @@ def record_in_stock_for_waiting(session: Session, shop: Shop, variant: Variant, 
     return _create_event(session, shop, variant, None, variant.available, source)
 
 
+_LOCK_VARIANT = (select(Variant).where(Variant.id == bindparam("variant_pk")).with_for_update()
+                 .execution_options(populate_existing=True))
+
+
 def lock_variant(session: Session, variant_pk: int) -> Variant:
     """The variant re-read under ``SELECT … FOR UPDATE`` (a no-op lock on SQLite, which serialises writes).
 
@@ -82,8 +86,7 @@ def lock_variant(session: Session, variant_pk: int) -> Variant:
     transaction = session.get_transaction()  # None until the session's first statement
     if transaction is not None and held is not None and held[0] is transaction and variant_pk in held[1]:
         return held[1][variant_pk]
-    query = select(Variant).where(Variant.id == variant_pk).with_for_update()
-    variant = session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    variant = session.execute(_LOCK_VARIANT, {"variant_pk": variant_pk}).scalar_one()
     transaction = session.get_transaction()
     if held is None or held[0] is not transaction:
         held = session.info["locked_variants"] = (transaction, {})

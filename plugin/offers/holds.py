@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
@@ -34,18 +34,23 @@ HOLDING = (OFFER_PENDING, OFFER_ACTIVE)
 HOLD_ATTRIBUTE = "backbell_hold"
 
 
+# Both asked on every inventory webhook for a watched variant: built once, with bound parameters.
+_HELD_UNITS = (
+    select(func.count(Hold.id)).join(Variant, (Variant.shop_id == Hold.shop_id) & (Variant.variant_id == Hold.variant_id))
+    .where(Hold.shop_id == bindparam("shop_id"), Variant.inventory_item_id == bindparam("inventory_item_id"),
+           Hold.status.in_(HOLDING))
+)
+_ACTIVE_HOLD = (select(Hold.id).where(Hold.shop_id == bindparam("shop_id"), Hold.variant_id == bindparam("variant_id"),
+                                      Hold.status.in_(HOLDING)).limit(1))
+
+
 def held_units(session: Session, shop_id: int, inventory_item_id: int) -> int:
     """Units Shopify holds for our shoppers right now (pending or active holds of the item's variants)."""
-    return session.scalar(
-        select(func.count(Hold.id)).join(Variant, (Variant.shop_id == Hold.shop_id)
-                                         & (Variant.variant_id == Hold.variant_id))
-        .where(Hold.shop_id == shop_id, Variant.inventory_item_id == inventory_item_id, Hold.status.in_(HOLDING))
-    ) or 0
+    return session.scalar(_HELD_UNITS, {"shop_id": shop_id, "inventory_item_id": inventory_item_id}) or 0
 
 
 def has_active_holds(session: Session, shop_id: int, variant_id: int) -> bool:
-    return session.scalar(select(Hold.id).where(Hold.shop_id == shop_id, Hold.variant_id == variant_id,
-                                                Hold.status.in_(HOLDING)).limit(1)) is not None
+    return session.scalar(_ACTIVE_HOLD, {"shop_id": shop_id, "variant_id": variant_id}) is not None
 
 
 def start_hold(session: Session, notification, event, reserve_minutes: int) -> Hold:
