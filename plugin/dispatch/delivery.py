@@ -94,9 +94,46 @@ class BatchOutcome:
     notification_ids: list[int] = field(default_factory=list)
 
 
+@dataclass
+class NextBatch:
+    """A batch claimed (or its event found finished or stopped), committed, not yet sent."""
+
+    outcome: BatchOutcome
+    claim: Claim | None = None
+    full: bool = False  # the claim took as many rows as were asked for (some may be left)
+    shop: Shop | None = None
+    read: tuple = ()  # the restock's shop, event and variant as the claim's transaction read them
+    gone: bool = False  # the restock event no longer exists (purged): nothing to do
+
+
+def claim_next_batch(session: Session, event_id: int | None, channel: str, sender: ChannelSender,
+                     most: int | None = None) -> NextBatch:
+    """Re-check stock and claim one batch (of the channel's ``max_batch``, or fewer: ``most``) in
+    the caller's transaction; the caller commits before ``send_next_batch(…, claimed=…)``."""
+    outcome, shop, read = BatchOutcome(), None, ()
+    event = session.get(RestockEvent, event_id) if event_id is not None else None
+    if event_id is not None and event is None:
+        return NextBatch(outcome, gone=True)
+    if event is not None:
+        shop = session.get(Shop, event.shop_id)
+        variant = find_variant(session, event.shop_id, event.variant_id)
+        read = tuple(row for row in (shop, event, variant) if row is not None)
+        reason = stop_reason(shop, variant)
+    else:  # notices of no restock are checked one by one instead (``skip_reason``)
+        reason = None
+    if reason:
+        outcome.skipped = skip_remaining(session, event_id, channel, reason)
+        outcome.stopped = reason
+        return NextBatch(outcome, shop=shop, read=read)
+    size = sender.channel.max_batch if most is None else min(most, sender.channel.max_batch)
+    claim = claim_batch(session, event_id, channel, size, sender.lease_for)
+    return NextBatch(outcome, claim, claim is not None and len(claim.notification_ids) >= size, shop, read)
+
+
 def send_next_batch(db: Database, event_id: int | None, channel: str, sender: ChannelSender,
                     retry_window: timedelta = timedelta(0),
-                    on_claimed: Callable[[bool], None] | None = None, most: int | None = None) -> BatchOutcome:
+                    on_claimed: Callable[[bool], None] | None = None, most: int | None = None,
+                    claimed: NextBatch | None = None) -> BatchOutcome:
     """Re-check stock, claim one batch (of the channel's ``max_batch``, or fewer: ``most``),
     deliver it, record the results; safe to call repeatedly.
 
@@ -105,27 +142,17 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
     ``on_claimed``: called once the claim is committed, before the batch is sent (the dispatcher
     starts the parallel chains for the rest then, so they run while this batch is at the provider),
     with whether the claim was full (False: it took every sendable row, none is left for a chain).
+    ``claimed``: the batch already claimed and committed by ``claim_next_batch`` (the dispatcher
+    claims a restock's first batch in the transaction that plans it).
     """
-    outcome, claim, shop, read = BatchOutcome(), None, None, ()
-    with db.session() as session:
-        event = session.get(RestockEvent, event_id) if event_id is not None else None
-        if event_id is not None and event is None:
-            return outcome
-        if event is not None:
-            shop = session.get(Shop, event.shop_id)
-            variant = find_variant(session, event.shop_id, event.variant_id)
-            read = tuple(row for row in (shop, event, variant) if row is not None)
-            reason = stop_reason(shop, variant)
-        else:  # notices of no restock are checked one by one instead (``skip_reason``)
-            reason = None
-        if reason:
-            outcome.skipped = skip_remaining(session, event_id, channel, reason)
-            outcome.stopped = reason
-        else:
-            size = sender.channel.max_batch if most is None else min(most, sender.channel.max_batch)
-            claim = claim_batch(session, event_id, channel, size, sender.lease_for)
+    if claimed is None:
+        with db.session() as session:
+            claimed = claim_next_batch(session, event_id, channel, sender, most)
+    outcome, claim, shop, read = claimed.outcome, claimed.claim, claimed.shop, claimed.read
+    if claimed.gone:
+        return outcome
     if claim is not None and on_claimed is not None:
-        on_claimed(len(claim.notification_ids) >= size)
+        on_claimed(claimed.full)
     if claim is not None:
         outcome.notification_ids, outcome.claimed = claim.notification_ids, len(claim.notification_ids)
         if sender.prepare_offers is not None:  # offers hook (plugin.offers)

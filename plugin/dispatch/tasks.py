@@ -38,7 +38,7 @@ from sqlalchemy import select
 from plugin.celery_app import BULK_QUEUE
 from plugin.clock import utcnow
 from plugin.dispatch.channels import channel_for
-from plugin.dispatch.delivery import ChannelSender, pending_batches, send_next_batch
+from plugin.dispatch.delivery import ChannelSender, claim_next_batch, pending_batches, send_next_batch
 from plugin.dispatch.due import run_due_work
 from plugin.dispatch.pauses import pauses_for
 from plugin.dispatch.plan import channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled
@@ -88,6 +88,8 @@ def dispatch_restock(restock_event_id: int) -> None:
     """Plan the restock's first batch (idempotent), send each channel's first batch, then start
     the send chains for the rest."""
     runtime = _runtime()
+    first = None  # the first channel's first batch, claimed in the transaction that plans it
+    in_process = runtime.settings.tasks_in_process
     with runtime.db.session() as session:
         event = session.get(RestockEvent, restock_event_id)
         if event is None:
@@ -96,6 +98,9 @@ def dispatch_restock(restock_event_id: int) -> None:
         shop = session.get(Shop, event.shop_id)  # held: the session's identity map keeps it for the plan
         # Most shops: planned right here, in the transaction that read the event.
         channels = None if reads_customers(shop) else _plan(session, event, [])
+        if channels and not in_process:  # one transaction (and its reads) less before the first mail
+            first = claim_next_batch(session, restock_event_id, channels[0],
+                                     delivery_for(runtime, channels[0]), most=FIRST_BATCH)
     if channels is None:
         # Before the plan's transaction: nothing is locked while Shopify is asked for customer tags.
         unreadable = refresh_customer_tags(runtime, restock_event_id)
@@ -103,7 +108,7 @@ def dispatch_restock(restock_event_id: int) -> None:
             event = session.get(RestockEvent, restock_event_id)
             channels = _plan(session, event, unreadable) if event is not None else []  # purged meanwhile
     for channel in channels:  # after the commit: the worker must see the planned rows
-        if runtime.settings.tasks_in_process:
+        if in_process:
             send_batch.delay(restock_event_id, channel)
             continue
         # The rest is bulk, behind every other shop's first batch. This first batch counts as one
@@ -117,7 +122,7 @@ def dispatch_restock(restock_event_id: int) -> None:
             runtime.db, restock_event_id, channel, delivery_for(runtime, channel), retry_window=latest,
             on_claimed=lambda full: started.append(  # a claim short of FIRST_BATCH left nothing for a chain
                 start_chains(runtime, restock_event_id, channel, queue=BULK_QUEUE, most=chains - 1) if full else 0),
-            most=FIRST_BATCH)
+            most=FIRST_BATCH, claimed=first if channel == channels[0] else None)
         if outcome.retrying:  # the first batch's retry, as send_batch's own would come: never before a 429's wait
             countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
             send_batch.apply_async((restock_event_id, channel), countdown=countdown)

@@ -129,7 +129,7 @@ def start_attempt(session: Session, inbox_id: int) -> Claimed | None:
                    row.triggered_at, row.attempts)
 
 
-def claim_new(session: Session, limit: int = DRAIN_BATCH) -> list[Claimed]:
+def claim_new(session: Session | Connection, limit: int = DRAIN_BATCH) -> list[Claimed]:
     """Start the first attempt of up to ``limit`` new rows (never attempted, not handled, not
     parked), oldest first: the attempt counted and the lease extended as ``start_attempt`` does, in
     one ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING``.
@@ -143,8 +143,12 @@ def claim_new(session: Session, limit: int = DRAIN_BATCH) -> list[Claimed]:
     Two drains at once never claim the same row: on PostgreSQL the inner SELECT locks its rows
     ``FOR UPDATE SKIP LOCKED`` (another drain's rows are passed over, and a row another drain has
     just committed no longer has ``attempts = 0`` when it is re-checked); SQLite runs one writing
-    statement at a time, so the whole UPDATE is one step there."""
-    rows = session.execute(_claim_statement(session.get_bind().dialect.name),
+    statement at a time, so the whole UPDATE is one step there.
+
+    ``session``: a session, or a connection in autocommit mode (the statement is then its own
+    transaction, committed when it returns)."""
+    dialect = session.get_bind().dialect if isinstance(session, Session) else session.dialect
+    rows = session.execute(_claim_statement(dialect.name),
                            {"limit": limit, "lease_until": utcnow() + _lease_after(1)})
     return sorted((Claimed(*row) for row in rows), key=lambda claimed: claimed.inbox_id)
 

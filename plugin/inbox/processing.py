@@ -22,6 +22,9 @@ def process_delivery(runtime, inbox_id: int) -> list[int]:
 
 def claim_new_deliveries(runtime, limit: int = deliveries.DRAIN_BATCH) -> list[deliveries.Claimed]:
     """Start the first attempt of the oldest new rows, committed before any is handled."""
+    if runtime.db.is_postgres:  # one statement, its own transaction: no BEGIN and COMMIT round trips
+        with runtime.db.autocommit() as connection:
+            return deliveries.claim_new(connection, limit)
     with runtime.db.session() as session:
         return deliveries.claim_new(session, limit)
 

@@ -118,17 +118,23 @@ def test_a_small_restock_reaches_the_provider_in_few_transactions(
     _accepted(client, celery_worker, "budget")
 
     # when the drain runs: the attempt, mirror, restock, plan, claim, send, record, finish
-    with sql_log(runtime.db.engine) as seen:
+    with sql_log(runtime.db.engine) as seen, sql_log(runtime.db.autocommit_engine) as attempt:
         _drain_here(app)
 
-    # then everyone was told, in 7 transactions: the attempt, the handler, the plan, the claim, the
-    # hand-off, the results, the finish (no VIP transactions, no chain count after a claim that took
-    # every row). The shop, the event and the variant are read where a decision needs them fresh —
-    # the handler, the plan, the claim's re-check — and the messages and results reuse the claim's
-    # read; the token lookup reuses the handler's shop, a second lock of the variant is not asked for.
+    # then everyone was told. The attempt is one statement on an autocommit connection (its own
+    # transaction: no BEGIN or COMMIT); then 5 transactions: the handler, the plan with the first
+    # batch's claim, the hand-off, the results, the finish (no VIP transactions, no chain count
+    # after a claim that took every row). The shop, the event and the variant are read where a
+    # decision needs them fresh — the handler, the plan (the claim's re-check finds the shop and
+    # the event in the plan's session, and reads the variant again) — and the messages and results
+    # reuse the claim's read; the token lookup reuses the handler's shop, a second lock of the
+    # variant is not asked for.
     assert sorted(sendgrid.recipients()) == sorted(SHOPPERS)
-    assert (seen.checkouts, seen.commits) == (7, 7)
+    assert (attempt.checkouts, attempt.commits, [_kind(sql) for sql in attempt.statements]) == \
+        (1, 0, ["UPDATE webhook_inbox"])
+    assert (seen.checkouts, seen.commits) == (5, 5)
     reads = Counter(_kind(sql) for sql in seen.statements)
-    assert (reads["SELECT shops"], reads["SELECT restock_events"], reads["SELECT variants"]) == (3, 2, 4), reads
+    assert (reads["SELECT shops"], reads["SELECT restock_events"], reads["SELECT variants"]) == (2, 1, 4), reads
     assert reads["UPDATE variants"] == 2, reads  # the Admin read's sync time; then available + last restock at once
-    assert len(seen.statements) <= 49, reads
+    assert reads["UPDATE webhook_inbox"] == 1, reads  # the handler marks the row processed
+    assert len(seen.statements) <= 41, (len(seen.statements), reads)
