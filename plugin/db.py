@@ -204,3 +204,10 @@ def ids_in(session: Session, column, ids) -> ColumnElement[bool]:
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(BigInteger)))
     return column.in_(ids)
+
+
+def ids_in_param(dialect: str, column, name: str) -> ColumnElement[bool]:
+    """``ids_in`` for a statement built once: the ids are the bound parameter ``name``."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(bindparam(name, expanding=True))

@@ -83,13 +83,13 @@ def settings_for(shop: Shop) -> ShopSettings:
 
 def setting_names() -> list[str]:
     """Every setting with a typed default, in declaration order (what the settings API shows)."""
-    return [f.name for f in fields(ShopSettings) if f.name != "extra"]
+    return list(_NAMES)
 
 
 def parse_settings(raw: dict[str, Any]) -> ShopSettings:
-    known = set(setting_names())
-    values = {name: _VALIDATORS[name](name, raw[name]) for name in setting_names() if name in raw}
-    extra = {key: value for key, value in raw.items() if key not in known}
+    # Parsed wherever a task needs a setting (about ten times per restock): the names are read once.
+    values = {name: _VALIDATORS[name](name, raw[name]) for name in _NAMES if name in raw}
+    extra = {key: value for key, value in raw.items() if key not in _KNOWN}
     return ShopSettings(**values, extra=extra)
 
 
@@ -202,3 +202,6 @@ _VALIDATORS = {
     "reserve_minutes": _int_in(5, 7 * 24 * 60, optional=True),
     "apology_discount_percent": _int_in(1, 100, optional=True),
 }
+
+_NAMES = tuple(f.name for f in fields(ShopSettings) if f.name != "extra")
+_KNOWN = frozenset(_NAMES)

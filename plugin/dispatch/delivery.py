@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, literal, select, update
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from plugin.dispatch.channels.base import Channel, DeliveryResult, OutgoingMessage
 from plugin.dispatch.pauses import ProviderPauses
 from plugin.crypto import Vault
-from plugin.db import Database, UTCDateTime, ids_in
+from plugin.db import Database, UTCDateTime, ids_in, ids_in_param
 from plugin.clock import utcnow
 from plugin.dispatch.plan import (
     Claim, claim_batch, find_variant, finish_if_done, held_by, sendable, skip_remaining, stop_reason,
@@ -206,9 +207,16 @@ def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: Ba
 def _hand_off(session: Session, claim: Claim, ids: list[int]) -> set[int]:
     if not ids:
         return set()
-    return set(session.scalars(update(Notification).where(ids_in(session, Notification.id, ids), *held_by(claim.token))
-                               .values(handed_off_at=utcnow()).returning(Notification.id)
-                               .execution_options(synchronize_session=False)))
+    statement = _hand_off_statement(session.get_bind().dialect.name)
+    return set(session.scalars(statement, {"ids": ids, "token": claim.token, "now": utcnow()}))
+
+
+@lru_cache(maxsize=None)
+def _hand_off_statement(dialect: str):
+    """``_hand_off``'s UPDATE, built once per dialect (on every batch's way to the provider)."""
+    return (update(Notification).where(ids_in_param(dialect, Notification.id, "ids"), *held_by(bindparam("token")))
+            .values(handed_off_at=bindparam("now", type_=UTCDateTime())).returning(Notification.id)
+            .execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
@@ -230,16 +238,8 @@ _CONTACT = (Contact.value_ciphertext, Contact.suppressed_at, Contact.suppressed_
 
 
 def _claimed_rows(session: Session, claim: Claim) -> list[_Row]:
-    columns = [c.label(f"n_{c.key}") for c in _NOTIFICATION] + [c.label(f"s_{c.key}") for c in _SUBSCRIPTION] \
-        + [c.label(f"c_{c.key}") for c in _CONTACT]
-    result = session.execute(
-        select(*columns)
-        .join_from(Notification, Subscription, Subscription.id == Notification.subscription_id)
-        .join(Contact, Contact.id == Subscription.contact_id)
-        .where(ids_in(session, Notification.id, claim.notification_ids), *held_by(claim.token))
-        .order_by(Notification.id)
-        .with_for_update(of=Notification)
-    )
+    result = session.execute(_claimed_rows_statement(session.get_bind().dialect.name),
+                             {"ids": claim.notification_ids, "token": claim.token})
     n, s = len(_NOTIFICATION), len(_NOTIFICATION) + len(_SUBSCRIPTION)
     keys = [c.key for c in (*_NOTIFICATION, *_SUBSCRIPTION, *_CONTACT)]
     rows = []
@@ -248,6 +248,19 @@ def _claimed_rows(session: Session, claim: Claim) -> list[_Row]:
                          SimpleNamespace(**dict(zip(keys[n:s], values[n:s]))),
                          SimpleNamespace(**dict(zip(keys[s:], values[s:])))))
     return rows
+
+
+@lru_cache(maxsize=None)
+def _claimed_rows_statement(dialect: str):
+    """``_claimed_rows``' SELECT, built once per dialect (the claim's ids and token are parameters)."""
+    columns = [c.label(f"n_{c.key}") for c in _NOTIFICATION] + [c.label(f"s_{c.key}") for c in _SUBSCRIPTION] \
+        + [c.label(f"c_{c.key}") for c in _CONTACT]
+    return (select(*columns)
+            .join_from(Notification, Subscription, Subscription.id == Notification.subscription_id)
+            .join(Contact, Contact.id == Subscription.contact_id)
+            .where(ids_in_param(dialect, Notification.id, "ids"), *held_by(bindparam("token")))
+            .order_by(Notification.id)
+            .with_for_update(of=Notification))
 
 
 def _prepare(session: Session, claim: Claim, sender: ChannelSender, outcome: BatchOutcome) -> list[OutgoingMessage]:
