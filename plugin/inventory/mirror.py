@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import bindparam, case, delete, or_, select
+from sqlalchemy import bindparam, case, delete, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from plugin.db import UTCDateTime, insert_for
 from plugin.clock import utcnow
 from plugin.logging import get_logger
 from plugin.models import InventoryLevel, RestockEvent, Shop, Variant
-from plugin.offers.holds import held_units
+from plugin.offers.holds import held_units_row
 from plugin.inventory.restock import detect_restock, lock_variant, record_in_stock_for_waiting, record_restock
 from plugin.shop_settings import ShopSettings, settings_for
 from plugin.shopify.admin_api import AdminApiError, AdminClient
@@ -57,9 +57,13 @@ class LevelUpdate:
 
 # Asked on every delivery for a watched item: built once, with bound parameters (building a
 # statement costs about as much CPU as running it).
-_LEVELS = select(InventoryLevel.location_id, InventoryLevel.available).where(
-    InventoryLevel.shop_id == bindparam("shop_id"), InventoryLevel.inventory_item_id == bindparam("inventory_item_id"),
-    InventoryLevel.available.is_not(None))
+# Every level of the item and (the row with no location) the units held for our shoppers: one round
+# trip, where the sum is asked on every delivery for a watched item.
+_LEVELS_AND_HELD = union_all(
+    select(InventoryLevel.location_id, InventoryLevel.available, InventoryLevel.source_updated_at).where(
+        InventoryLevel.shop_id == bindparam("shop_id"), InventoryLevel.inventory_item_id == bindparam("inventory_item_id")),
+    held_units_row(bindparam("shop_id"), bindparam("inventory_item_id")),
+)
 _VARIANT_BY_ITEM = (select(Variant).where(Variant.shop_id == bindparam("shop_id"),
                                           Variant.inventory_item_id == bindparam("inventory_item_id"))
                     .order_by(Variant.id).limit(1))
@@ -132,12 +136,12 @@ def read_variant_unlocked(runtime, session: Session, shop: Shop, variant_id: int
 
 def _read_wanted(session: Session, shop: Shop, variant: Variant, update: LevelUpdate) -> bool:
     """Would this delivery, once applied, need a read? Looked at without a lock."""
-    stored = session.get(InventoryLevel, (shop.id, update.inventory_item_id, update.location_id))
-    if stored is not None and stored.source_updated_at is not None and stored.source_updated_at > update.updated_at:
+    stock = item_stock(session, shop.id, variant.inventory_item_id)
+    stored = stock.stamps.get(update.location_id) if variant.inventory_item_id == update.inventory_item_id else None
+    if stored is not None and stored > update.updated_at:
         return False  # older than what we hold: upsert_level will drop it
     settings = settings_for(shop)
-    prospective = sellable_quantity(session, shop.id, variant.inventory_item_id, settings,
-                                    replacing={update.location_id: update.available})
+    prospective = stock.sellable(settings, replacing={update.location_id: update.available})
     return _needs_reread(variant, prospective, settings)
 
 
@@ -284,15 +288,42 @@ def sellable_quantity(session: Session, shop_id: int, inventory_item_id: int | N
     """
     if inventory_item_id is None:
         return None
-    rows = session.execute(_LEVELS, {"shop_id": shop_id, "inventory_item_id": inventory_item_id}).all()
-    levels = {location_id: available for location_id, available in rows} | (replacing or {})
-    counted = [available for location_id, available in levels.items() if settings.counts_location(location_id)]
-    if not counted:
-        return None
-    # Offers hook: units held in draft orders for told shoppers still count (plugin.offers.holds),
-    # so Shopify's "available" going down when we hold and up when we release is no sell-out and
-    # no restock.
-    return sum(counted) + held_units(session, shop_id, inventory_item_id)
+    return item_stock(session, shop_id, inventory_item_id).sellable(settings, replacing)
+
+
+@dataclass(frozen=True)
+class ItemStock:
+    """An inventory item's mirrored levels and the units held for our shoppers, read together."""
+
+    levels: dict[int, int]  # location → available (levels that report one)
+    stamps: dict[int, datetime | None]  # location → Shopify's updated_at of the stored level (every level)
+    held: int
+
+    def sellable(self, settings: ShopSettings, replacing: dict[int, int] | None = None) -> int | None:
+        levels = self.levels | (replacing or {})
+        counted = [available for location_id, available in levels.items() if settings.counts_location(location_id)]
+        if not counted:
+            return None
+        # Offers hook: units held in draft orders for told shoppers still count (plugin.offers.holds),
+        # so Shopify's "available" going down when we hold and up when we release is no sell-out and
+        # no restock.
+        return sum(counted) + self.held
+
+
+def item_stock(session: Session, shop_id: int, inventory_item_id: int | None) -> ItemStock:
+    """The item's levels and held units (nothing for an item not known yet), in one statement."""
+    if inventory_item_id is None:
+        return ItemStock({}, {}, 0)
+    levels, stamps, held = {}, {}, 0
+    for location_id, available, stamp in session.execute(
+            _LEVELS_AND_HELD, {"shop_id": shop_id, "inventory_item_id": inventory_item_id}):
+        if location_id is None:  # the held units' row
+            held = int(available or 0)
+            continue
+        stamps[location_id] = stamp
+        if available is not None:
+            levels[location_id] = available
+    return ItemStock(levels, stamps, held)
 
 
 def find_variant_by_item(session: Session, shop: Shop, inventory_item_id: int) -> Variant | None:

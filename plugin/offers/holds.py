@@ -8,7 +8,7 @@ unit is held. The beat's offers sweep looks at holds past their end: one the sho
 line — a new notice of the *same* restock event.
 
 Holds move Shopify's ``available`` (down when held, up when released). So the mirror counts the
-units held for our shoppers back into the sellable quantity (``held_units``) and restock detection
+units held for our shoppers back into the sellable quantity (``held_units_row``) and restock detection
 declares nothing for a variant with holds in progress (``has_active_holds``): no alert loop can
 start from our own reservations. A hold row is committed as ``pending`` *before* Shopify reserves
 the unit, so the inventory webhook that follows always finds it.
@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BigInteger, bindparam, func, null, select, update
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
+from plugin.db import UTCDateTime
 from plugin.logging import get_logger
 from plugin.models import (
     HOLD_USED, OFFER_ACTIVE, OFFER_FAILED, OFFER_PENDING, Hold, Variant,
@@ -34,19 +35,18 @@ HOLDING = (OFFER_PENDING, OFFER_ACTIVE)
 HOLD_ATTRIBUTE = "backbell_hold"
 
 
-# Both asked on every inventory webhook for a watched variant: built once, with bound parameters.
-_HELD_UNITS = (
-    select(func.count(Hold.id)).join(Variant, (Variant.shop_id == Hold.shop_id) & (Variant.variant_id == Hold.variant_id))
-    .where(Hold.shop_id == bindparam("shop_id"), Variant.inventory_item_id == bindparam("inventory_item_id"),
-           Hold.status.in_(HOLDING))
-)
+def held_units_row(shop_id, inventory_item_id):
+    """SELECT NULL, <units held for our shoppers>, NULL: the pending or active holds of the item's
+    variants, as one more row of ``plugin.inventory.mirror``'s levels (location, available, stamp)."""
+    return (select(null().cast(BigInteger), func.count(Hold.id), null().cast(UTCDateTime()))
+            .select_from(Hold)
+            .join(Variant, (Variant.shop_id == Hold.shop_id) & (Variant.variant_id == Hold.variant_id))
+            .where(Hold.shop_id == shop_id, Variant.inventory_item_id == inventory_item_id, Hold.status.in_(HOLDING)))
+
+
+# Asked on every restock detected: built once, with bound parameters.
 _ACTIVE_HOLD = (select(Hold.id).where(Hold.shop_id == bindparam("shop_id"), Hold.variant_id == bindparam("variant_id"),
                                       Hold.status.in_(HOLDING)).limit(1))
-
-
-def held_units(session: Session, shop_id: int, inventory_item_id: int) -> int:
-    """Units Shopify holds for our shoppers right now (pending or active holds of the item's variants)."""
-    return session.scalar(_HELD_UNITS, {"shop_id": shop_id, "inventory_item_id": inventory_item_id}) or 0
 
 
 def has_active_holds(session: Session, shop_id: int, variant_id: int) -> bool:
