@@ -21,7 +21,6 @@ from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, or_,
 from sqlalchemy.orm import aliased
 
 from plugin.db import UTCDateTime
-
 from plugin.models import (
     NOTIFIED, PENDING, REMINDER, RESTOCK, SENDING, SENT, WAITING, Attribution, Contact, CustomerTags, Notification,
     RestockEvent, Subscription,

@@ -136,7 +136,8 @@ def claim_batch(session: Session, event_id: int | None, channel: str, size: int,
     """
     dialect = session.get_bind().dialect.name
     of_event = {} if event_id is None else {"event_id": event_id}
-    ids = list(session.scalars(_claim_candidates(dialect, event_id is None), {**of_event, "channel": channel, "size": size}))
+    ids = list(session.scalars(_claim_candidates(dialect, event_id is None),
+                               {**of_event, "channel": channel, "size": size}))
     if not ids:
         return None
     now, token = utcnow(), uuid.uuid4().hex

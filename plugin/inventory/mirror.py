@@ -55,13 +55,13 @@ class LevelUpdate:
     updated_at: datetime | None  # Shopify's; None for a level read through the Admin API
 
 
-# Asked on every delivery for a watched item: built once, with bound parameters (building a
-# statement costs about as much CPU as running it).
-# Every level of the item and (the row with no location) the units held for our shoppers: one round
-# trip, where the sum is asked on every delivery for a watched item.
+# Asked on every delivery for a watched item, so built once with bound parameters (building a
+# statement costs about as much CPU as running it). The item's levels and (the row with no
+# location) the units held for our shoppers: one round trip for the sum.
 _LEVELS_AND_HELD = union_all(
     select(InventoryLevel.location_id, InventoryLevel.available, InventoryLevel.source_updated_at).where(
-        InventoryLevel.shop_id == bindparam("shop_id"), InventoryLevel.inventory_item_id == bindparam("inventory_item_id")),
+        InventoryLevel.shop_id == bindparam("shop_id"),
+        InventoryLevel.inventory_item_id == bindparam("inventory_item_id")),
     held_units_row(bindparam("shop_id"), bindparam("inventory_item_id")),
 )
 _VARIANT_BY_ITEM = (select(Variant).where(Variant.shop_id == bindparam("shop_id"),
