@@ -15,12 +15,14 @@ way, so a queue says the same thing more plainly (and shows up in ``LLEN``).
 
 from __future__ import annotations
 
-from celery import Celery, Task
+from celery import Celery, Task, current_app
+from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
 from plugin.publisher import TaskPublisher
 from plugin.schedule import beat_schedule
+from plugin.warm_up import warm_up
 
 DEFAULT_QUEUE = "celery"
 BULK_QUEUE = "backbell.bulk"
@@ -54,7 +56,16 @@ def celery_init_app(app: Flask) -> Celery:
         beat_schedule=beat_schedule(),
     )
     celery.set_default()
+    celery.backbell_runtime = app.extensions["backbell"]  # for the pool processes' warm-up (below)
     app.extensions["celery"] = celery
     # The web process's way to queue: Celery's messages, minus the set-up kombu repeats per message.
     app.extensions["task_publisher"] = TaskPublisher(celery)
     return celery
+
+
+@worker_process_init.connect
+def _warm_up_pool_process(**_) -> None:
+    """Each pool process, as it starts: its one-time costs before its first task (``plugin.warm_up``)."""
+    runtime = getattr(current_app, "backbell_runtime", None)
+    if runtime is not None:
+        warm_up(runtime)
