@@ -3,18 +3,14 @@
 Workers load the app after they fork (no ``--preload``), and Backbell's import takes seconds on
 a loaded machine, while the master listens at once: without this, the first seconds of a round
 measured the workers starting (and wrk's first requests timed out). ``bench.harness.gunicorn``
-waits for one file per worker in ``BENCH_READY_DIR``. Before that, a Backbell worker warms up as
-under ``backbell serve`` (``plugin.gunicorn_config``); a baseline's app has nothing to warm.
+waits for one file per worker in ``BENCH_READY_DIR``.
 """
 
 import os
 from pathlib import Path
 
-from plugin import gunicorn_config
-
 
 def post_worker_init(worker):
-    gunicorn_config.post_worker_init(worker)
     folder = os.environ.get("BENCH_READY_DIR")
     if folder:
         (Path(folder) / f"ready-{worker.pid}").touch()

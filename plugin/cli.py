@@ -65,8 +65,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 def _gunicorn(host: str, port: int, workers: int) -> None:
     from gunicorn.app.wsgiapp import run
 
-    sys.argv = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-                "--config", "python:plugin.gunicorn_config", "plugin:create_app()"]
+    sys.argv = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "plugin:create_app()"]
     run()
 
 

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import gc
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-import httpx
 import pytest
 from celery.signals import worker_process_init
 from sqlalchemy import event, text
 
 from plugin import create_app
 from plugin.warm_up import warm_up
-from tests.doubles.worker import ROOT, wait_for, worker_environment
-from tests.faults.services import free_port
+from tests.doubles.worker import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -110,25 +105,3 @@ def test_a_real_worker_warms_up_every_pool_process_before_its_first_task(celery_
 
 def _warmed(log_path) -> list[str]:
     return [line for line in log_path.read_text(errors="replace").splitlines() if "worker_process_warmed" in line]
-
-
-@pytest.mark.pg_only
-def test_backbell_serve_warms_up_every_web_worker_before_its_first_request(app_config, tmp_path):
-    # when ``backbell serve`` starts gunicorn with two workers (the Procfile's web process)
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([str(Path(sys.executable).parent / "backbell"), "serve", "--host", "127.0.0.1",
-                                   "--port", str(port), "--workers", "2"], cwd=ROOT,
-                                  env=worker_environment(app_config), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        lines = wait_for(lambda: _warmed(log_path) if len(_warmed(log_path)) == 2 else None, timeout=60)
-
-        # then each worker — not the master — warmed up and connected, and serves
-        pids = {int(re.search(r"pid=(\d+)", line).group(1)) for line in lines}
-        assert len(pids) == 2 and server.pid not in pids
-        assert all("connected=True" in line for line in lines)
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
