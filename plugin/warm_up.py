@@ -7,11 +7,9 @@ into the TLS context (``plugin.tls``), connecting to PostgreSQL on both engines,
 configuring its mappers. ``warm_up`` does those once per process, at ``worker_process_init``
 (``plugin.celery_app``).
 
-Then it freezes what the process holds (``gc.freeze``): the app, the libraries, the mappers —
-~136,000 objects that live as long as the process. Python's full collection walked all of them
-whenever enough new objects had survived: ~60 ms in one go, in the middle of whatever task was
-running (a first notice, say). Frozen objects are never collected nor walked again; what tasks
-allocate afterwards is collected as always.
+Only the worker warms up. Freezing what a process holds out of the collector (``gc.freeze``)
+and warming gunicorn's web workers the same way were tried and left out: neither changed the
+benchmarks measurably except for the worse (bench/README.md, "Warming up").
 
 It keeps nothing open that could go stale unnoticed: a pooled connection idle for more than a
 second is pinged when a task takes it (``plugin.db.make_engine``). A database that is down only
@@ -20,7 +18,6 @@ skips the connections (logged); the tasks retry as always.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 
@@ -47,7 +44,5 @@ def warm_up(runtime) -> None:
     except SQLAlchemyError as err:
         log.warning("warm_up_no_database", error=type(err).__name__)
         connected = False
-    gc.collect()  # what start-up left as garbage is not kept for good
-    gc.freeze()
-    log.info("worker_process_warmed", pid=os.getpid(), connected=connected, frozen_objects=gc.get_freeze_count(),
+    log.info("worker_process_warmed", pid=os.getpid(), connected=connected,
              ms=round((time.perf_counter() - started) * 1000, 1))
