@@ -156,7 +156,8 @@ def test_a_shopper_alerted_within_the_frequency_cap_keeps_waiting_and_is_told_at
 def test_inside_quiet_hours_notices_are_held_and_go_once_at_the_windows_end(
         shopify_admin, installed_shop, app, client, runtime, session, app_config):
     # given quiet hours that hold every hour but one, the window ending within two hours
-    local_hour = clock.utcnow().astimezone(shop_zone(installed_shop.timezone)).hour
+    now, zone = clock.utcnow(), shop_zone(installed_shop.timezone)
+    local_hour = now.astimezone(zone).hour
     end = (local_hour + 2) % 24
     set_settings(runtime, quiet_hours_start=(local_hour + 3) % 24, quiet_hours_end=end, batch_per_unit=None)
     sold_out_variant(session, shopify_admin, installed_shop.id)
@@ -172,11 +173,15 @@ def test_inside_quiet_hours_notices_are_held_and_go_once_at_the_windows_end(
     assert len({d for _, d in held}) == 1 and held[0][1].startswith("held: quiet hours until ")
     assert count(runtime, Notification, Notification.due_at.is_not(None)) == 3
 
-    # when the release job runs 55 minutes on (still inside), then two hours and a minute on (past the end)
-    run_release_job(app, after=timedelta(minutes=55))
+    # when the release job runs five minutes before the window ends (still inside), then a minute
+    # and two minutes after (counted from the first minute the shop's clock shows the end hour: a
+    # fixed "two hours on" from xx:59 overshot the one-hour window into quiet hours again)
+    opens = next(timedelta(minutes=m) for m in range(24 * 60)
+                 if (now + timedelta(minutes=m)).astimezone(zone).hour == end)
+    run_release_job(app, after=opens - timedelta(minutes=5))
     assert outbox(app_config) == []
-    run_release_job(app, after=timedelta(hours=2, minutes=1))
-    run_release_job(app, after=timedelta(hours=2, minutes=2))
+    run_release_job(app, after=opens + timedelta(minutes=1))
+    run_release_job(app, after=opens + timedelta(minutes=2))
 
     # then each shopper got exactly one notice, in plan order
     assert [line["to"] for line in outbox(app_config)] == [email(p) for p in range(3)]
