@@ -249,7 +249,7 @@ def stack(name: str):
         app = create_app(config)
         bench = Stack(database_url, config, admin, sendgrid, app, scratch)
         # The doubles serve from this process, which holds the Admin schema's large object graph:
-        # a full collection walked it for 120–200 ms, stalling whichever trial was at a double
+        # a full collection walked it for 113–200 ms, stalling whichever trial was at a double
         # (seen as one slow trial per run, Backbell's or the bare chain's). Frozen objects are
         # left out of collections; what the benchmark itself allocates is still collected.
         gc.freeze()
