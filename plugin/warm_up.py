@@ -38,8 +38,7 @@ def warm_up(runtime) -> None:
     configure_mappers()
     try:
         for engine in (runtime.db.engine, runtime.db.autocommit_engine):
-            with engine.connect():
-                pass  # the connection goes back to the pool, ready for the first task
+            engine.connect().close()  # back to the pool, open, for the first task
         connected = True
     except SQLAlchemyError as err:
         log.warning("warm_up_no_database", error=type(err).__name__)
