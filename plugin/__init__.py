@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from flask.sessions import SessionInterface
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -20,6 +21,20 @@ from plugin.crypto import Vault, instance_keys, instance_link_secrets
 from plugin.db import Database
 from plugin.logging import configure_logging
 from plugin.web_errors import json_error
+
+
+class NoCookieSession(SessionInterface):
+    """Backbell keeps no cookie session: the embedded admin proves itself on every request with
+    App Bridge's session token, the storefront, webhooks and links with Shopify's or our own
+    signatures. Flask's default interface built a signing serializer and looked for a cookie on
+    every request for nothing; this one gives each request Flask's null session, which refuses
+    writes, and never sets a cookie."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses make_null_session
+
+    def save_session(self, app, session, response) -> None:
+        return None
 
 
 @dataclass
@@ -50,10 +65,12 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
 
     # No static folder: the app serves no files (Flask would serve the working directory's static/).
     app = Flask("backbell", instance_path=str(settings.instance_path), static_folder=None)
+    # Flask's secret key, for anything that signs with it (no cookie session does: NoCookieSession).
     # Derived from the link secrets, not SHOPIFY_API_SECRET: rotating the Shopify secret must not
-    # log anybody out or change signatures. Older link secrets still verify (fallbacks).
+    # change signatures. Older link secrets still verify (fallbacks).
     flask_keys = [derived_secret(secret, "flask session") for secret in settings.link_secrets]
     app.config.update(SECRET_KEY=flask_keys[0], SECRET_KEY_FALLBACKS=flask_keys[1:], MAX_CONTENT_LENGTH=1024 * 1024)
+    app.session_interface = NoCookieSession()
     runtime = Runtime(settings=settings, db=Database(settings.database_url, pre_ping=pool_pre_ping), vault=Vault(keys))
     app.extensions["backbell"] = runtime
 

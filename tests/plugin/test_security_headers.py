@@ -44,6 +44,8 @@ def _problems(path: str, response) -> list[str]:
         problems.append("HSTS outside production")
     if "Server" in headers:
         problems.append(f"Server={headers['Server']!r}")
+    if "Set-Cookie" in headers:  # no cookie session, no cookie of any kind
+        problems.append(f"Set-Cookie={headers['Set-Cookie']!r}")
     return problems
 
 
@@ -102,3 +104,19 @@ def test_the_development_server_names_no_server_software(app):
     # then
     assert "Server" not in headers
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_request_has_a_cookie_session_to_write_or_to_be_handed(app):
+    # given: a view that tries to keep something in Flask's session, and a request carrying a
+    # session cookie signed with the app's own key (as Flask's default interface would accept)
+    from flask import session
+    from flask.sessions import SecureCookieSessionInterface
+
+    forged = SecureCookieSessionInterface().get_signing_serializer(app).dumps({"shop": "someone-else.myshopify.com"})
+    with app.test_request_context("/health", headers={"Cookie": f"session={forged}"}):
+        app.preprocess_request()
+
+        # then: the cookie is not read, and a write is refused
+        assert "shop" not in session
+        with pytest.raises(RuntimeError):
+            session["shop"] = "x"
