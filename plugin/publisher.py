@@ -22,7 +22,8 @@ Tasks that run in-process (no ``REDIS_URL``) go through ``delay`` unchanged.
 Coalescing (``send_unless_pending``): a task that works through whatever is waiting (the inbox
 drain) needs queueing once per burst, not once per item. A flag on the broker's Redis says "one is
 queued and has not started": ``SET flag 1 NX EX ttl`` is the one round trip of every sender, and
-only the sender that set it publishes; the task clears it first thing (``clear_pending``). The flag
+only the sender that set it publishes (and deletes it again if that publish fails); the task clears
+it first thing (``clear_pending``). The flag
 travels on a plain redis-py client (its connection pool checks the pid, so a forked child opens its
 own connections), not on kombu's channel: a command there first makes sure of the connection, which
 takes seconds of retries when the broker is down, and a sender must fail fast then.
@@ -31,7 +32,7 @@ takes seconds of retries when the broker is down, and a sender must fail fast th
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -112,7 +113,15 @@ class TaskPublisher:
             return True
         if not self._flag_client.set(flag, 1, nx=True, ex=ttl_seconds):
             return False
-        self.send(task_name)
+        try:
+            self.send(task_name)
+        except Exception:
+            # Nothing was queued: take the flag back so the next sender queues the task, rather
+            # than every sender finding it standing until its ttl ends (best effort: a broker that
+            # refused the publish may refuse this too, and then the ttl bounds it).
+            with suppress(redis.RedisError):
+                self._flag_client.delete(flag)
+            raise
         return True
 
     def clear_pending(self, flag: str) -> None:

@@ -222,3 +222,24 @@ def test_a_coalesced_send_runs_the_task_in_process_without_a_broker(app_config):
     # then it ran each time, here (nothing to re-drive), with no broker and no producer
     assert ran == [True, True]
     assert _producers(publisher) == []
+
+
+def test_a_coalesced_send_whose_publish_fails_takes_its_flag_back(app_config, own_redis):
+    # given a broker on which this app may set and delete its flag but not push a task onto a
+    # queue (an ACL that forgot LPUSH): the flag's SET succeeds, the publish after it fails
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.acl_setuser("backbell-web", enabled=True, passwords=["+web-secret"], keys=["*"], channels=["*"],
+                      commands=["+@all", "-lpush"])
+    limited_url = own_redis.url.replace("redis://", "redis://backbell-web:web-secret@")
+    publisher = create_app({**app_config, "redis_url": limited_url}).extensions["task_publisher"]
+
+    # when a coalesced send is refused by the broker
+    with pytest.raises(OperationalError, match="no permissions to run the 'lpush' command"):
+        publisher.send_unless_pending(FLAG, 10, COALESCED)
+
+    # then the flag is gone (not standing for its 10 s), so once the broker takes pushes again the
+    # very next send queues the task
+    assert admin.exists(FLAG) == 0
+    admin.acl_setuser("backbell-web", enabled=True, commands=["+lpush"])
+    assert publisher.send_unless_pending(FLAG, 10, COALESCED)
+    assert [(m["headers"]["task"], _args(m)) for m in _queued(own_redis.url)] == [(COALESCED, [])]
