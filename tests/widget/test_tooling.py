@@ -90,11 +90,11 @@ def test_on_a_dawn_weight_page_the_block_costs_no_point_and_at_most_50_ms_of_lcp
 
     # when Lighthouse (mobile, performance only) measures each several times, alternating — twice as
     # many if the first runs exceed a limit
-    runs = {"with": [], "without": []}
-    _measure(runs, {"with": with_block, "without": without}, tmp_path)
+    runs, urls = {"with": [], "without": []}, {"with": with_block, "without": without}
+    _measure(runs, urls, tmp_path)
     first_drop, first_cost = _block_costs(runs)
     if first_drop > MAX_SCORE_DROP or first_cost > MAX_LCP_DELTA_MS:
-        _measure(runs, {"with": with_block, "without": without}, tmp_path)
+        _measure(runs, urls, tmp_path)
     count = len(runs["with"])
 
     # then in no run was a file of the extension render-blocking or requested before the largest paint
