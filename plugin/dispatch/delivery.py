@@ -134,7 +134,7 @@ def claim_next_batch(session: Session, event_id: int | None, channel: str, sende
 def send_next_batch(db: Database, event_id: int | None, channel: str, sender: ChannelSender,
                     retry_window: timedelta = timedelta(0),
                     on_claimed: Callable[[bool], None] | None = None, most: int | None = None,
-                    claimed: NextBatch | None = None, give_way: Callable[[], object] | None = None) -> BatchOutcome:
+                    claimed: NextBatch | None = None) -> BatchOutcome:
     """Re-check stock, claim one batch (of the channel's ``max_batch``, or fewer: ``most``),
     deliver it, record the results; safe to call repeatedly.
 
@@ -145,12 +145,8 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
     with whether the claim was full (False: it took every sendable row, none is left for a chain).
     ``claimed``: the batch already claimed and committed by ``claim_next_batch`` (the dispatcher
     claims a restock's first batch in the transaction that plans it).
-    ``give_way``: called before the claim and before the record (a bulk batch waits there while
-    other shops' first notices are in flight: ``plugin.dispatch.first_notices``).
     """
     if claimed is None:
-        if give_way is not None:
-            give_way()
         with db.session() as session:
             claimed = claim_next_batch(session, event_id, channel, sender, most)
     outcome, claim, shop, read = claimed.outcome, claimed.claim, claimed.shop, claimed.read
@@ -163,7 +159,7 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
         if sender.prepare_offers is not None:  # offers hook (plugin.offers)
             claim = sender.prepare_offers(claim, shop)
             outcome.skipped += outcome.claimed - len(claim.notification_ids)
-        deliver_batch(db, claim, sender, outcome, retry_window, read=read, give_way=give_way)
+        deliver_batch(db, claim, sender, outcome, retry_window, read=read)
     with db.session() as session:
         outcome.remaining = _has_pending(session, event_id, channel)
         finish_if_done(session, event_id)
@@ -174,8 +170,7 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
 
 
 def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: BatchOutcome,
-                  retry_window: timedelta = timedelta(0), read: tuple = (),
-                  give_way: Callable[[], object] | None = None) -> None:
+                  retry_window: timedelta = timedelta(0), read: tuple = ()) -> None:
     """Deliver claimed rows: skip the unsubscribed, hand off, send, record — all under the claim.
 
     ``read``: the restock's shop, event and variant as the claim's transaction read them moments
@@ -204,8 +199,6 @@ def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: Ba
         if sender.pauses is not None and not paused:  # every other chain holds its calls too
             sender.pauses.pause(sender.channel.name, outcome.retry_after)
         retry_window = max(retry_window, timedelta(seconds=outcome.retry_after))
-    if give_way is not None:  # within the claim's lease: a wait is bounded far below its margin
-        give_way()
     with db.session() as session:
         _known(session, read)
         _record(session, claim, results, outcome, retry_at=utcnow() + retry_window)

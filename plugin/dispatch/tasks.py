@@ -22,9 +22,7 @@ the exactly-once rules of ``plugin.dispatch.plan`` hold per batch whatever chain
 first task goes on the default queue with everything else that should happen soon; each batch after
 it on the bulk queue (``plugin.celery_app.BULK_QUEUE``), which workers read only when the default
 queue is empty — so another shop's first notice waits for a running batch at most, never for a
-big fan-out's queued ones; and a running bulk batch holds its next step (claim, record) while a
-first notice is in flight (``plugin.dispatch.first_notices``, 250 ms at most a step), so fewer of
-their statements meet on PostgreSQL.
+big fan-out's queued ones.
 """
 
 from __future__ import annotations
@@ -42,7 +40,6 @@ from plugin.clock import utcnow
 from plugin.dispatch.channels import channel_for
 from plugin.dispatch.delivery import ChannelSender, claim_next_batch, pending_batches, send_next_batch
 from plugin.dispatch.due import run_due_work
-from plugin.dispatch.first_notices import first_notices_for
 from plugin.dispatch.pauses import pauses_for
 from plugin.dispatch.plan import channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled
 from plugin.dispatch.vip import reads_customers, refresh_customer_tags
@@ -89,18 +86,8 @@ def latest_retry(retries: int, factor: float) -> timedelta:
 @shared_task(name="backbell.dispatch_restock")
 def dispatch_restock(restock_event_id: int) -> None:
     """Plan the restock's first batch (idempotent), send each channel's first batch, then start
-    the send chains for the rest — listed as a first notice in flight meanwhile, so bulk batches
-    give way to it (``plugin.dispatch.first_notices``)."""
+    the send chains for the rest."""
     runtime = _runtime()
-    first_notices = first_notices_for(None if runtime.settings.tasks_in_process else runtime.settings.redis_url)
-    if first_notices is None:
-        _dispatch_restock(runtime, restock_event_id)
-        return
-    with first_notices.sending():
-        _dispatch_restock(runtime, restock_event_id)
-
-
-def _dispatch_restock(runtime, restock_event_id: int) -> None:
     first = None  # the first channel's first batch, claimed in the transaction that plans it
     in_process = runtime.settings.tasks_in_process
     with runtime.db.session() as session:
@@ -182,13 +169,10 @@ def send_batch(self, restock_event_id: int | None, channel: str) -> None:
         _drain_in_process(runtime, restock_event_id, channel, delivery)
         return
     latest = latest_retry(self.request.retries, runtime.settings.dispatch_retry_backoff_seconds)
-    # A bulk batch gives way on the CPU to webhooks and first notices (plugin.priority), and on
-    # PostgreSQL to first notices in flight (plugin.dispatch.first_notices).
+    # A bulk batch gives way on the CPU to webhooks and first notices (plugin.priority).
     bulk = (self.request.delivery_info or {}).get("routing_key") == BULK_QUEUE
-    first_notices = first_notices_for(runtime.settings.redis_url) if bulk else None
     outcome = (run_at_low_priority if bulk else _now)(
-        send_next_batch, runtime.db, restock_event_id, channel, delivery, retry_window=latest,
-        give_way=first_notices.give_way if first_notices is not None else None)
+        send_next_batch, runtime.db, restock_event_id, channel, delivery, retry_window=latest)
     if outcome.retrying:
         # Full jitter, but never before the provider's own wait (the rows' retry_at covers both).
         countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
