@@ -23,10 +23,10 @@ Coalescing (``send_unless_pending``): a task that works through whatever is wait
 drain) needs queueing once per burst, not once per item. A flag on the broker's Redis says "one is
 queued and has not started": ``SET flag 1 NX EX ttl`` is the one round trip of every sender, and
 only the sender that set it publishes (and deletes it again if that publish fails); the task clears
-it first thing (``clear_pending``). The flag
-travels on a plain redis-py client (its connection pool checks the pid, so a forked child opens its
-own connections), not on kombu's channel: a command there first makes sure of the connection, which
-takes seconds of retries when the broker is down, and a sender must fail fast then.
+it first thing (``clear_pending``). The flag travels on a plain redis-py client (its connection pool
+checks the pid, so a forked child opens its own connections), not on kombu's channel: a command
+there first makes sure of the connection, which takes seconds of retries when the broker is down,
+and a sender must fail fast then.
 """
 
 from __future__ import annotations

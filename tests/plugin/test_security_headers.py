@@ -107,8 +107,8 @@ def test_the_development_server_names_no_server_software(app):
 
 
 def test_no_request_has_a_cookie_session_to_write_or_to_be_handed(app):
-    # given: a view that tries to keep something in Flask's session, and a request carrying a
-    # session cookie signed with the app's own key (as Flask's default interface would accept)
+    # given: a request carrying a session cookie signed with the app's own key (one Flask's default
+    # interface would accept), and code handling it that reads and writes Flask's session
     from flask import session
     from flask.sessions import SecureCookieSessionInterface
 
