@@ -31,10 +31,7 @@ class NoCookieSession(SessionInterface):
     writes, and never sets a cookie."""
 
     def open_session(self, app, request):
-        return None  # Flask then uses make_null_session
-
-    def save_session(self, app, session, response) -> None:
-        return None
+        return None  # Flask then uses make_null_session, and never saves a null session
 
 
 @dataclass
