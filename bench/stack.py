@@ -184,7 +184,9 @@ class Stack:
             with self.runtime.db.session() as session:
                 ids = session.scalars(insert(Contact).returning(Contact.id), [
                     {"shop_id": shop_id, "channel": "email", "value_ciphertext": vault.encrypt(e),
-                     "value_hash": vault.hash("email", e)} for e in emails]).all()
+                     "value_hash": vault.hash("email", e),
+                     # as the customer sync leaves them (its beat job runs minutes after a sign-up)
+                     "customer_sync_due": False} for e in emails]).all()
                 session.execute(insert(Subscription), [
                     {"shop_id": shop_id, "contact_id": cid, "variant_id": variant_id,
                      "product_id": variant_id + 1_000_000, "channel": "email", "locale": "en", "status": "waiting",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from plugin.clock import utcnow
 from plugin.links.tokens import unsubscribe_url
@@ -14,7 +14,8 @@ from plugin.models import Contact, Shop, Subscription
 from plugin.measurement.tasks import sync_customers
 from plugin.shopify.documents import customer_document_names, load_document
 from tests.doubles.shopify_admin import DEMO_SHOP, validate_document
-from tests.measurement.dashboard_builders import sign_up
+from tests.dispatch.builders import make_variant
+from tests.measurement.dashboard_builders import sign_up, tell
 
 NAMESPACE_KEY = ("$app:backbell", "waiting_variants")
 
@@ -122,6 +123,33 @@ def test_a_shop_that_turned_it_off_sends_nothing(shopify_admin, installed_shop, 
     assert shopify_admin.graphql_requests() == []
     assert shopify_admin.shops[DEMO_SHOP].customers == {}
     assert len(list(session.scalars(select(Contact.id).where(Contact.customer_sync_due)))) == 3
+
+
+def test_a_notice_marks_a_synced_contact_due_and_leaves_a_due_one_unwritten(installed_shop, runtime, app, session):
+    # given two shoppers waiting: one synced since she signed up, one whose sync has not run yet
+    make_variant(session, installed_shop, available=1000)
+    synced, unsynced = sign_up(session, runtime, installed_shop, ["synced@gmail.com", "unsynced@gmail.com"])
+    contact_of = dict(session.execute(select(Subscription.id, Subscription.contact_id)).all())
+    session.execute(update(Contact).where(Contact.id == contact_of[synced]).values(customer_sync_due=False))
+    session.commit()
+    written = []
+
+    def rows_written(_conn, cursor, sql, *_args):
+        if sql.startswith("UPDATE contacts SET customer_sync_due"):
+            written.append(cursor.rowcount)
+
+    # when both are told of the restock
+    event.listen(runtime.db.engine, "after_cursor_execute", rows_written)
+    try:
+        tell(app, session, installed_shop)
+    finally:
+        event.remove(runtime.db.engine, "after_cursor_execute", rows_written)
+
+    # then both are due for the sync, and only the synced one's row was written
+    session.expire_all()
+    assert set(session.scalars(select(Contact.id).where(Contact.customer_sync_due))) == {
+        contact_of[synced], contact_of[unsynced]}
+    assert written == [1]
 
 
 @pytest.mark.parametrize("name", customer_document_names())
