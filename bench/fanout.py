@@ -28,6 +28,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import earlier_section, load_at, load_results, save_results, ROOT, machine, write_section  # noqa: E402
+from bench.pg_statements import Statements, table  # noqa: E402
 from bench.stack import level_payload, stack, wait_until, webhook  # noqa: E402
 
 SHOP, LOCATION = "bench-fanout.myshopify.com", 70001
@@ -53,6 +54,7 @@ def run_backbell(s, url: str, shop_id: int, n: int, size: int, profile_to: Path 
     sampler.start()
     profiler = _py_spy(s, profile_to) if profile_to else None
     s.admin.set_level(SHOP, item, LOCATION, size * 2)
+    statements = Statements.start(s.database_url.replace("postgresql+psycopg://", "postgresql://"))
     started = time.monotonic()
     with httpx.Client(timeout=30) as http:
         webhook(url, "inventory_levels/update", SHOP, level_payload(item, LOCATION, size * 2), f"fan-{n}", http)
@@ -60,6 +62,7 @@ def run_backbell(s, url: str, shop_id: int, n: int, size: int, profile_to: Path 
     elapsed = (s.sendgrid.arrivals[-1][0] if finished else time.monotonic()) - started
     done.set()
     sampler.join()
+    postgres = table(statements.read(), size) if statements and finished else None
     if profiler:
         profiler.send_signal(2)  # SIGINT: py-spy writes the flame graph and exits
         profiler.wait(timeout=60)
@@ -67,7 +70,8 @@ def run_backbell(s, url: str, shop_id: int, n: int, size: int, profile_to: Path 
     recipients = [r for _, to in s.sendgrid.arrivals for r in to]
     return {"size": size, "received": received, "duplicates": len(recipients) - len(set(recipients)),
             "seconds": elapsed, "per_second": received / elapsed, "rss_max": max(rss or [0]),
-            "rss_start": rss[0] if rss else 0, "bodies": list(s.sendgrid.bodies), "variant": variant}
+            "rss_start": rss[0] if rss else 0, "bodies": list(s.sendgrid.bodies), "variant": variant,
+            "postgres": postgres}
 
 
 def _py_spy(s, output: Path) -> subprocess.Popen:
@@ -153,6 +157,10 @@ def report(results: dict, before: str | None = None) -> str:
         lines.append(f"| {b['size']:,} | {b['per_second']:,.0f} | {b['seconds']:.1f} | {b['duplicates']} | "
                      f"{c['per_second']:,.0f} | {p['per_second']:,.0f} | {b['per_second'] / p['per_second']:.2f}× | "
                      f"{b['rss_max']:.0f} |")
+    largest = max(results["runs"], key=lambda entry: entry["backbell"]["size"], default=None)
+    if largest and largest["backbell"].get("postgres"):
+        lines += ["", f"During the {largest['backbell']['size']:,}-shopper run: "
+                  + largest["backbell"]["postgres"][0], *largest["backbell"]["postgres"][1:]]
     if results["profile"]:
         lines += ["", f"Flame graph of the worker processes during a 10,000-shopper fan-out (py-spy, 200 Hz, "
                       f"{results['profile']['per_second']:,.0f} notices/s while profiled): "
