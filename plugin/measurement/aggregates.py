@@ -170,9 +170,9 @@ def write_pending(session: Session) -> None:
             session.execute(_upsert(dialect, model, keys, columns),
                             [{**dict(zip(keys, key)), **{c: deltas.get(c, 0) for c in columns}} for key, deltas in rows])
     if due:
-        # Only the rows that change: a contact already due (its sync not run yet) is not rewritten.
-        session.execute(update(Contact).where(ids_in(session, Contact.id, sorted(due)), ~Contact.customer_sync_due)
-                        .values(customer_sync_due=True))
+        # Written even where already set: the row lock makes the customer sync's clear wait for this
+        # commit (plugin.measurement.customers.claim_due_shoppers), so its read sees the change.
+        session.execute(update(Contact).where(ids_in(session, Contact.id, sorted(due))).values(customer_sync_due=True))
 
 
 @lru_cache(maxsize=256)

@@ -65,9 +65,8 @@ def sync_shop(runtime, shop_id: int, sleep=None) -> SyncReport | None:
         shop = session.get(Shop, shop_id)
         if shop is None or not sync_enabled(shop):
             return None
-        shoppers = due_shoppers(session, runtime.vault, shop)
+        shoppers = claim_due_shoppers(session, runtime.vault, shop)
         domain, double_opt_in = shop.domain, bool((shop.settings or {}).get("double_opt_in"))
-        claim(session, shoppers)
     if not shoppers:
         return SyncReport()
     try:
@@ -91,10 +90,24 @@ def due_shops(session: Session) -> list[int]:
                                 .where(Contact.customer_sync_due, Shop.uninstalled_at.is_(None)).distinct()))
 
 
-def due_shoppers(session: Session, vault: Vault, shop: Shop, limit: int = BATCH) -> list[Shopper]:
-    contacts = list(session.scalars(select(Contact).where(Contact.shop_id == shop.id, Contact.customer_sync_due)
-                                    .order_by(Contact.id).limit(limit)))
-    shoppers = {c.id: Shopper(c.id, c.channel, _readable(vault, c.value_ciphertext), c.customer_id) for c in contacts}
+def claim_due_shoppers(session: Session, vault: Vault, shop: Shop, limit: int = BATCH) -> list[Shopper]:
+    """Clear up to ``limit`` due marks, then read what those contacts wait for.
+
+    The clear comes first, each in its own statement, so nothing slips between the read and the
+    clear: a wait that starts or ends later marks the contact due again; one being recorded now
+    holds the contact's row (the mark is written even when already set, ``plugin.measurement.
+    aggregates``), so the clear waits for it to commit and the read, a later statement, sees it.
+    Reading first and clearing after would leave such a change unsynced with no mark."""
+    due = select(Contact.id).where(Contact.shop_id == shop.id, Contact.customer_sync_due).order_by(Contact.id).limit(limit)
+    ids = list(session.scalars(update(Contact).where(Contact.id.in_(due), Contact.customer_sync_due)
+                               .values(customer_sync_due=False).returning(Contact.id)
+                               .execution_options(synchronize_session=False)))
+    if not ids:
+        return []
+    contacts = session.execute(select(Contact.id, Contact.channel, Contact.value_ciphertext, Contact.customer_id)
+                               .where(Contact.id.in_(ids)).order_by(Contact.id))
+    shoppers = {cid: Shopper(cid, channel, _readable(vault, ciphertext), customer_id)
+                for cid, channel, ciphertext, customer_id in contacts}
     rows = session.execute(select(Subscription.contact_id, Subscription.variant_id, Subscription.status,
                                   Subscription.consent_at, Subscription.customer_id, Subscription.confirm_by)
                            .where(Subscription.contact_id.in_(list(shoppers))).order_by(Subscription.id))
@@ -107,12 +120,6 @@ def due_shoppers(session: Session, vault: Vault, shop: Shop, limit: int = BATCH)
         if consent_at is not None and shopper.channel == "email" and shopper.consent_at is None:
             shopper.consent_at = consent_at.isoformat()
     return [s for s in shoppers.values() if s.value is not None]
-
-
-def claim(session: Session, shoppers: list[Shopper]) -> None:
-    """Clear the due mark before calling Shopify: a wait that starts meanwhile marks it again."""
-    session.execute(update(Contact).where(Contact.id.in_([s.contact_id for s in shoppers]))
-                    .values(customer_sync_due=False))
 
 
 def sync_shoppers(client, http, shoppers: list[Shopper], double_opt_in: bool, sleep=None) -> SyncReport:

@@ -4,18 +4,20 @@ subscribers (bulk mutations), every document valid on the schema, consent only a
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 
 from plugin.clock import utcnow
 from plugin.links.tokens import unsubscribe_url
 from plugin.models import Contact, Shop, Subscription
+from plugin.measurement.aggregates import wait_ended, write_pending
+from plugin.measurement.customers import claim_due_shoppers
 from plugin.measurement.tasks import sync_customers
 from plugin.shopify.documents import customer_document_names, load_document
 from tests.doubles.shopify_admin import DEMO_SHOP, validate_document
-from tests.dispatch.builders import make_variant
-from tests.measurement.dashboard_builders import sign_up, tell
+from tests.measurement.dashboard_builders import sign_up
 
 NAMESPACE_KEY = ("$app:backbell", "waiting_variants")
 
@@ -125,31 +127,38 @@ def test_a_shop_that_turned_it_off_sends_nothing(shopify_admin, installed_shop, 
     assert len(list(session.scalars(select(Contact.id).where(Contact.customer_sync_due)))) == 3
 
 
-def test_a_notice_marks_a_synced_contact_due_and_leaves_a_due_one_unwritten(installed_shop, runtime, app, session):
-    # given two shoppers waiting: one synced since she signed up, one whose sync has not run yet
-    make_variant(session, installed_shop, available=1000)
-    synced, unsynced = sign_up(session, runtime, installed_shop, ["synced@gmail.com", "unsynced@gmail.com"])
-    contact_of = dict(session.execute(select(Subscription.id, Subscription.contact_id)).all())
-    session.execute(update(Contact).where(Contact.id == contact_of[synced]).values(customer_sync_due=False))
-    session.commit()
-    written = []
+@pytest.mark.pg_only
+def test_a_wait_ending_while_the_sync_reads_is_synced_or_stays_due(installed_shop, runtime, session):
+    # given a shopper waiting for variant 5, due for the sync; her wait ends (a restock notice is
+    # recorded) in a transaction that has marked her and not committed yet
+    _shoppers(session, runtime.vault, installed_shop, 1, "email", consenting=0)
+    contact_id, subscription_id = session.execute(select(Subscription.contact_id, Subscription.id)).one()
+    recording = runtime.db.sessionmaker()
+    recording.execute(update(Subscription).where(Subscription.id == subscription_id).values(status="notified"))
+    wait_ended(recording, installed_shop.id, 5, contact_id)
+    write_pending(recording)
 
-    def rows_written(_conn, cursor, sql, *_args):
-        if sql.startswith("UPDATE contacts SET customer_sync_due"):
-            written.append(cursor.rowcount)
+    # when the sync claims its due shoppers meanwhile, and the notice's transaction then commits
+    claimed = {}
 
-    # when both are told of the restock
-    event.listen(runtime.db.engine, "after_cursor_execute", rows_written)
-    try:
-        tell(app, session, installed_shop)
-    finally:
-        event.remove(runtime.db.engine, "after_cursor_execute", rows_written)
+    def sync_claims() -> None:
+        with runtime.db.session() as sync:
+            claimed["shoppers"] = claim_due_shoppers(sync, runtime.vault, installed_shop)
 
-    # then both are due for the sync, and only the synced one's row was written
+    sync = threading.Thread(target=sync_claims)
+    sync.start()
+    sync.join(timeout=1.0)
+    waited_on_the_row = sync.is_alive()
+    recording.commit()
+    recording.close()
+    sync.join(timeout=10)
+
+    # then the sync waited for the commit and read the ended wait: Shopify gets no stale "waiting"
+    assert waited_on_the_row
+    [shopper] = claimed["shoppers"]
+    assert (shopper.contact_id, shopper.waited) == (contact_id, [])
     session.expire_all()
-    assert set(session.scalars(select(Contact.id).where(Contact.customer_sync_due))) == {
-        contact_of[synced], contact_of[unsynced]}
-    assert written == [1]
+    assert session.scalar(select(Contact.customer_sync_due).where(Contact.id == contact_id)) is False
 
 
 @pytest.mark.parametrize("name", customer_document_names())
