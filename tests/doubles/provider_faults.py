@@ -87,6 +87,8 @@ class GatedServer:
         self._open = threading.Event()
         self._open.set()
         self._gate_lock = threading.Lock()
+        self._stopped = False
+        self._reopening: list[threading.Timer] = []
         accept = self._server.get_request
 
         def get_request():
@@ -112,16 +114,25 @@ class GatedServer:
                 self._server.socket.listen(LISTEN_BACKLOG)
                 self._open.set()
                 return False
-        threading.Timer(seconds, self._reopen, args=(placeholder,)).start()
+        timer = threading.Timer(seconds, self._reopen, args=(placeholder,))
+        self._reopening.append(timer)
+        timer.start()
         return True
 
     def _reopen(self, placeholder: socket.socket) -> None:
         with self._gate_lock:
             placeholder.close()
+            if self._stopped:  # the test ended first: its socket is closed
+                return
             self._server.socket.listen(LISTEN_BACKLOG)
             self._open.set()
 
     def stop(self) -> None:
+        with self._gate_lock:
+            self._stopped = True
+        for timer in self._reopening:
+            timer.cancel()
+            timer.args[0].close()  # its placeholder connection (closing twice is harmless)
         self._open.set()
         self._server.shutdown()
         self._server.server_close()
