@@ -169,6 +169,14 @@ def send_next_batch(db: Database, event_id: int | None, channel: str, sender: Ch
     return outcome
 
 
+def shop_of_event(db: Database, event_id: int | None) -> int | None:
+    """The restock's shop (None for notices of no restock, or an event purged meanwhile)."""
+    if event_id is None:
+        return None
+    with db.session() as session:
+        return session.scalar(select(RestockEvent.shop_id).where(RestockEvent.id == event_id))
+
+
 def deliver_batch(db: Database, claim: Claim, sender: ChannelSender, outcome: BatchOutcome,
                   retry_window: timedelta = timedelta(0), read: tuple = ()) -> None:
     """Deliver claimed rows: skip the unsubscribed, hand off, send, record — all under the claim.

@@ -38,10 +38,11 @@ from sqlalchemy import select
 from plugin.celery_app import BULK_QUEUE
 from plugin.clock import utcnow
 from plugin.dispatch.channels import channel_for
-from plugin.dispatch.delivery import ChannelSender, claim_next_batch, pending_batches, send_next_batch
+from plugin.dispatch.delivery import ChannelSender, claim_next_batch, pending_batches, send_next_batch, shop_of_event
 from plugin.dispatch.due import run_due_work
 from plugin.dispatch.pauses import pauses_for
 from plugin.dispatch.plan import channels_with_pending, finish_if_done, open_batches, plan_restock, recover_stalled
+from plugin.dispatch.turns import bulk_turns_for
 from plugin.dispatch.vip import reads_customers, refresh_customer_tags
 from plugin.logging import get_logger
 from plugin.models import RestockEvent, Shop
@@ -96,6 +97,9 @@ def dispatch_restock(restock_event_id: int) -> None:
             log.warning("dispatch_unknown_event", restock_event_id=restock_event_id)
             return
         shop = session.get(Shop, event.shop_id)  # held: the session's identity map keeps it for the plan
+        turns = None if in_process else bulk_turns_for(runtime.settings.redis_url)
+        if turns is not None:  # other shops' fan-outs take turns meanwhile (plugin.dispatch.turns)
+            turns.restocking(event.shop_id)
         # Most shops: planned right here, in the transaction that read the event.
         channels = None if reads_customers(shop) else _plan(session, event, [])
         if channels and not in_process:  # one transaction (and its reads) less before the first mail
@@ -169,10 +173,14 @@ def send_batch(self, restock_event_id: int | None, channel: str) -> None:
         _drain_in_process(runtime, restock_event_id, channel, delivery)
         return
     latest = latest_retry(self.request.retries, runtime.settings.dispatch_retry_backoff_seconds)
-    # A bulk batch gives way on the CPU to webhooks and first notices (plugin.priority).
+    # A bulk batch gives way on the CPU to webhooks and first notices (plugin.priority), and takes
+    # turns with the other bulk batches while other shops are restocking (plugin.dispatch.turns).
     bulk = (self.request.delivery_info or {}).get("routing_key") == BULK_QUEUE
-    outcome = (run_at_low_priority if bulk else _now)(
-        send_next_batch, runtime.db, restock_event_id, channel, delivery, retry_window=latest)
+    work = partial(send_next_batch, runtime.db, restock_event_id, channel, delivery, retry_window=latest)
+    turns = bulk_turns_for(runtime.settings.redis_url) if bulk else None
+    if turns is not None:
+        work = partial(turns.run, work, partial(shop_of_event, runtime.db, restock_event_id))
+    outcome = (run_at_low_priority if bulk else _now)(work)
     if outcome.retrying:
         # Full jitter, but never before the provider's own wait (the rows' retry_at covers both).
         countdown = max(random.uniform(0, latest.total_seconds()), outcome.retry_after or 0)
