@@ -91,7 +91,7 @@ def due_shops(session: Session) -> list[int]:
 
 
 def claim_due_shoppers(session: Session, vault: Vault, shop: Shop, limit: int = BATCH) -> list[Shopper]:
-    """Clear up to ``limit`` due marks, then read what those contacts wait for.
+    """Clear up to ``limit`` due marks (returning the contacts), then read what they wait for.
 
     The clear comes first, each in its own statement, so nothing slips between the read and the
     clear: a wait that starts or ends later marks the contact due again; one being recorded now
@@ -99,15 +99,14 @@ def claim_due_shoppers(session: Session, vault: Vault, shop: Shop, limit: int = 
     aggregates``), so the clear waits for it to commit and the read, a later statement, sees it.
     Reading first and clearing after would leave such a change unsynced with no mark."""
     due = select(Contact.id).where(Contact.shop_id == shop.id, Contact.customer_sync_due).order_by(Contact.id).limit(limit)
-    ids = list(session.scalars(update(Contact).where(Contact.id.in_(due), Contact.customer_sync_due)
-                               .values(customer_sync_due=False).returning(Contact.id)
-                               .execution_options(synchronize_session=False)))
-    if not ids:
+    contacts = session.execute(update(Contact).where(Contact.id.in_(due), Contact.customer_sync_due)
+                               .values(customer_sync_due=False)
+                               .returning(Contact.id, Contact.channel, Contact.value_ciphertext, Contact.customer_id)
+                               .execution_options(synchronize_session=False)).all()
+    if not contacts:
         return []
-    contacts = session.execute(select(Contact.id, Contact.channel, Contact.value_ciphertext, Contact.customer_id)
-                               .where(Contact.id.in_(ids)).order_by(Contact.id))
     shoppers = {cid: Shopper(cid, channel, _readable(vault, ciphertext), customer_id)
-                for cid, channel, ciphertext, customer_id in contacts}
+                for cid, channel, ciphertext, customer_id in sorted(contacts)}
     rows = session.execute(select(Subscription.contact_id, Subscription.variant_id, Subscription.status,
                                   Subscription.consent_at, Subscription.customer_id, Subscription.confirm_by)
                            .where(Subscription.contact_id.in_(list(shoppers))).order_by(Subscription.id))
