@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask, request
 from flask.sessions import SessionInterface
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -119,6 +121,16 @@ def _register_error_handlers(app: Flask) -> None:
         """The database is down or restarting: a status every caller retries (Shopify redelivers
         a webhook answered 5xx), with no stack trace — it is the infrastructure, not a bug."""
         app.logger.warning("database_unavailable path=%s error=%s", request.path, type(err.orig or err).__name__)
+        return json_error(503, "unavailable", "The service is briefly unavailable; try again shortly.",
+                          response_headers={"Retry-After": "5"})
+
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def redis_unavailable(err: Exception):
+        """Redis (the rate limits' counters, the broker) is down or restarting: as for the database,
+        a status the caller retries, before anything was stored — a sign-up is counted before it is
+        written."""
+        app.logger.warning("redis_unavailable path=%s error=%s", request.path, type(err).__name__)
         return json_error(503, "unavailable", "The service is briefly unavailable; try again shortly.",
                           response_headers={"Retry-After": "5"})
 
