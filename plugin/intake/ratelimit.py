@@ -12,7 +12,9 @@ the embedded default. Keys are HMACs, so neither an IP address nor a contact is 
 
 On Redis, ``hit`` tests and counts every scope in one script (one round trip instead of a test and
 a hit per scope, six for a sign-up), on the very lists the ``limits`` library keeps for its moving
-window, so ``check``, ``Retry-After`` and the library's own strategy read the same counters.
+window, so ``check``, ``Retry-After`` and the library's own strategy read the same counters. The
+script runs on a connection this thread keeps (``ScriptConnection``), not through the client's pool
+and command layer: that layer cost a sign-up more CPU than the round trip itself (bench/README.md).
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import os
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+from hiredis import pack_command
 from limits import RateLimitItem, parse
+from redis import ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -38,12 +47,15 @@ INTAKE_LIMITS = {
     "shop": "6000/minute",
 }
 KEY_PREFIX = "backbell-rl"
+# A sign-up waits this long at most for Redis (connecting, or an answer), then is answered 503.
+REDIS_TIMEOUT_SECONDS = 2.0
 
 # The moving window of ``limits`` (its acquire_moving_window.lua) for several lists at once: a list
 # holds the newest ``limit`` timestamps, newest first; it is full when its ``limit``-th entry is
 # inside the window. Refuse (1-based index of the first full list) before counting anything, else
-# count one in each list whose flag is 1 (0: tested only). KEYS: the lists; ARGV: now, then limit,
-# expiry (seconds) and the flag per list.
+# count one in each list whose flag is 1 (0: tested only), trimming it to ``limit`` only when the push
+# made it longer (most lists hold one entry: a shopper's address, a contact). KEYS: the lists; ARGV:
+# now, then limit, expiry (seconds) and the flag per list.
 _HIT_ALL = """
 local now = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
@@ -56,8 +68,9 @@ end
 for i, key in ipairs(KEYS) do
   local limit, expiry = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
   if ARGV[3 * i + 1] == '1' then
-    redis.call('lpush', key, ARGV[1])
-    redis.call('ltrim', key, 0, limit - 1)
+    if redis.call('lpush', key, ARGV[1]) > limit then
+      redis.call('ltrim', key, 0, limit - 1)
+    end
     redis.call('expire', key, expiry)
   end
 end
@@ -74,14 +87,15 @@ class RateDecision:
 
 class RateLimiter:
     def __init__(self, storage_uri: str, key_secret: str, limits: dict[str, str] | None = None):
-        options = {"key_prefix": KEY_PREFIX} if storage_uri.startswith("redis") else {}
+        options = ({"key_prefix": KEY_PREFIX, "socket_timeout": REDIS_TIMEOUT_SECONDS,
+                    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS} if storage_uri.startswith("redis") else {})
         self._storage = storage_from_string(storage_uri, **options)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._items: dict[str, RateLimitItem] = {
             scope: parse(value) for scope, value in (limits or INTAKE_LIMITS).items()
         }
         self._key = hashlib.sha256(b"backbell rate limit:" + key_secret.encode()).digest()
-        self._hit_all = (self._storage.get_connection().register_script(_HIT_ALL)
+        self._hit_all = (ScriptConnection(self._storage.get_connection().connection_pool, _HIT_ALL)
                          if isinstance(self._storage, RedisStorage) else None)
 
     @classmethod
@@ -112,11 +126,11 @@ class RateLimiter:
         return RateDecision(True)
 
     def _hit_in_redis(self, items: dict[str, RateLimitItem], lists: list[tuple[str, str, bool]]) -> RateDecision:
-        arguments: list[float | int] = [time.time()]
+        arguments = [repr(time.time())]
         for scope, _, count in lists:
-            arguments += [items[scope].amount, items[scope].get_expiry(), int(count)]
+            arguments += _list_arguments(items[scope], count)
         keys = [self._redis_key(items[scope], key) for scope, key, _ in lists]
-        full = int(self._hit_all(keys=keys, args=arguments))
+        full = int(self._hit_all(keys, arguments))
         if full == 0:
             return RateDecision(True)
         scope, key, _ = lists[full - 1]
@@ -143,6 +157,60 @@ class RateLimiter:
 
     def _hash(self, scope: str, key: str) -> str:
         return hmac.new(self._key, f"{scope}:{key}".encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=1024)
+def _list_arguments(item: RateLimitItem, counted: bool) -> tuple[str, str, str]:
+    """A list's ARGV for ``_HIT_ALL`` (limit, expiry, flag), built once per limit."""
+    return str(item.amount), str(item.get_expiry()), "1" if counted else "0"
+
+
+class ScriptConnection:
+    """One Lua script run on a Redis connection each thread keeps for it (a new one after a fork).
+
+    What it skips of the client: the pool's checkout (a lock, a pid check and a poll of the socket
+    per command) and the command layer (argument checks, retries, the ``Script`` helper), ~70 µs of
+    CPU a call of ~115 on this script, as much as the round trip's own system calls. What it keeps:
+    redis-py's ``Connection`` (the pool's class and settings: TLS, password, database, timeouts;
+    hiredis's parser); the command is packed by hiredis straight from its ``str`` arguments. A kept connection Redis dropped (a restart) fails once, redis-py
+    closes it, and the call is sent once more on a new one (a call whose answer was lost that way
+    may count twice); a new connection that fails means Redis is down, and the caller answers 503.
+    A script Redis no longer knows (``NOSCRIPT``, after a restart) is sent whole, which loads it.
+    """
+
+    def __init__(self, pool: ConnectionPool, script: str):
+        self._pool = pool
+        self._script = script
+        self._sha = hashlib.sha1(script.encode()).hexdigest()
+        self._local = threading.local()
+
+    def __call__(self, keys: list[str], args: list[str]) -> Any:
+        connection = self._connection()
+        was_connected = connection.is_connected
+        try:
+            return self._run(connection, keys, args)
+        except RedisConnectionError:
+            if not was_connected:
+                raise  # a new connection failed: Redis is down
+        # The kept connection was dropped since its last call (Redis restarted): once more, on a new one.
+        return self._run(connection, keys, args)
+
+    def _run(self, connection, keys: list[str], args: list[str]) -> Any:
+        try:
+            connection.send_packed_command([pack_command(("EVALSHA", self._sha, str(len(keys)), *keys, *args))],
+                                           check_health=False)
+            return connection.read_response()
+        except NoScriptError:
+            connection.send_packed_command([pack_command(("EVAL", self._script, str(len(keys)), *keys, *args))],
+                                           check_health=False)
+            return connection.read_response()
+
+    def _connection(self):
+        kept = getattr(self._local, "kept", None)
+        if kept is None or kept[0] != os.getpid():
+            kept = (os.getpid(), self._pool.connection_class(**self._pool.connection_kwargs))
+            self._local.kept = kept
+        return kept[1]
 
 
 @lru_cache(maxsize=256)

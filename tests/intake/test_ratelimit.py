@@ -1,3 +1,7 @@
+import os
+import signal
+import time
+
 import pytest
 import redis
 from limits import parse
@@ -128,5 +132,76 @@ def test_the_script_counts_in_the_very_lists_the_limits_library_reads(redis_url)
         # then it sees both hits (Retry-After and the library's strategy read the same lists)
         assert stats.remaining == 0
         assert not library.test(parse("2/minute"), limiter._hash("ip", "198.51.100.7"))
+    finally:
+        limiter.reset()
+
+
+def test_a_script_redis_no_longer_knows_is_loaded_again(redis_url):
+    # given a limiter that has run its script, and Redis then forgetting every script (a restart)
+    limiter = RateLimiter(redis_url, "secret", limits={"ip": "3/minute"})
+    limiter.reset()
+    try:
+        assert limiter.hit(ip="198.51.100.8").allowed is True
+        redis.Redis.from_url(redis_url).script_flush()
+        # when it counts on
+        answers = [limiter.hit(ip="198.51.100.8").allowed for _ in range(3)]
+        # then the script was loaded again and each hit counted once
+        assert answers == [True, True, False]
+    finally:
+        limiter.reset()
+
+
+def test_a_kept_connection_redis_dropped_is_replaced_and_the_hit_counted_once(redis_url):
+    # given a limiter whose kept connection Redis then closes (a restart, an idle timeout)
+    limiter = RateLimiter(redis_url, "secret", limits={"ip": "3/minute"})
+    limiter.reset()
+    try:
+        assert limiter.hit(ip="198.51.100.9").allowed is True
+        host, port = limiter._hit_all._connection()._sock.getsockname()[:2]
+        assert redis.Redis.from_url(redis_url).client_kill(f"{host}:{port}") is True
+        # when it counts on
+        answers = [limiter.hit(ip="198.51.100.9").allowed for _ in range(3)]
+        # then the first hit went through on a new connection, counted once like the others
+        assert answers == [True, True, False]
+    finally:
+        limiter.reset()
+
+
+def test_forked_web_processes_each_count_on_their_own_connection(redis_url):
+    # given a limiter that holds a connection, then forked (gunicorn's workers, or a preloading master)
+    limiter = RateLimiter(redis_url, "secret", limits={"ip": "100/minute"})
+    limiter.reset()
+    try:
+        assert limiter.hit(ip="parent-warm").allowed is True
+
+        def count(address: str) -> list[bool]:
+            return [limiter.hit(ip=address).allowed for _ in range(150)]
+
+        # when three children and the parent each count 150 hits on their own address, at once
+        children = []
+        for n in range(3):
+            pid = os.fork()
+            if pid == 0:  # the child: exit 0 only if its own answers came back, in order
+                code = 1
+                try:
+                    code = 0 if count(f"child-{n}") == [True] * 100 + [False] * 50 else 2
+                finally:
+                    os._exit(code)
+            children.append(pid)
+        mine = count("parent")
+        deadline = time.monotonic() + 30
+        codes = []
+        for pid in children:
+            while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    done = os.waitpid(pid, 0)
+                    break
+                time.sleep(0.01)
+            codes.append(os.waitstatus_to_exitcode(done[1]))
+
+        # then every process read its own answers
+        assert mine == [True] * 100 + [False] * 50
+        assert codes == [0, 0, 0]
     finally:
         limiter.reset()
