@@ -9,8 +9,14 @@ request the wall time and the CPU this process spent (``time.process_time``: wha
 worker would burn; PostgreSQL and Redis run elsewhere).
 
     .venv/bin/python bench/intake_cpu.py [--requests 1000] [--rounds 3] [--profile]
+    .venv/bin/python bench/intake_cpu.py --instructions
 
 ``--profile`` then runs Backbell's sign-ups under cProfile (CPU time) and prints the top functions.
+
+``--instructions`` counts instead the machine instructions this process executes per sign-up
+(valgrind's callgrind, instrumenting only the sign-ups: 100 then 400 of them, the difference over
+300), for each app: a count that, unlike time, does not move with whatever else the machine runs,
+so a change of a few per cent shows. PostgreSQL's, Redis's and the kernel's work are not in it.
 Scratch database ``backbell_bench_intake_cpu``; Redis db 15 (flushed).
 """
 
@@ -21,7 +27,10 @@ import contextlib
 import cProfile
 import os
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -60,12 +69,63 @@ def poster(app, requests):
     return post
 
 
+INSTRUCTION_SIZES = (100, 400)
+
+
+def instructions() -> None:
+    """Instructions per sign-up of each app, each size in its own process under callgrind."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("bench: --instructions needs valgrind (apt-get install valgrind)")
+    per_request = {}
+    for name in ("backbell", "bare"):
+        counts = []
+        for size in INSTRUCTION_SIZES:
+            run = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
+                                  sys.executable, __file__, "--instructions-child", name, str(size)],
+                                 capture_output=True, text=True)
+            found = re.search(r"Collected : (\d+)", run.stderr)
+            if run.returncode != 0 or not found:
+                raise SystemExit(f"bench: the {name} run under valgrind failed:\n{run.stderr[-2000:]}")
+            counts.append(int(found.group(1)))
+        per_request[name] = (counts[1] - counts[0]) / (INSTRUCTION_SIZES[1] - INSTRUCTION_SIZES[0])
+        print(f"{name:10} {per_request[name] / 1e6:6.3f} M instructions per sign-up", flush=True)
+    print(f"backbell vs bare (instructions in this process): {per_request['bare'] / per_request['backbell']:.2f}×")
+
+
+def instructions_child(name: str, count: int) -> None:
+    """Under callgrind: set up, warm, then count only ``count`` sign-ups of ``name``."""
+    with stack("intake_cpu") as s:
+        plain = s.database_url.replace("postgresql+psycopg://", "postgresql://")
+        ensure_intake_table(plain)
+        shop_id = s.install_shop(SHOP, settings={"intake_per_minute": 1_000_000})
+        s.sold_out_variant(shop_id, SHOP, VARIANT, VARIANT + 1, 70001, "Intake tee")
+        os.environ.update(BENCH_DATABASE_URL=plain, BENCH_KEY=s.config["encryption_keys"][0])
+        app = (bare_intake_app() if name == "bare"
+               else create_app({**s.config, "trusted_proxies": ("127.0.0.1/32",)}))
+        with open(s.scratch / "app.log", "w") as log_file, contextlib.redirect_stderr(log_file):
+            post = poster(app, signups(count + 50, name))
+            for n in range(50):  # warm: connections open, statements prepared, caches filled
+                post(n)
+            subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True, capture_output=True)
+            for n in range(50, 50 + count):
+                post(n)
+            subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True, capture_output=True)
+        if name == "backbell":
+            app.extensions["backbell"].db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead")
+    parser.add_argument("--instructions-child", nargs=2, metavar=("APP", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instructions:
+        return instructions()
+    if args.instructions_child:
+        return instructions_child(args.instructions_child[0], int(args.instructions_child[1]))
     n = args.requests
     results: dict[str, list[tuple[float, float]]] = {}
     with stack("intake_cpu") as s:
