@@ -88,6 +88,27 @@ def test_production_adds_hsts(app_config):
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
+def test_a_views_own_policy_and_caching_are_kept_and_its_weaker_headers_replaced(app_config):
+    # given a view that sets its own caching and policy, and headers of ours in weaker forms
+    app = create_app(app_config)
+
+    @app.get("/views-own-headers")
+    def views_own_headers():
+        return "ok", 200, [("Cache-Control", "public, max-age=60"), ("Content-Security-Policy", "default-src 'self'"),
+                           ("X-Frame-Options", "SAMEORIGIN"), ("referrer-policy", "unsafe-url"), ("Server", "Test/1.0")]
+
+    # when
+    headers = app.test_client().get("/views-own-headers").headers
+
+    # then the view's caching and policy stay, ours replace the rest, and each header appears once
+    assert headers.getlist("Cache-Control") == ["public, max-age=60"]
+    assert headers.getlist("Content-Security-Policy") == ["default-src 'self'"]
+    assert headers.getlist("X-Frame-Options") == ["DENY"]
+    assert headers.getlist("Referrer-Policy") == ["strict-origin-when-cross-origin"]
+    assert headers.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert "Server" not in headers
+
+
 def test_the_development_server_names_no_server_software(app):
     # given the app on werkzeug's server with the handler `backbell serve` uses
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
