@@ -80,9 +80,9 @@ def instructions() -> None:
     for name in ("backbell", "bare"):
         counts = []
         for size in INSTRUCTION_SIZES:
-            run = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
-                                  sys.executable, __file__, "--instructions-child", name, str(size)],
-                                 capture_output=True, text=True)
+            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
+                       sys.executable, __file__, "--instructions-child", name, str(size)]
+            run = subprocess.run(command, capture_output=True, text=True)
             found = re.search(r"Collected : (\d+)", run.stderr)
             if run.returncode != 0 or not found:
                 raise SystemExit(f"bench: the {name} run under valgrind failed:\n{run.stderr[-2000:]}")

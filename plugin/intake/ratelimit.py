@@ -31,11 +31,11 @@ from typing import Any
 
 from hiredis import pack_command
 from limits import RateLimitItem, parse
+from limits.storage import RedisStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from redis import ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
-from limits.storage import RedisStorage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
 # Every intake limit, in one place. A shopper retrying a typo stays far below these; a script
 # filling one store's waitlist does not. "shop" is the default; each shop's own setting
@@ -172,10 +172,12 @@ class ScriptConnection:
     per command) and the command layer (argument checks, retries, the ``Script`` helper), ~70 µs of
     CPU a call of ~115 on this script, as much as the round trip's own system calls. What it keeps:
     redis-py's ``Connection`` (the pool's class and settings: TLS, password, database, timeouts;
-    hiredis's parser); the command is packed by hiredis straight from its ``str`` arguments. A kept connection Redis dropped (a restart) fails once, redis-py
-    closes it, and the call is sent once more on a new one (a call whose answer was lost that way
-    may count twice); a new connection that fails means Redis is down, and the caller answers 503.
-    A script Redis no longer knows (``NOSCRIPT``, after a restart) is sent whole, which loads it.
+    hiredis's parser); the command is packed by hiredis straight from its ``str`` arguments.
+
+    A kept connection Redis dropped (a restart) fails once, redis-py closes it, and the call is sent
+    once more on a new one (a call whose answer was lost that way may count twice); a new
+    connection that fails means Redis is down, and the caller answers 503. A script Redis no
+    longer knows (``NOSCRIPT``, after a restart) is sent whole, which loads it again.
     """
 
     def __init__(self, pool: ConnectionPool, script: str):
