@@ -72,6 +72,17 @@ def poster(app, requests):
 INSTRUCTION_SIZES = (100, 400)
 
 
+def _prepared(s):
+    """The shop and its sold-out variant, the bare insert's table and settings; Backbell's app as
+    gunicorn serves it behind Shopify's proxy (bench/stack.py's environment)."""
+    plain = s.database_url.replace("postgresql+psycopg://", "postgresql://")
+    ensure_intake_table(plain)
+    shop_id = s.install_shop(SHOP, settings={"intake_per_minute": 1_000_000})
+    s.sold_out_variant(shop_id, SHOP, VARIANT, VARIANT + 1, 70001, "Intake tee")
+    os.environ.update(BENCH_DATABASE_URL=plain, BENCH_KEY=s.config["encryption_keys"][0])
+    return create_app({**s.config, "trusted_proxies": ("127.0.0.1/32",)})
+
+
 def instructions() -> None:
     """Instructions per sign-up of each app, each size in its own process under callgrind."""
     if shutil.which("valgrind") is None:
@@ -95,13 +106,8 @@ def instructions() -> None:
 def instructions_child(name: str, count: int) -> None:
     """Under callgrind: set up, warm, then count only ``count`` sign-ups of ``name``."""
     with stack("intake_cpu") as s:
-        plain = s.database_url.replace("postgresql+psycopg://", "postgresql://")
-        ensure_intake_table(plain)
-        shop_id = s.install_shop(SHOP, settings={"intake_per_minute": 1_000_000})
-        s.sold_out_variant(shop_id, SHOP, VARIANT, VARIANT + 1, 70001, "Intake tee")
-        os.environ.update(BENCH_DATABASE_URL=plain, BENCH_KEY=s.config["encryption_keys"][0])
-        app = (bare_intake_app() if name == "bare"
-               else create_app({**s.config, "trusted_proxies": ("127.0.0.1/32",)}))
+        backbell = _prepared(s)
+        app = bare_intake_app() if name == "bare" else backbell
         with open(s.scratch / "app.log", "w") as log_file, contextlib.redirect_stderr(log_file):
             post = poster(app, signups(count + 50, name))
             for n in range(50):  # warm: connections open, statements prepared, caches filled
@@ -110,8 +116,7 @@ def instructions_child(name: str, count: int) -> None:
             for n in range(50, 50 + count):
                 post(n)
             subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True, capture_output=True)
-        if name == "backbell":
-            app.extensions["backbell"].db.dispose()
+        backbell.extensions["backbell"].db.dispose()
 
 
 def main() -> None:
@@ -129,13 +134,7 @@ def main() -> None:
     n = args.requests
     results: dict[str, list[tuple[float, float]]] = {}
     with stack("intake_cpu") as s:
-        plain = s.database_url.replace("postgresql+psycopg://", "postgresql://")
-        ensure_intake_table(plain)
-        shop_id = s.install_shop(SHOP, settings={"intake_per_minute": 1_000_000})
-        s.sold_out_variant(shop_id, SHOP, VARIANT, VARIANT + 1, 70001, "Intake tee")
-        os.environ.update(BENCH_DATABASE_URL=plain, BENCH_KEY=s.config["encryption_keys"][0])
-        # As gunicorn serves it behind Shopify's proxy (bench/stack.py's environment).
-        app = create_app({**s.config, "trusted_proxies": ("127.0.0.1/32",)})
+        app = _prepared(s)
         with open(s.scratch / "app.log", "w") as log_file, contextlib.redirect_stderr(log_file):
             apps = {"backbell": app, "bare": bare_intake_app()}
             for name, each in apps.items():  # warm: connections open, statements cached

@@ -136,32 +136,27 @@ def test_the_script_counts_in_the_very_lists_the_limits_library_reads(redis_url)
         limiter.reset()
 
 
-def test_a_script_redis_no_longer_knows_is_loaded_again(redis_url):
-    # given a limiter that has run its script, and Redis then forgetting every script (a restart)
+def _forget_scripts(limiter: RateLimiter, client: redis.Redis) -> None:
+    client.script_flush()
+
+
+def _drop_connection(limiter: RateLimiter, client: redis.Redis) -> None:
+    host, port = limiter._hit_all._connection()._sock.getsockname()[:2]
+    assert client.client_kill(f"{host}:{port}") is True
+
+
+@pytest.mark.parametrize("disturb", [_forget_scripts, _drop_connection], ids=["scripts forgotten", "connection dropped"])
+def test_after_a_redis_restart_each_hit_still_counts_once(redis_url, disturb):
+    # given a limiter that has run its script on its kept connection; then Redis forgets every
+    # script, or closes that connection (as a restart does both)
     limiter = RateLimiter(redis_url, "secret", limits={"ip": "3/minute"})
     limiter.reset()
     try:
         assert limiter.hit(ip="198.51.100.8").allowed is True
-        redis.Redis.from_url(redis_url).script_flush()
+        disturb(limiter, redis.Redis.from_url(redis_url))
         # when it counts on
         answers = [limiter.hit(ip="198.51.100.8").allowed for _ in range(3)]
-        # then the script was loaded again and each hit counted once
-        assert answers == [True, True, False]
-    finally:
-        limiter.reset()
-
-
-def test_a_kept_connection_redis_dropped_is_replaced_and_the_hit_counted_once(redis_url):
-    # given a limiter whose kept connection Redis then closes (a restart, an idle timeout)
-    limiter = RateLimiter(redis_url, "secret", limits={"ip": "3/minute"})
-    limiter.reset()
-    try:
-        assert limiter.hit(ip="198.51.100.9").allowed is True
-        host, port = limiter._hit_all._connection()._sock.getsockname()[:2]
-        assert redis.Redis.from_url(redis_url).client_kill(f"{host}:{port}") is True
-        # when it counts on
-        answers = [limiter.hit(ip="198.51.100.9").allowed for _ in range(3)]
-        # then the first hit went through on a new connection, counted once like the others
+        # then the script was loaded again, or sent once more on a new connection, and each hit counted once
         assert answers == [True, True, False]
     finally:
         limiter.reset()
