@@ -117,20 +117,16 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
-    def database_unavailable(err: Exception):
-        """The database is down or restarting: a status every caller retries (Shopify redelivers
-        a webhook answered 5xx), with no stack trace — it is the infrastructure, not a bug."""
-        app.logger.warning("database_unavailable path=%s error=%s", request.path, type(err.orig or err).__name__)
-        return json_error(503, "unavailable", "The service is briefly unavailable; try again shortly.",
-                          response_headers={"Retry-After": "5"})
-
     @app.errorhandler(RedisConnectionError)
     @app.errorhandler(RedisTimeoutError)
-    def redis_unavailable(err: Exception):
-        """Redis (the rate limits' counters, the broker) is down or restarting: as for the database,
-        a status the caller retries, before anything was stored — a sign-up is counted before it is
-        written."""
-        app.logger.warning("redis_unavailable path=%s error=%s", request.path, type(err).__name__)
+    def service_unavailable(err: Exception):
+        """The database or Redis (the rate limits' counters, the broker) is down or restarting: a
+        status every caller retries (Shopify redelivers a webhook answered 5xx; a sign-up is counted
+        before it is written, so nothing was stored), with no stack trace — it is the
+        infrastructure, not a bug."""
+        service = "database" if isinstance(err, (OperationalError, InterfaceError)) else "redis"
+        app.logger.warning("%s_unavailable path=%s error=%s", service, request.path,
+                           type(getattr(err, "orig", None) or err).__name__)
         return json_error(503, "unavailable", "The service is briefly unavailable; try again shortly.",
                           response_headers={"Retry-After": "5"})
 

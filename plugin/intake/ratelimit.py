@@ -199,13 +199,15 @@ class ScriptConnection:
 
     def _run(self, connection, keys: list[str], args: list[str]) -> Any:
         try:
-            connection.send_packed_command([pack_command(("EVALSHA", self._sha, str(len(keys)), *keys, *args))],
-                                           check_health=False)
-            return connection.read_response()
+            return self._send(connection, "EVALSHA", self._sha, keys, args)
         except NoScriptError:
-            connection.send_packed_command([pack_command(("EVAL", self._script, str(len(keys)), *keys, *args))],
-                                           check_health=False)
-            return connection.read_response()
+            return self._send(connection, "EVAL", self._script, keys, args)
+
+    @staticmethod
+    def _send(connection, command: str, script: str, keys: list[str], args: list[str]) -> Any:
+        connection.send_packed_command([pack_command((command, script, str(len(keys)), *keys, *args))],
+                                       check_health=False)
+        return connection.read_response()
 
     def _connection(self):
         kept = getattr(self._local, "kept", None)
