@@ -19,6 +19,7 @@ import httpx
 from werkzeug.wrappers import Request, Response
 
 from tests.doubles.app_proxy import PATH_PREFIX, proxy_params, sign_proxy_query
+from tests.doubles.h2_server import RunningH2Server, serve_wsgi_h2
 from tests.doubles.server import RunningServer, serve_wsgi
 from tests.widget.heavy_theme import heavy_asset
 from tests.widget.liquid_theme import EXTENSION, FIXTURES, JSON_FILTERS, PageRequest
@@ -144,9 +145,13 @@ def _setting_value(raw: str):
     return {"true": True, "false": False}.get(raw, raw)
 
 
-def serve_storefront(app_url: str, shop_domain: str, secret: str) -> tuple[RunningServer, Storefront]:
+def serve_storefront(app_url: str, shop_domain: str, secret: str,
+                     http2: bool = False) -> tuple[RunningServer | RunningH2Server, Storefront]:
+    """The storefront on a loopback port: plain HTTP (werkzeug, a connection per request), or with
+    ``http2`` HTTPS and HTTP/2 on one connection as Shopify serves a store (the server's ``spki`` is
+    the pin Chromium must be given to trust it)."""
     storefront = Storefront(app_url=app_url, shop_domain=shop_domain, secret=secret)
-    return serve_wsgi(storefront), storefront
+    return (serve_wsgi_h2(storefront) if http2 else serve_wsgi(storefront)), storefront
 
 
 def page_path(handle: str = "merino-crew", **query) -> str:
