@@ -1,8 +1,8 @@
 /* Backbell boot: the block's snippet inlines this (and critical.css) in the page, so the widget costs
    no request while the page loads. It places the app embed's widget at once (it paints in place), then
-   loads backbell.js once the page has loaded and painted and the browser is idle — after the theme's
-   own files and its largest paint — or at once when a shopper clicks the button first (backbell.js
-   then opens it). */
+   loads backbell.js once the page has loaded and painted, its largest paint has settled and the
+   browser is idle — after the theme's own files — or at once when a shopper clicks the button first
+   (backbell.js then opens it). */
 import { placeEmbed } from './embed.js';
 
 (() => {
@@ -30,24 +30,30 @@ import { placeEmbed } from './embed.js';
     true,
   );
   // After 'load' (the theme's files and its photo are in), once the browser has reported the page's
-  // first paint, after the next frame, in idle time: the request never competes with the page's own
-  // files nor sits in front of its largest paint. A frame can be painted long before its paint is
-  // reported (a busy phone), hence the observer rather than a frame callback alone.
-  // Where the browser reports the largest paint, also the one that follows 'load' (the photo, loaded by
-  // then, may paint a frame later), or half a second when none comes (it was painted before).
+  // first paint and its largest paint has settled, after the next frame, in idle time: the request never
+  // competes with the page's own files nor sits in front of its largest paint. A frame can be painted
+  // long before its paint is reported (a busy phone), hence the observers rather than a frame callback.
+  // The largest paint has settled when half a second passes with no new candidate: the photo, loaded by
+  // 'load', may paint a frame later, after a heading repainted in its web font; three seconds at most,
+  // for a page whose candidates keep coming.
   const idle = () => (window.requestIdleCallback ? requestIdleCallback(load, { timeout: 2000 }) : setTimeout(load, 50));
   const afterNextFrame = () => requestAnimationFrame(idle);
   const reports = (type) => PerformanceObserver.supportedEntryTypes?.includes(type);
-  const afterPaint = (type, buffered, then) => {
+  const afterFirstPaint = (then) => {
+    const observer = new PerformanceObserver(() => (observer.disconnect(), then()));
+    observer.observe({ type: 'paint', buffered: true });
+  };
+  const afterLargestPaint = (then) => {
     let done = false;
-    const go = () => !done && (done = true, observer.disconnect(), then());
-    const observer = new PerformanceObserver(go);
-    observer.observe({ type, buffered });
-    if (!buffered) setTimeout(go, 500);
+    let quiet = setTimeout(() => go(), 500);
+    const go = () => !done && (done = true, clearTimeout(quiet), observer.disconnect(), then());
+    const observer = new PerformanceObserver(() => (clearTimeout(quiet), (quiet = setTimeout(go, 500))));
+    observer.observe({ type: 'largest-contentful-paint', buffered: false });
+    setTimeout(go, 3000);
   };
   const afterLoad = () => {
     if (!reports('paint')) return afterNextFrame();
-    afterPaint('paint', true, () => (reports('largest-contentful-paint') ? afterPaint('largest-contentful-paint', false, afterNextFrame) : afterNextFrame()));
+    afterFirstPaint(() => (reports('largest-contentful-paint') ? afterLargestPaint(afterNextFrame) : afterNextFrame()));
   };
   if (document.readyState === 'complete') afterLoad();
   else window.addEventListener('load', afterLoad, { once: true });
