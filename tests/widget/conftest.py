@@ -83,6 +83,18 @@ def storefront(app, shop):
     backend.stop()
 
 
+@pytest.fixture
+def storefront_h2(app, shop):
+    """The same storefront over HTTPS and HTTP/2 on one connection, as Shopify serves a store;
+    Chromium trusts its certificate only with ``--ignore-certificate-errors-spki-list={storefront_h2.spki}``."""
+    backend = serve_wsgi(app)
+    server, front = serve_storefront(backend.url, SHOP_DOMAIN, SECRET, http2=True)
+    front.url, front.spki = server.url, server.spki
+    yield front
+    server.stop()
+    backend.stop()
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

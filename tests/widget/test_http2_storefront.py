@@ -9,10 +9,9 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
-from tests.doubles.server import serve_wsgi
-from tests.widget.conftest import CHROMIUM, CHROMIUM_ARGS, SECRET, SHOP_DOMAIN
+from tests.widget.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.widget.shopper import MEDIUM
-from tests.widget.storefront_server import page_path, serve_storefront
+from tests.widget.storefront_server import page_path
 
 pytestmark = pytest.mark.browser
 
@@ -20,26 +19,16 @@ PROTOCOLS = """() => [performance.getEntriesByType('navigation')[0], ...performa
   .map((e) => [e.name.split('?')[0].split('/').pop(), e.nextHopProtocol])"""
 
 
-@pytest.fixture
-def h2_storefront(app, shop):
-    backend = serve_wsgi(app)
-    server, front = serve_storefront(backend.url, SHOP_DOMAIN, SECRET, http2=True)
-    yield server, front
-    server.stop()
-    backend.stop()
-
-
 def launch(playwright, *extra: str):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra])
 
 
 def test_the_horizon_weight_page_and_the_widget_come_over_http2_with_the_pinned_certificate(
-        browser_tools, h2_storefront, artifacts):
-    server, front = h2_storefront
-    url = server.url + page_path(theme="horizon", weight="real", variant=MEDIUM)
+        browser_tools, storefront_h2, artifacts):
+    url = storefront_h2.url + page_path(theme="horizon", weight="real", variant=MEDIUM)
     with sync_playwright() as p:
         # given Chromium told to trust the run's certificate by its key's pin
-        browser = launch(p, f"--ignore-certificate-errors-spki-list={server.spki}")
+        browser = launch(p, f"--ignore-certificate-errors-spki-list={storefront_h2.spki}")
         page = browser.new_page()
         page.set_default_timeout(10000)
 
@@ -63,7 +52,7 @@ def test_the_horizon_weight_page_and_the_widget_come_over_http2_with_the_pinned_
                                                 "backbell.css"}
         assert [f for f in files if f[1] != "h2"] == []
         # and the sign-up went through the storefront's app proxy to the app, once
-        assert [(e.method, e.path, e.status) for e in front.exchanges if e.method == "POST"] == [
+        assert [(e.method, e.path, e.status) for e in storefront_h2.exchanges if e.method == "POST"] == [
             ("POST", "/apps/backbell/subscriptions", 201)]
         assert [f[1] for f in files if f[0] == "subscriptions"] == ["h2"]
         browser.close()

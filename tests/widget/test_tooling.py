@@ -18,18 +18,19 @@ from tests.widget.storefront_server import page_path
 pytestmark = pytest.mark.browser
 
 # Lighthouse's simulated score moves a few points run to run; five alternating runs per page keep one
-# slow run from deciding. On this page its simulated LCP is also bimodal, with and without the block
-# (~2.45 s or ~2.72 s: the render delay is ~0.9 s or ~1.35 s as the observed trace has a script task
-# of the theme's before the paint or not), so two medians of five can sit in different modes by chance
-# (CI saw +101 ms that way once); the runs are compared quantile by quantile instead — sorted, paired,
-# the median of the differences (``typical_shift``): a block that slows most loads still moves it. `scripts/test` runs this test alone, after the parallel
-# suite, so the other xdist worker's load does not skew the trace. The block as it was (a
+# slow run from deciding. The page is served as Shopify serves a store — HTTPS and HTTP/2, one
+# connection (``storefront_h2``) — and Chromium runs with PaintHolding off: over werkzeug's
+# connection-per-request HTTP/1.1, with PaintHolding on, headless Chromium withheld the first frame
+# until 1 or 2 s after `load` on this page (viz throttles BeginFrames to a renderer holding its first
+# commit; bench/storefront.py's CHROME_FLAGS) and the simulated LCP fell in two modes (~2.45 s or
+# ~2.72 s, CI once saw +101 ms between medians of five that way). The runs are still compared quantile
+# by quantile — sorted, paired, the median of the differences (``typical_shift``): a block that slows
+# most loads still moves it, one outlier does not. `scripts/test` runs this test alone, after the
+# parallel suite, so the other xdist worker's load does not skew the trace. The block as it was (a
 # render-blocking stylesheet and a head script) cost this page 4 points and +209 ms of LCP with the
-# widget hidden (bench/RESULTS.md section 6): both limits, and the per-run checks, catch that.
-# Five runs a side still exceed a limit by chance when one side draws three fast-mode runs more than
-# the other (CI, 2026-12-03: score drop 1, the block's runs in the fast mode 1 of 5, the page's alone
-# 2 of 5; in 10-run and 6-run repeats 2/10 vs 6/10, 4/10 vs 2/10, 1/6 vs 1/6): then five more runs a
-# side are taken and all ten judge again, against the same limits.
+# widget hidden (bench/RESULTS.md section 6): both limits, and the per-run checks, catch that. When
+# the first five runs a side exceed a limit, five more a side are taken and all ten judge again,
+# against the same limits.
 LIGHTHOUSE_RUNS = 5
 MAX_SCORE_DROP = 0
 MAX_LCP_DELTA_MS = 50
@@ -53,7 +54,7 @@ def typical_shift(after: list[float], before: list[float]) -> float:
     return statistics.median(a - b for a, b in zip(sorted(after), sorted(before), strict=True))
 
 
-def lighthouse(url: str, tmp_path) -> dict:
+def lighthouse(url: str, tmp_path, spki: str) -> dict:
     """One Lighthouse run (mobile, performance only): score, LCP, and what the page did with the
     extension's files (/assets/): which were render-blocking, which were requested before the page's
     largest paint (as observed in the trace Lighthouse simulates the throttled load from)."""
@@ -61,7 +62,8 @@ def lighthouse(url: str, tmp_path) -> dict:
     command = [
         str(WIDGET_DIR / "node_modules" / ".bin" / "lighthouse"), url,
         "--only-categories=performance", "--output=json", f"--output-path={report}", "--quiet",
-        "--chrome-flags=--headless=new " + " ".join(CHROMIUM_ARGS),
+        "--chrome-flags=--headless=new --disable-features=PaintHolding " + " ".join(CHROMIUM_ARGS)
+        + f" --ignore-certificate-errors-spki-list={spki}",
     ]
     done = subprocess.run(command, env={**os.environ, "CHROME_PATH": CHROMIUM}, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -81,20 +83,20 @@ def lighthouse(url: str, tmp_path) -> dict:
 
 @pytest.mark.lighthouse
 @pytest.mark.parametrize("variant_id", [SOLD_OUT, IN_STOCK], ids=["widget-shown", "widget-hidden"])
-def test_on_a_dawn_weight_page_the_block_costs_no_point_and_at_most_50_ms_of_lcp(browser_tools, storefront, tmp_path,
+def test_on_a_dawn_weight_page_the_block_costs_no_point_and_at_most_50_ms_of_lcp(browser_tools, storefront_h2, tmp_path,
                                                                                   variant_id):
     # given the product page with Dawn 15's real weight (fonts, stylesheets, scripts, product photo) with
     # and without the block, on a sold-out variant (the widget shows) or an in-stock one (it stays hidden)
-    with_block = storefront.url + page_path(theme="dawn", weight="real", variant=variant_id)
-    without = storefront.url + page_path(theme="dawn", weight="real", variant=variant_id, install="none")
+    with_block = storefront_h2.url + page_path(theme="dawn", weight="real", variant=variant_id)
+    without = storefront_h2.url + page_path(theme="dawn", weight="real", variant=variant_id, install="none")
 
     # when Lighthouse (mobile, performance only) measures each several times, alternating — twice as
     # many if the first runs exceed a limit
     runs, urls = {"with": [], "without": []}, {"with": with_block, "without": without}
-    _measure(runs, urls, tmp_path)
+    _measure(runs, urls, tmp_path, storefront_h2.spki)
     first_drop, first_cost = _block_costs(runs)
     if first_drop > MAX_SCORE_DROP or first_cost > MAX_LCP_DELTA_MS:
-        _measure(runs, urls, tmp_path)
+        _measure(runs, urls, tmp_path, storefront_h2.spki)
     count = len(runs["with"])
 
     # then in no run was a file of the extension render-blocking or requested before the largest paint
@@ -116,11 +118,11 @@ def test_on_a_dawn_weight_page_the_block_costs_no_point_and_at_most_50_ms_of_lcp
     assert lcp_cost <= MAX_LCP_DELTA_MS
 
 
-def _measure(runs: dict[str, list], urls: dict[str, str], tmp_path) -> None:
+def _measure(runs: dict[str, list], urls: dict[str, str], tmp_path, spki: str) -> None:
     """``LIGHTHOUSE_RUNS`` more runs of each page, alternating which goes first."""
     for n in range(LIGHTHOUSE_RUNS):
         for label in ("without", "with")[:: 1 if n % 2 == 0 else -1]:
-            runs[label].append(lighthouse(urls[label], tmp_path))
+            runs[label].append(lighthouse(urls[label], tmp_path, spki))
 
 
 def _block_costs(runs: dict[str, list]) -> tuple[float, float]:
