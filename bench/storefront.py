@@ -203,7 +203,7 @@ def report(entries: dict) -> str:
         "run): before, the block's stylesheet was render-blocking in the head (Lighthouse's render-blocking audit lists "
         "it) and its script was requested from the head with the theme's, on every load, widget shown or not; now the page has no `<link>` or `<script src>` of the "
         "extension at all — the button's styles and a 1.4 KB (gzipped) boot script are inline, backbell.js is fetched "
-        "after `load` and the largest paint, backbell.css only when a widget is shown — so no file of the extension "
+        "after `load`, once the largest paint has settled, backbell.css only when a widget is shown — so no file of the extension "
         "is in the simulated LCP's graph, and an in-stock page fetches one file, after load.",
     ]
     return "\n".join(lines)
