@@ -8,10 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import redis
 
 from plugin.celery_app import BULK_QUEUE
 from plugin.dispatch.plan import plan_restock
 from plugin.dispatch.tasks import dispatch_restock, send_batch
+from plugin.dispatch.turns import RESTOCKING_KEY, TURN_KEY
 from plugin.priority import BULK_NICENESS
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe_many
 from tests.dispatch.test_worker_dispatch import _event_status, _seed, _statuses
@@ -94,6 +96,8 @@ def test_a_big_restock_holds_at_most_its_chains_so_another_shops_first_mail_find
     celery_worker.stop()
     celery_worker.start(processes=3)
     sendgrid.delay_seconds = 1.0
+    # and no other shop restocking just now (that narrows a fan-out to one batch at a time: test_turns.py)
+    redis.Redis.from_url(runtime.settings.redis_url).delete(RESTOCKING_KEY, TURN_KEY)
 
     # when the big restock is under way: three of its batches have reached the provider (the
     # double records a request as it arrives)

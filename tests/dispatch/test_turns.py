@@ -124,20 +124,30 @@ def test_without_redis_a_restock_is_noted_nowhere_and_a_batch_goes_on(capfd):
     assert "restock_unnoted" in logged and "bulk_turn_unread" in logged
 
 
+@pytest.fixture
+def worker_turns(runtime):
+    """The worker's Redis without a restocking shop or a held turn, before and after: a shop noted
+    restocking here would narrow the next test's fan-out for three seconds."""
+    client = redis.Redis.from_url(runtime.settings.redis_url)
+    client.delete(RESTOCKING_KEY, TURN_KEY)
+    yield client
+    client.delete(RESTOCKING_KEY, TURN_KEY)
+
+
 @pytest.mark.worker
 @pytest.mark.pg_only
 def test_dispatch_restock_notes_its_shop_and_a_bulk_batch_takes_its_turn(
-        sendgrid, celery_worker, app, runtime, session):
+        sendgrid, celery_worker, app, runtime, session, worker_turns):
     # given a planned restock of one shop, while another shop restocks and a batch of it holds the
     # turn for a moment
-    client = redis.Redis.from_url(runtime.settings.redis_url)  # the worker's
+    client = worker_turns
     event_id, emails = _seed(session, runtime, 3)
     with runtime.db.session() as s:
         event = s.get(RestockEvent, event_id)
         shop_id = event.shop_id
         plan_restock(s, event)
     BulkTurns(runtime.settings.redis_url).restocking(shop_id + 1)
-    client.set(TURN_KEY, "another batch", px=300)
+    client.set(TURN_KEY, "another batch", px=1000)
 
     # when one of its batches comes from the bulk queue
     with app.app_context():
@@ -145,8 +155,11 @@ def test_dispatch_restock_notes_its_shop_and_a_bulk_batch_takes_its_turn(
     wait_for(lambda: _event_status(runtime, event_id) == "done", timeout=30, worker=celery_worker)
 
     # then it waited for the turn (freed when that lease ran out), sent everyone, and freed its own
-    waits = [float(w) for w in re.findall(r"bulk_turn_waited.*?waited_ms=([0-9.]+)", celery_worker.log_path.read_text())]
-    assert len(waits) == 1 and 200 <= waits[0] < 2000
+    # (how long depends on when the worker picked the batch up: under load, most of the lease may be gone)
+    log = celery_worker.log_path.read_text()
+    waits = [float(w) for w in re.findall(r"bulk_turn_waited.*?waited_ms=([0-9.]+)", log)]
+    assert len(waits) == 1 and 0 < waits[0] < 2000
+    assert "bulk_turn_skipped" not in log
     assert sorted(sendgrid.recipients()) == sorted(emails)
     assert client.get(TURN_KEY) is None
 
