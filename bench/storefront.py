@@ -35,18 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import ROOT, machine, write_section  # noqa: E402
 from bench.stack import SECRET, stack  # noqa: E402
 from tests.doubles.server import serve_wsgi  # noqa: E402
+from tests.widget.conftest import LIGHTHOUSE_CHROME_FLAGS  # noqa: E402
 from tests.widget.storefront_server import page_path, serve_storefront  # noqa: E402
 
 SHOP = "wool-and-waves.myshopify.com"
 LIGHTHOUSE = ROOT / "tests" / "widget" / "node_modules" / ".bin" / "lighthouse"
-# PaintHolding off: headless Chromium otherwise withholds the first frame of a page whose render-blocking
-# stylesheets take more than ~170 ms — viz stops sending BeginFrames to a renderer that has not acked ten
-# (it holds its first commit meanwhile) and sends the next only a second later (Lighthouse issue #17148).
-# The first paint then lands 1 or 2 s after `load` and Lantern's LCP graph takes in every request made
-# before it. A one-line page with a 300 ms stylesheet: first paint 1,215 and 1,247 ms with the feature,
-# 391 and 414 ms without (bench/RESULTS.md section 6's notes).
-CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
-                "--disable-sync --no-first-run --disable-quic --disable-features=PaintHolding")
 STALL_MS = 500  # a first paint this long after `load` (main thread idle) is the withheld frame above
 PAGES = {"sold out (widget shown)": 44100000000002, "in stock (widget hidden)": 44100000000001}
 THEMES = {"dawn": "Dawn 15.4.1", "horizon": "Horizon 4.1"}
@@ -63,7 +56,7 @@ METRICS = ("score", "lcp", "fcp", "tbt", "cls", "app_requests")
 
 def lighthouse(url: str, scratch: Path, spki: str) -> dict:
     report = scratch / "report.json"
-    flags = f"{CHROME_FLAGS} --ignore-certificate-errors-spki-list={spki}"
+    flags = f"{LIGHTHOUSE_CHROME_FLAGS} --ignore-certificate-errors-spki-list={spki}"
     subprocess.run([str(LIGHTHOUSE), url, "--only-categories=performance", "--output=json", f"--output-path={report}",
                     "--quiet", f"--chrome-flags={flags}"], env={**os.environ, "CHROME_PATH": "/usr/bin/chromium"},
                    check=True, capture_output=True, timeout=180)
@@ -154,8 +147,8 @@ def table(label: str, themes: dict) -> list[str]:
 def over_http2(entries: dict) -> str:
     """What the runs over HTTP/2 showed: how many first frames stalled, and each theme's LCP band."""
     loads, bands = [], []
-    for label in ("before", "after"):
-        for theme, kept in entries.get(label, {}).get("themes", {}).items():
+    for entry in entries.values():
+        for theme, kept in entry.get("themes", {}).items():
             cells = [c for page in kept["results"].values() for side in page.values() for c in side]
             if kept.get("transport") == TRANSPORT:
                 loads += cells

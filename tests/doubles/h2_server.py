@@ -78,16 +78,14 @@ def serve_wsgi_h2(app, host: str = "127.0.0.1") -> RunningH2Server:
     with tempfile.TemporaryDirectory() as folder:  # hypercorn reads the files when it starts serving
         cert_file, key_file, spki = self_signed(host, Path(folder))
         config.certfile, config.keyfile = str(cert_file), str(key_file)
-        loop, stopping, started = asyncio.new_event_loop(), asyncio.Event(), threading.Event()
+        loop, stopping = asyncio.new_event_loop(), asyncio.Event()
 
         def run() -> None:
             asyncio.set_event_loop(loop)
-            loop.call_soon(started.set)
             loop.run_until_complete(serve(app, config, mode="wsgi", shutdown_trigger=stopping.wait))
 
         thread = threading.Thread(target=run, daemon=True, name=f"h2-stand-in-{listener.getsockname()[1]}")
         thread.start()
-        started.wait(timeout=10)
         _wait_for_tls(host, listener.getsockname()[1])
     return RunningH2Server(url=f"https://{host}:{listener.getsockname()[1]}", spki=spki, _loop=loop,
                            _stopping=stopping, _thread=thread, _socket=listener)

@@ -25,6 +25,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# For Lighthouse (its --chrome-flags): PaintHolding off, because headless Chromium otherwise withholds the
+# first frame of a page whose render-blocking stylesheets take more than ~170 ms — viz stops sending
+# BeginFrames to a renderer that has not acked ten (it holds its first commit meanwhile) and sends the next
+# only a second later (Lighthouse issue #17148). The first paint then lands 1 or 2 s after `load` and
+# Lantern's LCP graph takes in every request made before it. A one-line page with a 300 ms stylesheet:
+# first paint 1,215 and 1,247 ms with the feature, 391 and 414 ms without (bench/RESULTS.md section 6).
+LIGHTHOUSE_CHROME_FLAGS = " ".join(["--headless=new", "--disable-features=PaintHolding", *CHROMIUM_ARGS])
 WIDGET_DIR = Path(__file__).resolve().parent
 ARTIFACTS = WIDGET_DIR.parents[1] / "tests" / "artifacts" / "widget"
 

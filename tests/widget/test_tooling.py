@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.widget.conftest import CHROMIUM, CHROMIUM_ARGS, WIDGET_DIR, record_measurement, run_node
+from tests.widget.conftest import CHROMIUM, LIGHTHOUSE_CHROME_FLAGS, WIDGET_DIR, record_measurement, run_node
 from tests.widget.liquid_theme import EXTENSION
 from tests.widget.storefront_server import page_path
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 # connection (``storefront_h2``) — and Chromium runs with PaintHolding off: over werkzeug's
 # connection-per-request HTTP/1.1, with PaintHolding on, headless Chromium withheld the first frame
 # until 1 or 2 s after `load` on this page (viz throttles BeginFrames to a renderer holding its first
-# commit; bench/storefront.py's CHROME_FLAGS) and the simulated LCP fell in two modes (~2.45 s or
+# commit; conftest's LIGHTHOUSE_CHROME_FLAGS) and the simulated LCP fell in two modes (~2.45 s or
 # ~2.72 s, CI once saw +101 ms between medians of five that way). The runs are still compared quantile
 # by quantile — sorted, paired, the median of the differences (``typical_shift``): a block that slows
 # most loads still moves it, one outlier does not. `scripts/test` runs this test alone, after the
@@ -62,8 +62,7 @@ def lighthouse(url: str, tmp_path, spki: str) -> dict:
     command = [
         str(WIDGET_DIR / "node_modules" / ".bin" / "lighthouse"), url,
         "--only-categories=performance", "--output=json", f"--output-path={report}", "--quiet",
-        "--chrome-flags=--headless=new --disable-features=PaintHolding " + " ".join(CHROMIUM_ARGS)
-        + f" --ignore-certificate-errors-spki-list={spki}",
+        f"--chrome-flags={LIGHTHOUSE_CHROME_FLAGS} --ignore-certificate-errors-spki-list={spki}",
     ]
     done = subprocess.run(command, env={**os.environ, "CHROME_PATH": CHROMIUM}, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
