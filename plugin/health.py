@@ -7,6 +7,8 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from plugin.redis_client import redis_client
+
 bp = Blueprint("health", __name__)
 
 
@@ -34,7 +36,8 @@ def healthz():
         checks["database"] = f"unreachable: {type(err).__name__}"
     if runtime.settings.redis_url:
         try:
-            redis.Redis.from_url(runtime.settings.redis_url, socket_timeout=2).ping()
+            with redis_client(runtime.settings.redis_url) as client:
+                client.ping()
             checks["redis"] = "ok"
         except redis.RedisError as err:
             checks["redis"] = f"unreachable: {type(err).__name__}"

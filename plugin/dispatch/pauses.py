@@ -17,6 +17,7 @@ import redis
 
 from plugin.clock import wall_timestamp
 from plugin.logging import get_logger
+from plugin.redis_client import redis_client
 
 log = get_logger(__name__)
 
@@ -36,7 +37,7 @@ class RedisPauses:
     own 429 is still honoured per chain), it is logged."""
 
     def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=2)
+        self._client = redis_client(url)
 
     def pause(self, channel: str, seconds: float) -> None:
         until = wall_timestamp() + seconds

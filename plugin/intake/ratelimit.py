@@ -37,6 +37,8 @@ from redis import ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
+from plugin.redis_client import TIMEOUT_SECONDS
+
 # Every intake limit, in one place. A shopper retrying a typo stays far below these; a script
 # filling one store's waitlist does not. "shop" is the default; each shop's own setting
 # (``intake_per_minute``) replaces it per call.
@@ -47,8 +49,6 @@ INTAKE_LIMITS = {
     "shop": "6000/minute",
 }
 KEY_PREFIX = "backbell-rl"
-# A sign-up waits this long at most for Redis (connecting, or an answer), then is answered 503.
-REDIS_TIMEOUT_SECONDS = 2.0
 
 # The moving window of ``limits`` (its acquire_moving_window.lua) for several lists at once: a list
 # holds the newest ``limit`` timestamps, newest first; it is full when its ``limit``-th entry is
@@ -87,8 +87,9 @@ class RateDecision:
 
 class RateLimiter:
     def __init__(self, storage_uri: str, key_secret: str, limits: dict[str, str] | None = None):
-        options = ({"key_prefix": KEY_PREFIX, "socket_timeout": REDIS_TIMEOUT_SECONDS,
-                    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS} if storage_uri.startswith("redis") else {})
+        # a sign-up waits TIMEOUT_SECONDS at most for Redis (connecting, or an answer), then is answered 503
+        options = ({"key_prefix": KEY_PREFIX, "socket_timeout": TIMEOUT_SECONDS,
+                    "socket_connect_timeout": TIMEOUT_SECONDS} if storage_uri.startswith("redis") else {})
         self._storage = storage_from_string(storage_uri, **options)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._items: dict[str, RateLimitItem] = {
