@@ -8,12 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import redis
 
 from plugin.celery_app import BULK_QUEUE
 from plugin.dispatch.plan import plan_restock
 from plugin.dispatch.tasks import dispatch_restock, send_batch
-from plugin.dispatch.turns import RESTOCKING_KEY, TURN_KEY
 from plugin.priority import BULK_NICENESS
 from tests.dispatch.builders import make_event, make_shop, make_variant, subscribe_many
 from tests.dispatch.test_worker_dispatch import _event_status, _seed, _statuses
@@ -84,7 +82,7 @@ def test_small_shops_first_batches_go_ahead_of_a_big_shops_queued_batches(
 
 
 def test_a_big_restock_holds_at_most_its_chains_so_another_shops_first_mail_finds_a_free_process(
-        sendgrid, celery_worker, app, runtime, session):
+        sendgrid, celery_worker, app, runtime, session, worker_turns):
     # given a big shop's 6,000 waiting shoppers (six batches), a worker with three processes (one
     # more than the two send chains, as `backbell worker` runs by default) and a provider that
     # takes three seconds to answer each request (more than a loaded machine spends on a batch's own
@@ -98,8 +96,7 @@ def test_a_big_restock_holds_at_most_its_chains_so_another_shops_first_mail_find
     celery_worker.stop()
     celery_worker.start(processes=3)
     sendgrid.delay_seconds = 3.0
-    # and no other shop restocking just now (that narrows a fan-out to one batch at a time: test_turns.py)
-    redis.Redis.from_url(runtime.settings.redis_url).delete(RESTOCKING_KEY, TURN_KEY)
+    # and no other shop restocking just now (``worker_turns``: that narrows a fan-out to one batch at a time)
 
     # when the big restock is under way: three of its batches have reached the provider (the
     # double records a request as it arrives)

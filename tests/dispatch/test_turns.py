@@ -17,6 +17,7 @@ from plugin.dispatch.tasks import dispatch_restock, send_batch
 from plugin.dispatch.turns import RESTOCKING_KEY, TURN_KEY, BulkTurns
 from plugin.models import RestockEvent, Shop
 from tests.dispatch.builders import make_event
+from tests.dispatch.conftest import cleared_turns
 from tests.dispatch.test_worker_dispatch import _event_status, _seed
 from tests.doubles.worker import wait_for
 
@@ -25,10 +26,8 @@ SHOP, OTHER = 101, 202
 
 @pytest.fixture
 def turns(redis_url):
-    client = redis.Redis.from_url(redis_url)
-    client.delete(RESTOCKING_KEY, TURN_KEY)
-    yield BulkTurns(redis_url, window=0.5, max_wait=5)
-    client.delete(RESTOCKING_KEY, TURN_KEY)
+    with cleared_turns(redis_url):
+        yield BulkTurns(redis_url, window=0.5, max_wait=5)
 
 
 def _overlapping(turns: BulkTurns, shop_id: int) -> bool:
@@ -122,16 +121,6 @@ def test_without_redis_a_restock_is_noted_nowhere_and_a_batch_goes_on(capfd):
     assert result == "sent"
     logged = "".join(capfd.readouterr())  # stdout too: structlog's default before the app configures it
     assert "restock_unnoted" in logged and "bulk_turn_unread" in logged
-
-
-@pytest.fixture
-def worker_turns(runtime):
-    """The worker's Redis without a restocking shop or a held turn, before and after: a shop noted
-    restocking here would narrow the next test's fan-out for three seconds."""
-    client = redis.Redis.from_url(runtime.settings.redis_url)
-    client.delete(RESTOCKING_KEY, TURN_KEY)
-    yield client
-    client.delete(RESTOCKING_KEY, TURN_KEY)
 
 
 @pytest.mark.worker
