@@ -8,7 +8,6 @@ tries the hash under every key (``hashes``) and rows written before a rotation a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
@@ -64,7 +63,8 @@ def _derive_hash_key(key: str) -> bytes:
 
 
 def _hmac(key: bytes, kind: str, value: str) -> str:
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    # hmac.digest: OpenSSL's one-shot HMAC, no HMAC object (hexdigest of hmac.new, in one call).
+    return hmac.digest(key, f"{kind}:{value}".encode(), "sha256").hex()
 
 
 def instance_keys(instance_path: Path) -> tuple[str, ...]:

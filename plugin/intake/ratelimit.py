@@ -157,7 +157,7 @@ class RateLimiter:
         return head + hashed + tail
 
     def _hash(self, scope: str, key: str) -> str:
-        return hmac.new(self._key, f"{scope}:{key}".encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, f"{scope}:{key}".encode(), "sha256").hex()
 
 
 @lru_cache(maxsize=1024)

@@ -199,11 +199,12 @@ def store_subscription(session: Session, vault: Vault, shop: Shop, valid: ValidR
 
 
 def store_subscription_at_once(connection: Connection, vault: Vault, shop: StorefrontShop, valid: ValidRequest,
-                               settings: ShopSettings) -> SubscribeResult | None:
+                               settings: ShopSettings, value_hash: str | None = None) -> SubscribeResult | None:
     """``store_subscription`` as one statement on an autocommit connection, for PostgreSQL and the
     common case (see ``plugin.intake.signup_statement``); None when the caller must take the
     general path (another backend, a key rotation under way, double opt-in, a concurrent first
-    sign-up of the same shopper) — then nothing was written."""
+    sign-up of the same shopper) — then nothing was written. ``value_hash``: the contact's
+    ``vault.hash``, when the caller has it already (the web handler keys a rate limit on it)."""
     if connection.dialect.name != "postgresql" or vault.rotating:
         return None
     if settings.double_opt_in:
@@ -211,7 +212,7 @@ def store_subscription_at_once(connection: Connection, vault: Vault, shop: Store
     now = utcnow()
     row = signup_statement.run(
         connection, shop_id=shop.id, variant_id=valid.variant_id, channel=valid.channel,
-        ciphertext=vault.encrypt(valid.value), value_hash=vault.hash(valid.channel, valid.value),
+        ciphertext=vault.encrypt(valid.value), value_hash=value_hash or vault.hash(valid.channel, valid.value),
         customer_id=valid.customer_id, locale=valid.locale, consent_at=valid.consent_at,
         consent_version=valid.consent_version, now=now, day=aggregates.calendar_day(shop.timezone, now))
     # The general path's checks, in its order: a suppressed contact, then a variant that never alerts.
