@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin.redis_client import redis_client
+from plugin.redis_client import shared_redis_client
 
 bp = Blueprint("health", __name__)
 
@@ -36,8 +36,7 @@ def healthz():
         checks["database"] = f"unreachable: {type(err).__name__}"
     if runtime.settings.redis_url:
         try:
-            with redis_client(runtime.settings.redis_url) as client:
-                client.ping()
+            shared_redis_client(runtime.settings.redis_url).ping()
             checks["redis"] = "ok"
         except redis.RedisError as err:
             checks["redis"] = f"unreachable: {type(err).__name__}"

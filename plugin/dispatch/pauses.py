@@ -17,7 +17,7 @@ import redis
 
 from plugin.clock import wall_timestamp
 from plugin.logging import get_logger
-from plugin.redis_client import redis_client
+from plugin.redis_client import shared_redis_client
 
 log = get_logger(__name__)
 
@@ -37,7 +37,7 @@ class RedisPauses:
     own 429 is still honoured per chain), it is logged."""
 
     def __init__(self, url: str) -> None:
-        self._client = redis_client(url)
+        self._client = shared_redis_client(url)
 
     def pause(self, channel: str, seconds: float) -> None:
         until = wall_timestamp() + seconds

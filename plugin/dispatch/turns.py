@@ -32,7 +32,7 @@ import redis
 
 from plugin.clock import wall_timestamp
 from plugin.logging import get_logger
-from plugin.redis_client import redis_client
+from plugin.redis_client import shared_redis_client
 
 log = get_logger(__name__)
 
@@ -59,7 +59,7 @@ class BulkTurns:
 
     def __init__(self, url: str, window: float = WINDOW, max_wait: float = MAX_WAIT,
                  lease: float = TURN_LEASE) -> None:
-        self._client = redis_client(url)
+        self._client = shared_redis_client(url)
         self._release = self._client.register_script(_RELEASE)
         self.window, self.max_wait, self.lease = window, max_wait, lease
 
