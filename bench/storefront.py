@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -36,11 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import ROOT, machine, write_section  # noqa: E402
 from bench.stack import SECRET, stack  # noqa: E402
 from tests.doubles.server import serve_wsgi  # noqa: E402
-from tests.widget.conftest import LIGHTHOUSE_CHROME_FLAGS  # noqa: E402
+from tests.widget.conftest import LIGHTHOUSE, run_lighthouse  # noqa: E402
 from tests.widget.storefront_server import page_path, serve_storefront  # noqa: E402
 
 SHOP = "wool-and-waves.myshopify.com"
-LIGHTHOUSE = ROOT / "tests" / "widget" / "node_modules" / ".bin" / "lighthouse"
 STALL_MS = 500  # a first paint this long after `load` (main thread idle) is the withheld frame (LIGHTHOUSE_CHROME_FLAGS)
 PAGES = {"sold out (widget shown)": 44100000000002, "in stock (widget hidden)": 44100000000001}
 THEMES = {"dawn": "Dawn 15.4.1", "horizon": "Horizon 4.1"}
@@ -56,13 +53,7 @@ METRICS = ("score", "lcp", "fcp", "tbt", "cls", "app_requests")
 
 
 def lighthouse(url: str, scratch: Path, spki: str) -> dict:
-    report = scratch / "report.json"
-    flags = f"{LIGHTHOUSE_CHROME_FLAGS} --ignore-certificate-errors-spki-list={spki}"
-    subprocess.run([str(LIGHTHOUSE), url, "--only-categories=performance", "--output=json", f"--output-path={report}",
-                    "--quiet", "--save-assets", f"--chrome-flags={flags}"],
-                   env={**os.environ, "CHROME_PATH": "/usr/bin/chromium"}, check=True, capture_output=True, timeout=180)
-    data = json.loads(report.read_text())
-    trace = json.loads((scratch / "report-0.trace.json").read_text())
+    data, trace = run_lighthouse(url, scratch, spki, save_trace=True)
     multiplier = data["configSettings"]["throttling"]["cpuSlowdownMultiplier"]
     return {**measures(data), **block_main_thread(trace, multiplier)}
 

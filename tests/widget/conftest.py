@@ -3,6 +3,8 @@ Shopify-style app proxy, and Debian's chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -33,7 +35,25 @@ CHROMIUM_ARGS = [
 # first paint 1,215 and 1,247 ms with the feature, 391 and 414 ms without (bench/RESULTS.md section 6).
 LIGHTHOUSE_CHROME_FLAGS = " ".join(["--headless=new", "--disable-features=PaintHolding", *CHROMIUM_ARGS])
 WIDGET_DIR = Path(__file__).resolve().parent
+LIGHTHOUSE = WIDGET_DIR / "node_modules" / ".bin" / "lighthouse"
 ARTIFACTS = WIDGET_DIR.parents[1] / "tests" / "artifacts" / "widget"
+
+
+def run_lighthouse(url: str, scratch: Path, spki: str, save_trace: bool = False) -> tuple[dict, dict | None]:
+    """One Lighthouse run (mobile emulation, simulated throttling, performance only) of ``url`` served
+    over HTTPS with the certificate whose SPKI hash is ``spki``: its JSON report, and with
+    ``save_trace`` the trace it simulated from. The one command line of CI's ``lighthouse`` test and
+    ``bench/storefront.py``; a failed run raises with the end of Lighthouse's output."""
+    report = scratch / "report.json"
+    command = [str(LIGHTHOUSE), url, "--only-categories=performance", "--output=json", f"--output-path={report}",
+               "--quiet", f"--chrome-flags={LIGHTHOUSE_CHROME_FLAGS} --ignore-certificate-errors-spki-list={spki}",
+               *(["--save-assets"] if save_trace else [])]
+    done = subprocess.run(command, env={**os.environ, "CHROME_PATH": CHROMIUM}, capture_output=True, text=True,
+                          timeout=180)
+    if done.returncode != 0:
+        raise RuntimeError(f"lighthouse exited {done.returncode}: {done.stderr[-2000:]}")
+    trace = json.loads((scratch / "report-0.trace.json").read_text()) if save_trace else None
+    return json.loads(report.read_text()), trace
 
 
 def _tools_missing() -> str | None:

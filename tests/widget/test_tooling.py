@@ -5,13 +5,11 @@ rejects a score drop over 10; issue #13's goal: a drop of 0 and LCP +≤ 50 ms).
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 
 import pytest
 
-from tests.widget.conftest import CHROMIUM, LIGHTHOUSE_CHROME_FLAGS, WIDGET_DIR, record_measurement, run_node
+from tests.widget.conftest import record_measurement, run_lighthouse, run_node
 from tests.widget.liquid_theme import EXTENSION
 from tests.widget.storefront_server import page_path
 
@@ -58,15 +56,7 @@ def lighthouse(url: str, tmp_path, spki: str) -> dict:
     """One Lighthouse run (mobile, performance only): score, LCP, and what the page did with the
     extension's files (/assets/): which were render-blocking, which were requested before the page's
     largest paint (as observed in the trace Lighthouse simulates the throttled load from)."""
-    report = tmp_path / "report.json"
-    command = [
-        str(WIDGET_DIR / "node_modules" / ".bin" / "lighthouse"), url,
-        "--only-categories=performance", "--output=json", f"--output-path={report}", "--quiet",
-        f"--chrome-flags={LIGHTHOUSE_CHROME_FLAGS} --ignore-certificate-errors-spki-list={spki}",
-    ]
-    done = subprocess.run(command, env={**os.environ, "CHROME_PATH": CHROMIUM}, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    data = json.loads(report.read_text())
+    data, _trace = run_lighthouse(url, tmp_path, spki)
     audits = data["audits"]
     observed_lcp = audits["metrics"]["details"]["items"][0]["observedLargestContentfulPaint"]
     app = [r for r in audits["network-requests"]["details"]["items"] if "/assets/" in r["url"]]
