@@ -49,11 +49,11 @@ class Vault:
 
     def hash(self, kind: str, value: str) -> str:
         """The look-up hash under the newest key (what new rows store)."""
-        return _hmac(self._hash_keys[0], kind, value)
+        return keyed_hash(self._hash_keys[0], kind, value)
 
     def hashes(self, kind: str, value: str) -> list[str]:
         """The look-up hash under every key, newest first (what look-ups search for)."""
-        return [_hmac(k, kind, value) for k in self._hash_keys]
+        return [keyed_hash(k, kind, value) for k in self._hash_keys]
 
 
 def _derive_hash_key(key: str) -> bytes:
@@ -62,8 +62,9 @@ def _derive_hash_key(key: str) -> bytes:
     )
 
 
-def _hmac(key: bytes, kind: str, value: str) -> str:
-    # hmac.digest: OpenSSL's one-shot HMAC, no HMAC object (hexdigest of hmac.new, in one call).
+def keyed_hash(key: bytes, kind: str, value: str) -> str:
+    """Hex HMAC-SHA256 of ``kind:value`` under ``key`` (contact look-ups, rate-limit keys).
+    ``hmac.digest`` is OpenSSL's one-shot HMAC: no HMAC object, one call."""
     return hmac.digest(key, f"{kind}:{value}".encode(), "sha256").hex()
 
 

@@ -10,7 +10,6 @@ a 429 itself, so there is nothing to share. Times are the real wall clock, as th
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Protocol
 
 import redis
@@ -62,8 +61,7 @@ class RedisPauses:
             return 0.0
 
 
-@lru_cache(maxsize=8)
 def pauses_for(redis_url: str | None) -> ProviderPauses | None:
-    """The shared pauses where chains run in parallel (Redis), one object per URL so every sender
-    in the process shares its connection pool; None without Redis."""
+    """The shared pauses where chains run in parallel (Redis; every sender in the process on the one
+    client ``shared_redis_client`` keeps for the URL); None without Redis."""
     return RedisPauses(redis_url) if redis_url else None

@@ -25,7 +25,6 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TypeVar
 
 import redis
@@ -116,7 +115,7 @@ class BulkTurns:
             time.sleep(POLL)
 
 
-@lru_cache(maxsize=8)
 def bulk_turns_for(redis_url: str | None) -> BulkTurns | None:
-    """One object per URL (its connection pool shared by the process); None without Redis."""
+    """The fleet's bulk turns (on the process's one client for the URL, ``shared_redis_client``);
+    None without Redis."""
     return BulkTurns(redis_url) if redis_url else None

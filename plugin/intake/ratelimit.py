@@ -20,7 +20,6 @@ and command layer: that layer cost a sign-up more CPU than the round trip itself
 from __future__ import annotations
 
 import hashlib
-import hmac
 import math
 import os
 import threading
@@ -37,6 +36,7 @@ from redis import ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
+from plugin.crypto import keyed_hash
 from plugin.redis_client import TIMEOUT_SECONDS
 
 # Every intake limit, in one place. A shopper retrying a typo stays far below these; a script
@@ -157,7 +157,7 @@ class RateLimiter:
         return head + hashed + tail
 
     def _hash(self, scope: str, key: str) -> str:
-        return hmac.digest(self._key, f"{scope}:{key}".encode(), "sha256").hex()
+        return keyed_hash(self._key, scope, key)
 
 
 @lru_cache(maxsize=1024)

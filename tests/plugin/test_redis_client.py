@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-import redis
-
 from plugin.dispatch.pauses import pauses_for
 from plugin.dispatch.turns import bulk_turns_for
-from plugin.redis_client import shared_redis_client
+from plugin.redis_client import redis_client, shared_redis_client
 
 
 def _connections_named(url: str, name: str) -> int:
-    with redis.Redis.from_url(url) as observer:  # a URL without the name: the observer is not counted
+    with redis_client(url) as observer:  # a URL without the name: the observer is not counted
         return sum(1 for client in observer.client_list() if client.get("name") == name)
 
 
