@@ -26,8 +26,10 @@ pytestmark = [
     pytest.mark.skipif(BACKEND == "sqlite", reason="backend-independent; runs in the PostgreSQL stage"),
 ]
 
+# ``.coverage*``: the full stage's coverage data files come and go in the checkout while it runs (one
+# vanished mid-copy once: shutil.Error, No such file or directory).
 NOT_SHIPPED = shutil.ignore_patterns(".git", ".venv", "tests", "node_modules", "instance", "build", "*.egg-info",
-                                     "__pycache__", ".pytest_cache")
+                                     "__pycache__", ".pytest_cache", ".coverage*")
 SETTINGS_PREFIXES = ("BACKBELL_", "SHOPIFY_", "SENDGRID_", "TWILIO_", "DATABASE_URL", "REDIS_URL")
 INSTALL_BUDGET_S = 300
 
